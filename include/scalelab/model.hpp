@@ -1,0 +1,100 @@
+#pragma once
+/// \file model.hpp
+/// How tasks run concurrently. A Model starts a Pool (threads, processes, an event loop)
+/// before the clock; the Pool then runs a batch of tasks and reports what happened.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scalelab/registry.hpp"
+#include "scalelab/workload.hpp"
+
+namespace scalelab {
+
+/// CPU time, context switches and peak memory, as getrusage(2) reports them.
+struct ResourceUsage {
+  double user_s = 0;                 ///< user CPU seconds
+  double sys_s = 0;                  ///< system CPU seconds
+  std::int64_t voluntary_ctx = 0;    ///< voluntary context switches (waiting)
+  std::int64_t involuntary_ctx = 0;  ///< involuntary context switches (preemption)
+  std::int64_t max_rss_kib = 0;      ///< peak resident set size, KiB
+
+  /// Usage of the calling process so far (RUSAGE_SELF: every thread of it).
+  static ResourceUsage of_self();
+  /// Counters of `*this` minus those of `before`; max_rss_kib is kept as the later peak.
+  ResourceUsage since(const ResourceUsage& before) const;
+  /// Adds counters and peaks (peaks of separate processes add up: they coexist).
+  ResourceUsage& operator+=(const ResourceUsage& other);
+};
+
+/// What happened to one task.
+struct TaskResult {
+  std::uint64_t checksum = 0;  ///< the value the task returned
+  double start_s = 0;          ///< start, seconds after the batch's clock started
+  double end_s = 0;            ///< end, seconds after the batch's clock started
+  std::uint32_t runs = 0;      ///< how many times the task ran (must be exactly 1)
+  std::string error;           ///< what the task threw, empty if it returned
+};
+
+/// What a pool reports for one batch.
+struct BatchResult {
+  std::vector<TaskResult> tasks;  ///< indexed by task number
+  double wall_s = 0;              ///< from the first dispatch to the last result (steady clock)
+  ResourceUsage worker_usage;     ///< workers outside this process (processes model), summed
+  bool has_worker_usage = false;  ///< whether worker_usage holds anything
+  int max_in_flight = 0;          ///< most tasks running at once, as the pool observed it
+};
+
+/// How process workers are created (like Python's multiprocessing start methods).
+enum class StartMethod { fork, spawn };
+
+/// Options a model may use; models ignore what does not concern them.
+struct ModelOptions {
+  StartMethod start_method = StartMethod::fork;  ///< processes: fork or fork+exec
+  /// processes/spawn: the program to exec in worker mode; empty means this program
+  /// (/proc/self/exe), whose main must call scalelab::maybe_run_worker first.
+  std::string worker_executable;
+};
+
+/// Started workers, ready to run batches. Not thread-safe: one batch at a time.
+class Pool {
+ public:
+  virtual ~Pool() = default;
+  /// Runs tasks 0..tasks-1 and returns their results. Throws std::exception when the pool
+  /// itself fails (a worker died, a system call failed); a task's own exception is recorded in
+  /// its TaskResult instead.
+  virtual BatchResult run(std::size_t tasks) = 0;
+};
+
+/// One way of running tasks concurrently. Implementations are stateless and thread-safe.
+class Model {
+ public:
+  virtual ~Model() = default;
+  /// Whether the worker count means anything (serial: no).
+  virtual bool uses_workers() const { return true; }
+  /// Starts and warms `workers` workers for `workload` (the workload outlives the pool).
+  /// Throws std::exception when they cannot be started.
+  virtual std::unique_ptr<Pool> start(const Workload& workload, int workers,
+                                      const ModelOptions& options) const = 0;
+};
+
+/// Builds a model.
+using ModelFactory = std::function<std::unique_ptr<Model>()>;
+
+/// The models known by name. Built-ins are registered on first use.
+Registry<ModelFactory>& model_registry();
+
+/// Builds the model called `name`; throws Error listing the known names if none is.
+std::unique_ptr<Model> make_model(const std::string& name);
+
+/// For programs that use the processes model with StartMethod::spawn: call first in main().
+/// When this process was exec'd as a scalelab worker it runs the worker and returns its exit
+/// code; otherwise it returns nothing and main carries on.
+std::optional<int> maybe_run_worker(int argc, char** argv);
+
+}  // namespace scalelab

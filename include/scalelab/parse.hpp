@@ -1,0 +1,33 @@
+#pragma once
+/// \file parse.hpp
+/// Parsers for the values a user types: durations, counts, worker lists, name lists.
+/// Each throws scalelab::Error naming `flag` and what is allowed.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace scalelab {
+
+/// Parses "20ms", "5 ms", "1.5s", "250us", "100ns", "2m" into nanoseconds. A bare number is
+/// rejected: a duration always carries its unit. Must be > 0 unless `allow_zero`.
+std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag,
+                                        bool allow_zero = false);
+
+/// Parses a positive decimal integer in [min, max].
+std::int64_t parse_count(std::string_view text, std::string_view flag, std::int64_t min,
+                         std::int64_t max);
+
+/// Parses a worker list: "1,2,8", "1..16" (powers of two from the lower bound, upper bound
+/// included: "1..12" is 1,2,4,8,12), or a mix "1..8,12". Sorted, duplicates removed.
+std::vector<int> parse_workers(std::string_view text, std::string_view flag, int max_workers);
+
+/// Splits "a,b,c" into names, trimming spaces; empty items are an error.
+std::vector<std::string> parse_name_list(std::string_view text, std::string_view flag);
+
+/// Formats a duration in seconds the way people write it: "20ms", "1.5s", "250us".
+std::string format_duration(double seconds);
+
+}  // namespace scalelab

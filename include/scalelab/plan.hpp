@@ -1,0 +1,71 @@
+#pragma once
+/// \file plan.hpp
+/// The description of an experiment (Spec) and the ordered list of trials it expands to (Plan).
+/// Both are plain values; the runner executes a Plan.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scalelab/model.hpp"
+#include "scalelab/workload.hpp"
+
+namespace scalelab {
+
+/// How much CPU work a `cpu` task does: a fixed iteration count, or a duration that a
+/// calibration at the start of the run turns into iterations.
+struct CpuWork {
+  std::uint64_t iters = 0;               ///< used when non-zero
+  std::chrono::nanoseconds duration{0};  ///< used when iters is zero
+};
+
+/// Everything that decides what a run measures.
+struct Spec {
+  std::vector<std::string> workloads{"cpu", "io"};                             ///< workload names
+  std::vector<std::string> models{"serial", "threads", "processes", "async"};  ///< model names
+  /// Worker counts; empty means the default per workload: powers of two up to 2 × cores for
+  /// CPU-bound work, up to the task count for waiting.
+  std::vector<int> workers;
+  std::size_t tasks = 32;  ///< tasks per trial
+  int repeat = 3;          ///< counted trials per (workload, model, workers)
+  bool warmup = true;      ///< one uncounted trial per (workload, model, workers) first
+  std::uint64_t seed = 0;  ///< shuffles the trial order
+  CpuWork cpu_work{0, std::chrono::milliseconds(25)};                ///< `cpu` task size
+  std::chrono::nanoseconds io_wait = std::chrono::milliseconds(20);  ///< `io` task wait
+  ModelOptions model_options;  ///< start method and worker executable
+};
+
+/// Checks every name and number in `spec`; throws Error naming the flag at the first problem.
+void validate(const Spec& spec);
+
+/// The spec as recorded in results (cpu work, waits in seconds, names, seed, …).
+nlohmann::json to_json(const Spec& spec);
+
+/// One trial to run.
+struct PlannedTrial {
+  std::size_t workload = 0;  ///< index into Plan::workloads
+  std::string model;         ///< model name
+  int workers = 1;           ///< worker count (1 for serial)
+  int repeat = 0;            ///< 0-based repeat number; -1 for the warm-up
+  bool warmup() const { return repeat < 0; }
+};
+
+/// A spec expanded into trials, in the (shuffled) order they will run.
+struct Plan {
+  std::vector<WorkloadSpec> workloads;  ///< resolved: cpu iterations known
+  std::vector<PlannedTrial> trials;     ///< warm-ups directly precede their group's first trial
+  std::size_t counted() const;          ///< trials that are not warm-ups
+};
+
+/// Default worker counts for a workload on a machine with `cores` logical cores.
+std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores);
+
+/// Expands `spec` into a plan. `workloads` are the resolved specs, one per spec.workloads entry.
+/// Counted trials are shuffled with spec.seed.
+Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores);
+
+}  // namespace scalelab

@@ -1,0 +1,14 @@
+#pragma once
+/// \file scalelab.hpp
+/// Everything a user of the library needs: include this one header.
+
+#include "scalelab/analysis.hpp"
+#include "scalelab/error.hpp"
+#include "scalelab/model.hpp"
+#include "scalelab/parse.hpp"
+#include "scalelab/plan.hpp"
+#include "scalelab/records.hpp"
+#include "scalelab/registry.hpp"
+#include "scalelab/report.hpp"
+#include "scalelab/trial.hpp"
+#include "scalelab/workload.hpp"

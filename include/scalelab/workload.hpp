@@ -1,0 +1,85 @@
+#pragma once
+/// \file workload.hpp
+/// What one task does. A workload is described by a serialisable WorkloadSpec (a process
+/// worker started by exec rebuilds the workload from it) and run through a Workload object.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "scalelab/registry.hpp"
+
+namespace scalelab {
+
+/// Whether a workload's time goes to computing or to waiting; decides the ideal speedup line.
+enum class Bound { cpu, wait, none };
+
+/// A workload's name and parameters. Plain value; serialisable to JSON.
+struct WorkloadSpec {
+  std::string name;                     ///< registered workload name: "cpu", "io", "noop"
+  std::uint64_t cpu_iters = 0;          ///< `cpu`: loop iterations per task
+  std::chrono::nanoseconds io_wait{0};  ///< `io`: how long each task waits
+  friend bool operator==(const WorkloadSpec&, const WorkloadSpec&) = default;
+};
+
+/// {"name":..., "cpu_iters":..., "io_wait_s":...}; only the fields the workload uses.
+nlohmann::json to_json(const WorkloadSpec& spec);
+/// Inverse of to_json; throws Error on a missing or ill-typed field.
+WorkloadSpec workload_spec_from_json(const nlohmann::json& json);
+
+/// One workload, ready to run tasks. Implementations are immutable after construction, so
+/// every member function is thread-safe and may run concurrently for different tasks.
+class Workload {
+ public:
+  virtual ~Workload() = default;
+
+  /// The spec this workload was built from.
+  virtual const WorkloadSpec& spec() const = 0;
+
+  /// CPU-bound or waiting-bound, for the ideal speedup line.
+  virtual Bound bound() const = 0;
+
+  /// Runs task `task` to completion on the calling thread (serial, threads, processes).
+  /// Returns the task's checksum.
+  virtual std::uint64_t run(std::size_t task) const = 0;
+
+  /// The awaitable form (async): CPU work is the same and blocks the event loop; waiting is an
+  /// awaited timer instead of a sleep. The default runs the blocking form inline.
+  virtual asio::awaitable<std::uint64_t> run_async(std::size_t task) const;
+
+  /// The checksum serial execution of `task` returns. The default runs the task; workloads
+  /// whose value does not depend on the waiting override it to skip the wait.
+  virtual std::uint64_t expected_checksum(std::size_t task) const { return run(task); }
+};
+
+/// Builds a workload from its spec.
+using WorkloadFactory = std::function<std::unique_ptr<Workload>(const WorkloadSpec&)>;
+
+/// The workloads known by name. Built-ins are registered on first use.
+Registry<WorkloadFactory>& workload_registry();
+
+/// Builds the workload `spec.name` names; throws Error listing the known names if none does.
+std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec);
+
+/// The seed's CPU loop: s = (s + i*i) % 1000003 for i < iters. Returns s.
+std::uint64_t cpu_loop(std::uint64_t iters);
+
+/// Result of turning a CPU-work duration into loop iterations.
+struct CpuCalibration {
+  double target_s = 0;      ///< the duration asked for
+  double iters_per_s = 0;   ///< measured loop speed
+  std::uint64_t iters = 0;  ///< iterations chosen: target_s × iters_per_s
+  double measured_s = 0;    ///< how long the calibration itself took
+};
+
+/// Measures cpu_loop's speed on this machine (best of several ≥ 20 ms runs, so a preempted
+/// run does not shrink the task) and sizes a task to last `target`.
+CpuCalibration calibrate_cpu(std::chrono::nanoseconds target);
+
+}  // namespace scalelab

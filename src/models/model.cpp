@@ -1,0 +1,96 @@
+// The model registry, resource usage, and the task runner every blocking model shares.
+
+#include "scalelab/model.hpp"
+
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+
+#include "models/builtin.hpp"
+#include "scalelab/error.hpp"
+
+namespace scalelab {
+
+Registry<ModelFactory>& model_registry() {
+  static Registry<ModelFactory> registry;
+  // Built-ins go in on first use; a static's initialiser runs once, even across threads.
+  static const bool filled = [] {
+    auto& r = registry;
+    r.add({"serial", "one task after another on the calling thread: the baseline",
+           detail::make_serial_model});
+    r.add({"threads", "a fixed pool of W std::jthreads over one task queue",
+           detail::make_threads_model});
+    r.add({"processes",
+           "W pre-started worker processes, tasks and results over sockets "
+           "(--start-method fork|spawn)",
+           detail::make_processes_model});
+    r.add({"async", "one thread, one Asio event loop, C++20 coroutines, W = tasks in flight",
+           detail::make_async_model});
+    return true;
+  }();
+  (void)filled;
+  return registry;
+}
+
+std::unique_ptr<Model> make_model(const std::string& name) {
+  auto entry = model_registry().find(name);
+  if (!entry) {
+    throw Error(
+        fmt::format("--model: unknown model '{}'; choose from {}", name, model_registry().names()));
+  }
+  return entry->make();
+}
+
+ResourceUsage ResourceUsage::of_self() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  ResourceUsage u;
+  u.user_s =
+      static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) * 1e-6;
+  u.sys_s =
+      static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) * 1e-6;
+  u.voluntary_ctx = ru.ru_nvcsw;
+  u.involuntary_ctx = ru.ru_nivcsw;
+  u.max_rss_kib = ru.ru_maxrss;  // Linux reports kilobytes
+  return u;
+}
+
+ResourceUsage ResourceUsage::since(const ResourceUsage& before) const {
+  ResourceUsage d;
+  d.user_s = user_s - before.user_s;
+  d.sys_s = sys_s - before.sys_s;
+  d.voluntary_ctx = voluntary_ctx - before.voluntary_ctx;
+  d.involuntary_ctx = involuntary_ctx - before.involuntary_ctx;
+  d.max_rss_kib = max_rss_kib;
+  return d;
+}
+
+ResourceUsage& ResourceUsage::operator+=(const ResourceUsage& other) {
+  user_s += other.user_s;
+  sys_s += other.sys_s;
+  voluntary_ctx += other.voluntary_ctx;
+  involuntary_ctx += other.involuntary_ctx;
+  max_rss_kib += other.max_rss_kib;
+  return *this;
+}
+
+namespace detail {
+
+void run_task_blocking(const Workload& workload, std::size_t task, TaskResult& result,
+                       std::chrono::steady_clock::time_point t0) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    result.checksum = workload.run(task);
+  } catch (const std::exception& e) {
+    result.error = e.what();
+  } catch (...) {
+    result.error = "unknown exception";
+  }
+  const auto end = std::chrono::steady_clock::now();
+  result.start_s = seconds_since(t0, start);
+  result.end_s = seconds_since(t0, end);
+  ++result.runs;
+}
+
+}  // namespace detail
+}  // namespace scalelab

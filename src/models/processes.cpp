@@ -1,0 +1,420 @@
+// `processes`: W worker processes started before the clock, like Python's
+// ProcessPoolExecutor. Tasks and results travel over one Unix stream socket per worker (a
+// socketpair: a pipe in both directions, and send() can refuse SIGPIPE). Start method `fork`
+// copies this process; `spawn` execs the scalelab binary in worker mode, which rebuilds the
+// workload from its JSON spec sent over the socket.
+//
+// Each worker keeps up to kDepth tasks queued so that it never idles waiting for the parent's
+// next message (Python's executor queues extra calls for the same reason).
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "models/builtin.hpp"
+#include "scalelab/error.hpp"
+
+namespace scalelab {
+namespace detail {
+namespace {
+
+constexpr std::size_t kDepth = 2;
+constexpr const char* kWorkerFlag = "--scalelab-worker";
+
+enum class Kind : std::uint32_t {
+  spec = 1,      // parent → worker: the workload's JSON spec follows (spawn only)
+  task = 2,      // parent → worker: run task `a`
+  begin = 3,     // parent → worker: a batch starts; take the resource-usage baseline
+  end = 4,       // parent → worker: the batch ended; report usage since `begin`
+  ready = 10,    // worker → parent: started and warm
+  result = 11,   // worker → parent: task a, checksum b, start c, end d (steady ns); error text
+  usage = 12,    // worker → parent: user µs a, sys µs b, vcsw c, ivcsw d, max rss KiB e
+  failure = 13,  // worker → parent: could not start; reason text follows
+};
+
+// Fixed-size frame; `text` bytes follow it on the stream. Both ends are the same binary on the
+// same machine, so native layout is fine.
+struct Frame {
+  Kind kind{};
+  std::uint32_t text = 0;
+  std::uint64_t a = 0, b = 0;
+  std::int64_t c = 0, d = 0;
+  std::uint64_t e = 0;
+};
+
+std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::string errno_text(int err) {
+  return std::system_category().message(err);
+}
+
+// A socket end that owns its descriptor and frames the byte stream.
+class Channel {
+ public:
+  explicit Channel(int fd) : fd_(fd) {}
+  Channel(Channel&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), buffer_(std::move(other.buffer_)) {}
+  Channel& operator=(Channel&&) = delete;
+  ~Channel() { close(); }
+
+  int fd() const { return fd_; }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  // Sends every byte; false if the peer is gone.
+  bool send_all(const void* data, std::size_t size) {
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = ::send(fd_, p, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      p += n;
+      size -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  bool send(const Frame& frame, std::string_view text = {}) {
+    Frame f = frame;
+    f.text = static_cast<std::uint32_t>(text.size());
+    std::string bytes(reinterpret_cast<const char*>(&f), sizeof f);
+    bytes.append(text);
+    return send_all(bytes.data(), bytes.size());
+  }
+
+  // Reads what is available (blocking once); false on end of stream or error.
+  bool fill() {
+    char chunk[16384];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+      return true;
+    }
+  }
+  // Takes one complete frame (and its text) from the buffer, if there is one.
+  bool take(Frame& frame, std::string& text) {
+    if (buffer_.size() - pos_ < sizeof(Frame)) return compact();
+    std::memcpy(&frame, buffer_.data() + pos_, sizeof frame);
+    if (buffer_.size() - pos_ - sizeof frame < frame.text) return compact();
+    text.assign(buffer_, pos_ + sizeof frame, frame.text);
+    pos_ += sizeof frame + frame.text;
+    return true;
+  }
+  // Blocking: the next frame, or false at end of stream.
+  bool receive(Frame& frame, std::string& text) {
+    while (!take(frame, text)) {
+      if (!fill()) return false;
+    }
+    return true;
+  }
+
+ private:
+  bool compact() {
+    buffer_.erase(0, pos_);
+    pos_ = 0;
+    return false;
+  }
+  int fd_;
+  std::string buffer_;
+  std::size_t pos_ = 0;
+};
+
+// The worker's side: answer tasks until the parent closes the socket.
+int worker_loop(Channel& channel, const Workload* workload) {
+  std::unique_ptr<Workload> owned;
+  Frame frame;
+  std::string text;
+  if (workload == nullptr) {
+    if (!channel.receive(frame, text) || frame.kind != Kind::spec) return 3;
+    try {
+      owned = make_workload(workload_spec_from_json(nlohmann::json::parse(text)));
+    } catch (const std::exception& e) {
+      channel.send(Frame{Kind::failure}, e.what());
+      return 3;
+    }
+    workload = owned.get();
+  }
+  if (!channel.send(Frame{Kind::ready})) return 0;
+  ResourceUsage baseline = ResourceUsage::of_self();
+  while (channel.receive(frame, text)) {
+    switch (frame.kind) {
+      case Kind::task: {
+        Frame reply{Kind::result};
+        reply.a = frame.a;
+        std::string error;
+        const auto start = std::chrono::steady_clock::now();
+        try {
+          reply.b = workload->run(frame.a);
+        } catch (const std::exception& e) {
+          error = e.what();
+        } catch (...) {
+          error = "unknown exception";
+        }
+        reply.c = steady_ns(start);
+        reply.d = steady_ns(std::chrono::steady_clock::now());
+        if (!channel.send(reply, error)) return 0;
+        break;
+      }
+      case Kind::begin:
+        baseline = ResourceUsage::of_self();
+        break;
+      case Kind::end: {
+        const ResourceUsage u = ResourceUsage::of_self().since(baseline);
+        Frame reply{Kind::usage};
+        reply.a = static_cast<std::uint64_t>(u.user_s * 1e6);
+        reply.b = static_cast<std::uint64_t>(u.sys_s * 1e6);
+        reply.c = u.voluntary_ctx;
+        reply.d = u.involuntary_ctx;
+        reply.e = static_cast<std::uint64_t>(u.max_rss_kib);
+        if (!channel.send(reply)) return 0;
+        break;
+      }
+      default:
+        return 3;
+    }
+  }
+  return 0;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    return fmt::format("was killed by SIG{}", name != nullptr ? name : "?");
+  }
+  return "stopped";
+}
+
+struct Worker {
+  pid_t pid;
+  Channel channel;
+  std::size_t queued = 0;  // tasks sent and not yet answered
+};
+
+class ProcessesPool final : public Pool {
+ public:
+  ProcessesPool(const Workload& workload, int workers, const ModelOptions& options) {
+    const bool spawn = options.start_method == StartMethod::spawn;
+    // Everything the child needs is built before fork: after it, only exec-safe calls.
+    const std::string exe =
+        options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
+    const std::string spec = to_json(workload.spec()).dump();
+    workers_.reserve(static_cast<std::size_t>(workers));
+    for (int i = 0; i < workers; ++i) {
+      int sv[2];
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        throw std::runtime_error(fmt::format("could not create the socket for worker {} of {}: {}",
+                                             i + 1, workers, errno_text(errno)));
+      }
+      const std::string fd_text = std::to_string(sv[1]);
+      const pid_t pid = ::fork();
+      if (pid < 0) {
+        const int err = errno;
+        ::close(sv[0]);
+        ::close(sv[1]);
+        throw std::runtime_error(fmt::format("could not start worker process {} of {}: {}", i + 1,
+                                             workers, errno_text(err)));
+      }
+      if (pid == 0) {
+        ::close(sv[0]);
+        // Earlier workers' parent ends would otherwise keep their sockets open in this child.
+        for (auto& w : workers_) ::close(w.channel.fd());
+        if (spawn) {
+          ::fcntl(sv[1], F_SETFD, 0);  // the one descriptor the worker inherits
+          const char* argv[] = {exe.c_str(), kWorkerFlag, fd_text.c_str(), nullptr};
+          ::execv(exe.c_str(), const_cast<char* const*>(argv));
+          ::_exit(127);
+        }
+        Channel channel(sv[1]);
+        ::_exit(worker_loop(channel, &workload));
+      }
+      ::close(sv[1]);
+      workers_.push_back(Worker{pid, Channel(sv[0])});
+      if (spawn) workers_.back().channel.send(Frame{Kind::spec}, spec);
+    }
+    // Warm: each worker has started (and, for spawn, rebuilt the workload) before the clock.
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      Frame frame;
+      std::string text;
+      if (!workers_[i].channel.receive(frame, text) || frame.kind != Kind::ready) {
+        std::string why = frame.kind == Kind::failure ? text : exit_reason(i);
+        if (spawn && why.find("code 127") != std::string::npos) {
+          why += fmt::format(" (could not exec '{}')", exe);
+        }
+        throw std::runtime_error(
+            fmt::format("worker {} of {} did not start: {}", i + 1, workers_.size(), why));
+      }
+    }
+  }
+
+  ~ProcessesPool() override {
+    // Closing the socket is the stop signal: a worker exits when its read sees the end.
+    for (auto& w : workers_) w.channel.close();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (auto& w : workers_) {
+      if (w.pid <= 0) continue;  // already reaped
+      int status = 0;
+      while (::waitpid(w.pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          ::kill(w.pid, SIGKILL);  // stuck in a task: it must not outlive the pool
+          ::waitpid(w.pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+  }
+
+  BatchResult run(std::size_t tasks) override {
+    BatchResult batch;
+    batch.tasks.resize(tasks);
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (!workers_[i].channel.send(Frame{Kind::begin})) throw died(i);
+    }
+    std::vector<pollfd> fds(workers_.size());
+    for (std::size_t i = 0; i < workers_.size(); ++i)
+      fds[i] = {workers_[i].channel.fd(), POLLIN, 0};
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::int64_t t0_ns = steady_ns(t0);
+    std::size_t next = 0;
+    // Round by round, so that with fewer tasks than W × depth every worker still gets one.
+    for (std::size_t round = 0; round < kDepth; ++round) {
+      for (std::size_t i = 0; i < workers_.size() && next < tasks; ++i) {
+        send_task(i, next++);
+      }
+    }
+    std::size_t done = 0;
+    Frame frame;
+    std::string text;
+    while (done < tasks) {
+      const int ready = ::poll(fds.data(), fds.size(), -1);
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        throw std::runtime_error(fmt::format("poll failed: {}", errno_text(errno)));
+      }
+      for (std::size_t i = 0; i < workers_.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        Worker& w = workers_[i];
+        if (!w.channel.fill()) throw died(i);
+        while (w.channel.take(frame, text)) {
+          if (frame.kind != Kind::result || frame.a >= tasks) {
+            throw std::runtime_error(fmt::format("worker {} sent a malformed message", i + 1));
+          }
+          TaskResult& r = batch.tasks[frame.a];
+          r.checksum = frame.b;
+          r.start_s = static_cast<double>(frame.c - t0_ns) * 1e-9;
+          r.end_s = static_cast<double>(frame.d - t0_ns) * 1e-9;
+          r.error = text;
+          ++r.runs;
+          ++done;
+          --w.queued;
+        }
+        // Keep its queue full.
+        while (w.queued < kDepth && next < tasks) send_task(i, next++);
+      }
+    }
+    batch.wall_s = seconds_since(t0, std::chrono::steady_clock::now());
+
+    // After the clock: each worker's own CPU time, switches and peak memory for this batch.
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (!workers_[i].channel.send(Frame{Kind::end})) throw died(i);
+    }
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (!workers_[i].channel.receive(frame, text) || frame.kind != Kind::usage) throw died(i);
+      ResourceUsage u;
+      u.user_s = static_cast<double>(frame.a) * 1e-6;
+      u.sys_s = static_cast<double>(frame.b) * 1e-6;
+      u.voluntary_ctx = frame.c;
+      u.involuntary_ctx = frame.d;
+      u.max_rss_kib = static_cast<std::int64_t>(frame.e);
+      batch.worker_usage += u;
+    }
+    batch.has_worker_usage = true;
+    return batch;
+  }
+
+ private:
+  void send_task(std::size_t i, std::size_t task) {
+    Frame f{Kind::task};
+    f.a = task;
+    if (!workers_[i].channel.send(f)) throw died(i);
+    ++workers_[i].queued;
+  }
+
+  // Why worker i went away, once it has (waits briefly for the exit to be reported).
+  std::string exit_reason(std::size_t i) {
+    int status = 0;
+    for (int tries = 0; tries < 1000; ++tries) {
+      const pid_t r = ::waitpid(workers_[i].pid, &status, WNOHANG);
+      if (r == workers_[i].pid) {
+        workers_[i].pid = -1;  // reaped: the destructor must not wait for it again
+        return describe_status(status);
+      }
+      if (r < 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return "closed its channel";
+  }
+
+  std::runtime_error died(std::size_t i) {
+    const pid_t pid = workers_[i].pid;
+    const std::string why = exit_reason(i);
+    return std::runtime_error(
+        fmt::format("worker {} (pid {}) {} during the trial", i + 1, pid, why));
+  }
+
+  std::vector<Worker> workers_;
+};
+
+class ProcessesModel final : public Model {
+ public:
+  std::unique_ptr<Pool> start(const Workload& workload, int workers,
+                              const ModelOptions& options) const override {
+    return std::make_unique<ProcessesPool>(workload, workers, options);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_processes_model() {
+  return std::make_unique<ProcessesModel>();
+}
+
+}  // namespace detail
+
+std::optional<int> maybe_run_worker(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], detail::kWorkerFlag) != 0) return std::nullopt;
+  int fd = -1;
+  struct stat st {};
+  if (argc != 3 || (fd = std::atoi(argv[2])) < 3 || ::fstat(fd, &st) != 0 ||
+      !S_ISSOCK(st.st_mode)) {
+    std::fprintf(stderr,
+                 "scalelab: %s is internal: a processes pool starts it with the socket it made\n",
+                 detail::kWorkerFlag);
+    return 2;
+  }
+  detail::Channel channel(fd);
+  return detail::worker_loop(channel, nullptr);
+}
+
+}  // namespace scalelab

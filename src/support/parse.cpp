@@ -1,0 +1,161 @@
+#include "scalelab/parse.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "scalelab/error.hpp"
+
+namespace scalelab {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// One user-facing message for every malformed integer, so all flags read alike.
+std::int64_t parse_int(std::string_view text, std::string_view flag, std::int64_t min,
+                       std::int64_t max, std::string_view what) {
+  text = trim(text);
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec == std::errc::invalid_argument || end != text.data() + text.size()) {
+    throw Error(fmt::format("{}: '{}' is not {}; expected a whole number from {} to {}", flag, text,
+                            what, min, max));
+  }
+  if (ec == std::errc::result_out_of_range || value < min || value > max) {
+    throw Error(fmt::format("{}: {} is out of range; expected a whole number from {} to {}", flag,
+                            text, min, max));
+  }
+  return value;
+}
+
+}  // namespace
+
+std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag,
+                                        bool allow_zero) {
+  const std::string_view original = trim(text);
+  const auto bad = [&](std::string_view why) {
+    return Error(fmt::format("{}: '{}' {}; expected a duration like 20ms, 1.5s, 250us, 100ns or 2m",
+                             flag, original, why));
+  };
+  std::string_view s = original;
+  std::size_t split = 0;
+  while (split < s.size() &&
+         (std::isdigit(static_cast<unsigned char>(s[split])) || s[split] == '.')) {
+    ++split;
+  }
+  const std::string_view number = s.substr(0, split);
+  const std::string_view unit = trim(s.substr(split));
+  if (number.empty()) throw bad("is not a duration");
+  double value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) {
+    throw bad("is not a duration");
+  }
+  double scale = 0;
+  if (unit == "ns") {
+    scale = 1;
+  } else if (unit == "us" || unit == "µs") {
+    scale = 1e3;
+  } else if (unit == "ms") {
+    scale = 1e6;
+  } else if (unit == "s") {
+    scale = 1e9;
+  } else if (unit == "m" || unit == "min") {
+    scale = 60e9;
+  } else if (unit.empty()) {
+    throw bad("has no unit");
+  } else {
+    throw bad("has an unknown unit");
+  }
+  const double ns = value * scale;
+  // A day is far beyond any sensible task, and keeps the value well inside int64 nanoseconds.
+  if (ns > 86400e9) throw bad("is longer than a day");
+  const auto result = std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(ns)));
+  if (result.count() == 0 && !(allow_zero && value == 0)) {
+    throw bad(allow_zero ? "is below 1ns" : "must be greater than zero");
+  }
+  return result;
+}
+
+std::int64_t parse_count(std::string_view text, std::string_view flag, std::int64_t min,
+                         std::int64_t max) {
+  return parse_int(text, flag, min, max, "a number");
+}
+
+std::vector<int> parse_workers(std::string_view text, std::string_view flag, int max_workers) {
+  const std::string_view all = trim(text);
+  if (all.empty()) {
+    throw Error(fmt::format("{}: empty; expected worker counts like 1,2,8 or 1..16", flag));
+  }
+  std::set<int> counts;
+  std::string_view rest = all;
+  while (true) {
+    const auto comma = rest.find(',');
+    const std::string_view item = trim(rest.substr(0, comma));
+    if (item.empty()) {
+      throw Error(
+          fmt::format("{}: '{}' has an empty item; expected worker counts like 1,2,8 or "
+                      "1..16",
+                      flag, all));
+    }
+    if (const auto dots = item.find(".."); dots != std::string_view::npos) {
+      const auto lo =
+          static_cast<int>(parse_int(item.substr(0, dots), flag, 1, max_workers, "a worker count"));
+      const auto hi = static_cast<int>(
+          parse_int(item.substr(dots + 2), flag, 1, max_workers, "a worker count"));
+      if (hi < lo) {
+        throw Error(
+            fmt::format("{}: range '{}' runs backwards; write LOW..HIGH, e.g. 1..16", flag, item));
+      }
+      for (std::int64_t w = lo; w < hi; w *= 2) counts.insert(static_cast<int>(w));
+      counts.insert(hi);
+    } else {
+      counts.insert(static_cast<int>(parse_int(item, flag, 1, max_workers, "a worker count")));
+    }
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return {counts.begin(), counts.end()};
+}
+
+std::vector<std::string> parse_name_list(std::string_view text, std::string_view flag) {
+  std::vector<std::string> names;
+  std::string_view rest = text;
+  while (true) {
+    const auto comma = rest.find(',');
+    const std::string_view item = trim(rest.substr(0, comma));
+    if (item.empty()) {
+      throw Error(
+          fmt::format("{}: '{}' has an empty name; expected a comma-separated list", flag, text));
+    }
+    if (std::find(names.begin(), names.end(), item) == names.end()) names.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return names;
+}
+
+std::string format_duration(double seconds) {
+  const auto shortest = [](double v) {
+    std::string s = fmt::format("{:.3f}", v);
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+    return s;
+  };
+  const double a = std::fabs(seconds);
+  if (a >= 1) return shortest(seconds) + "s";
+  if (a >= 1e-3) return shortest(seconds * 1e3) + "ms";
+  if (a >= 1e-6) return shortest(seconds * 1e6) + "us";
+  return shortest(seconds * 1e9) + "ns";
+}
+
+}  // namespace scalelab

@@ -1,0 +1,123 @@
+// Spec → Plan: validation, default worker counts, and the shuffled trial order.
+
+#include "scalelab/plan.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "scalelab/error.hpp"
+
+namespace scalelab {
+namespace {
+
+// splitmix64: a fixed, documented generator, so that a recorded seed gives the same order with
+// any standard library (std::shuffle's use of its engine is implementation-defined).
+std::uint64_t next_random(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+void validate(const Spec& spec) {
+  if (spec.workloads.empty()) throw Error("--workload: give at least one workload");
+  for (const auto& name : spec.workloads) {
+    if (!workload_registry().find(name)) {
+      throw Error(fmt::format("--workload: unknown workload '{}'; choose from {}", name,
+                              workload_registry().names()));
+    }
+  }
+  if (spec.models.empty()) throw Error("--model: give at least one model");
+  for (const auto& name : spec.models) {
+    if (!model_registry().find(name)) {
+      throw Error(fmt::format("--model: unknown model '{}'; choose from {}", name,
+                              model_registry().names()));
+    }
+  }
+  for (int w : spec.workers) {
+    if (w < 1) throw Error(fmt::format("--workers: {} is not a worker count; use 1 or more", w));
+  }
+  if (spec.repeat < 1) throw Error("--repeat: use 1 or more");
+  if (spec.cpu_work.iters == 0 && spec.cpu_work.duration.count() <= 0) {
+    throw Error("--cpu-work: give an iteration count above 0 or a duration like 25ms");
+  }
+  if (spec.io_wait.count() <= 0) throw Error("--io-wait: give a duration above 0, like 20ms");
+}
+
+nlohmann::json to_json(const Spec& spec) {
+  nlohmann::json cpu_work;
+  if (spec.cpu_work.iters != 0) {
+    cpu_work["iters"] = spec.cpu_work.iters;
+  } else {
+    cpu_work["duration_s"] = std::chrono::duration<double>(spec.cpu_work.duration).count();
+  }
+  return {
+      {"workloads", spec.workloads},
+      {"models", spec.models},
+      {"workers", spec.workers.empty() ? nlohmann::json("auto") : nlohmann::json(spec.workers)},
+      {"tasks", spec.tasks},
+      {"repeat", spec.repeat},
+      {"warmup", spec.warmup},
+      {"seed", spec.seed},
+      {"cpu_work", cpu_work},
+      {"io_wait_s", std::chrono::duration<double>(spec.io_wait).count()},
+      {"start_method", spec.model_options.start_method == StartMethod::fork ? "fork" : "spawn"},
+  };
+}
+
+std::size_t Plan::counted() const {
+  return static_cast<std::size_t>(
+      std::count_if(trials.begin(), trials.end(), [](const auto& t) { return !t.warmup(); }));
+}
+
+std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores) {
+  // CPU-bound work stops scaling at the core count; going to twice that shows the plateau.
+  // Waiting scales until every task waits at once, so go up to the task count.
+  const std::int64_t top = bound == Bound::wait
+                               ? static_cast<std::int64_t>(std::max<std::size_t>(tasks, 1))
+                               : 2 * static_cast<std::int64_t>(std::max(cores, 1));
+  std::vector<int> workers;
+  for (std::int64_t w = 1; w < top; w *= 2) workers.push_back(static_cast<int>(w));
+  workers.push_back(static_cast<int>(top));
+  return workers;
+}
+
+Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores) {
+  Plan plan;
+  plan.workloads = std::move(workloads);
+  std::vector<PlannedTrial> counted;
+  for (std::size_t wi = 0; wi < plan.workloads.size(); ++wi) {
+    const auto workload = make_workload(plan.workloads[wi]);
+    for (const auto& model_name : spec.models) {
+      const auto model = make_model(model_name);
+      const std::vector<int> workers = !model->uses_workers() ? std::vector<int>{1}
+                                       : spec.workers.empty()
+                                           ? default_workers(workload->bound(), spec.tasks, cores)
+                                           : spec.workers;
+      for (int w : workers) {
+        for (int r = 0; r < spec.repeat; ++r) counted.push_back({wi, model_name, w, r});
+      }
+    }
+  }
+  std::uint64_t state = spec.seed;
+  for (std::size_t i = counted.size(); i > 1; --i) {
+    std::swap(counted[i - 1], counted[next_random(state) % i]);
+  }
+  // Each group's warm-up goes right before the first of its trials to run.
+  std::set<std::tuple<std::size_t, std::string, int>> warmed;
+  for (const auto& t : counted) {
+    if (spec.warmup && warmed.insert({t.workload, t.model, t.workers}).second) {
+      plan.trials.push_back({t.workload, t.model, t.workers, -1});
+    }
+    plan.trials.push_back(t);
+  }
+  return plan;
+}
+
+}  // namespace scalelab

@@ -1,0 +1,155 @@
+// Running trials: one trial's measurement and checks, and a whole plan.
+
+#include "scalelab/trial.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "scalelab/error.hpp"
+
+namespace scalelab {
+namespace {
+
+// Most tasks whose [start, end) spans overlap at one instant.
+int max_overlap(const std::vector<TaskResult>& tasks) {
+  std::vector<std::pair<double, int>> events;
+  events.reserve(tasks.size() * 2);
+  for (const auto& t : tasks) {
+    if (t.runs == 0) continue;
+    events.emplace_back(t.start_s, +1);
+    events.emplace_back(t.end_s, -1);
+  }
+  std::sort(events.begin(), events.end());  // at a tie, an end (-1) sorts before a start
+  int now = 0, most = 0;
+  for (const auto& [time, step] : events) most = std::max(most, now += step);
+  return most;
+}
+
+// Checks every task ran once, returned, and matched serial; returns the first problem.
+std::string check_tasks(const std::vector<TaskResult>& tasks,
+                        const std::vector<std::uint64_t>& expected, std::size_t& done,
+                        bool& checksums_ok) {
+  std::string first;
+  std::size_t problems = 0;
+  done = 0;
+  checksums_ok = true;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const auto& t = tasks[i];
+    std::string problem;
+    if (t.runs != 1) {
+      problem = fmt::format("task {} ran {} times", i, t.runs);
+      checksums_ok = false;
+    } else if (!t.error.empty()) {
+      problem = fmt::format("task {} threw: {}", i, t.error);
+    } else if (t.checksum != expected.at(i)) {
+      problem = fmt::format("checksum mismatch at task {}: got {}, serial gives {}", i, t.checksum,
+                            expected[i]);
+      checksums_ok = false;
+    } else {
+      ++done;
+      continue;
+    }
+    if (problems++ == 0) first = problem;
+  }
+  if (problems > 1) first += fmt::format(" (and {} more failed tasks)", problems - 1);
+  return first;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Trial& t) {
+  return {
+      {"workload", t.workload},
+      {"model", t.model},
+      {"workers", t.workers},
+      {"repeat", t.repeat},
+      {"warmup", t.warmup()},
+      {"tasks", t.tasks},
+      {"tasks_done", t.tasks_done},
+      {"wall_s", t.wall_s},
+      {"startup_s", t.startup_s},
+      {"user_s", t.user_s},
+      {"sys_s", t.sys_s},
+      {"cpu_util", t.cpu_util()},
+      {"voluntary_ctx", t.voluntary_ctx},
+      {"involuntary_ctx", t.involuntary_ctx},
+      {"max_rss_kib", t.max_rss_kib},
+      {"max_in_flight", t.max_in_flight},
+      {"checksum_ok", t.checksum_ok},
+      {"error", t.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.error)},
+      {"task_start_s", t.task_start_s},
+      {"task_end_s", t.task_end_s},
+  };
+}
+
+Trial run_trial(const Workload& workload, const Model& model, const std::string& model_name,
+                int workers, int repeat, std::size_t tasks,
+                const std::vector<std::uint64_t>& expected, const ModelOptions& options) {
+  Trial trial;
+  trial.workload = workload.spec().name;
+  trial.model = model_name;
+  trial.workers = workers;
+  trial.repeat = repeat;
+  trial.tasks = tasks;
+  try {
+    const auto s0 = std::chrono::steady_clock::now();
+    const auto pool = model.start(workload, workers, options);
+    trial.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+    const ResourceUsage before = ResourceUsage::of_self();
+    const BatchResult batch = pool->run(tasks);
+    ResourceUsage usage = ResourceUsage::of_self().since(before);
+    if (batch.has_worker_usage) usage += batch.worker_usage;
+    trial.wall_s = batch.wall_s;
+    trial.user_s = usage.user_s;
+    trial.sys_s = usage.sys_s;
+    trial.voluntary_ctx = usage.voluntary_ctx;
+    trial.involuntary_ctx = usage.involuntary_ctx;
+    trial.max_rss_kib = usage.max_rss_kib;
+    trial.max_in_flight = std::max(batch.max_in_flight, max_overlap(batch.tasks));
+    trial.task_start_s.reserve(tasks);
+    trial.task_end_s.reserve(tasks);
+    for (const auto& t : batch.tasks) {
+      trial.task_start_s.push_back(t.start_s);
+      trial.task_end_s.push_back(t.end_s);
+    }
+    if (batch.tasks.size() != tasks) {
+      trial.error =
+          fmt::format("the pool returned {} results for {} tasks", batch.tasks.size(), tasks);
+    } else {
+      trial.error = check_tasks(batch.tasks, expected, trial.tasks_done, trial.checksum_ok);
+    }
+  } catch (const std::exception& e) {
+    trial.error = e.what();
+    trial.checksum_ok = false;
+  }
+  return trial;
+}
+
+std::vector<Trial> run_plan(const Spec& spec, const Plan& plan, const RunObserver& observer) {
+  std::vector<std::unique_ptr<Workload>> workloads;
+  std::vector<std::vector<std::uint64_t>> expected;
+  for (const auto& ws : plan.workloads) {
+    workloads.push_back(make_workload(ws));
+    auto& values = expected.emplace_back(spec.tasks);
+    for (std::size_t i = 0; i < spec.tasks; ++i) values[i] = workloads.back()->expected_checksum(i);
+  }
+  std::map<std::string, std::unique_ptr<Model>> models;
+  for (const auto& name : spec.models) models[name] = make_model(name);
+
+  std::vector<Trial> counted;
+  counted.reserve(plan.counted());
+  std::size_t done = 0;
+  for (const auto& planned : plan.trials) {
+    Trial trial = run_trial(*workloads.at(planned.workload), *models.at(planned.model),
+                            planned.model, planned.workers, planned.repeat, spec.tasks,
+                            expected[planned.workload], spec.model_options);
+    ++done;
+    if (observer.on_trial) observer.on_trial(trial, done, plan.trials.size());
+    if (!trial.warmup()) counted.push_back(std::move(trial));
+  }
+  return counted;
+}
+
+}  // namespace scalelab

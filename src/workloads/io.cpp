@@ -1,0 +1,48 @@
+// `io`: waiting without computing. Blocking form sleeps the thread; the awaitable form awaits a
+// timer on the event loop, so one thread can overlap every wait.
+
+#include <thread>
+
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "scalelab/error.hpp"
+#include "workloads/builtin.hpp"
+
+namespace scalelab::detail {
+namespace {
+
+// Mixing the index in makes a model that runs the wrong task visible in the checksum.
+std::uint64_t io_checksum(std::size_t task) {
+  return 0x9e3779b97f4a7c15ULL ^ task;
+}
+
+class IoWorkload final : public Workload {
+ public:
+  explicit IoWorkload(WorkloadSpec spec) : spec_(std::move(spec)) {}
+  const WorkloadSpec& spec() const override { return spec_; }
+  Bound bound() const override { return Bound::wait; }
+  std::uint64_t run(std::size_t task) const override {
+    std::this_thread::sleep_for(spec_.io_wait);
+    return io_checksum(task);
+  }
+  asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
+    asio::steady_timer timer(co_await asio::this_coro::executor, spec_.io_wait);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_return io_checksum(task);
+  }
+  std::uint64_t expected_checksum(std::size_t task) const override { return io_checksum(task); }
+
+ private:
+  WorkloadSpec spec_;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_io_workload(const WorkloadSpec& spec) {
+  if (spec.io_wait.count() <= 0) throw Error("--io-wait: the io workload needs a wait above 0");
+  return std::make_unique<IoWorkload>(spec);
+}
+
+}  // namespace scalelab::detail
