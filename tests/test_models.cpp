@@ -1,1 +1,195 @@
+// Every model runs every task exactly once, with the serial checksums, at several worker
+// counts; plus the semantics particular to each model.
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <tuple>
+
+#include "support/fixtures.hpp"
+
+namespace scalelab {
+namespace {
+
+using testing::counting_runs;
+
+std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
+                                 StartMethod method = StartMethod::fork) {
+  ModelOptions options;
+  options.start_method = method;
+  return make_model(model)->start(workload, workers, options);
+}
+
+struct Case {
+  std::string model;
+  StartMethod method;
+  std::string label() const {
+    return model + (model == "processes" ? (method == StartMethod::fork ? "_fork" : "_spawn") : "");
+  }
+};
+
+class EveryModel : public ::testing::TestWithParam<std::tuple<Case, std::size_t, int>> {};
+
+TEST_P(EveryModel, RunsEachTaskExactlyOnceWithSerialChecksums) {
+  const auto& [c, tasks, workers] = GetParam();
+  const auto workload = make_workload({"counting"});
+  for (auto& r : counting_runs()) r = 0;
+  const auto pool = start_pool(c.model, *workload, workers, c.method);
+  const BatchResult batch = pool->run(tasks);
+  ASSERT_EQ(batch.tasks.size(), tasks);
+  for (std::size_t i = 0; i < tasks; ++i) {
+    EXPECT_EQ(batch.tasks[i].runs, 1u) << "task " << i;
+    EXPECT_EQ(batch.tasks[i].checksum, workload->expected_checksum(i)) << "task " << i;
+    EXPECT_TRUE(batch.tasks[i].error.empty()) << batch.tasks[i].error;
+    EXPECT_LE(batch.tasks[i].start_s, batch.tasks[i].end_s);
+    EXPECT_GE(batch.tasks[i].start_s, -1e-3);  // within the batch's clock
+    // In-process models run here; the counter sees each task once.
+    if (c.model != "processes") {
+      EXPECT_EQ(counting_runs()[i].load(), 1) << "task " << i;
+    }
+  }
+  EXPECT_GE(batch.wall_s, 0.0);
+  // The same pool runs a second batch just as well.
+  const BatchResult again = pool->run(tasks);
+  ASSERT_EQ(again.tasks.size(), tasks);
+  for (std::size_t i = 0; i < tasks; ++i) EXPECT_EQ(again.tasks[i].runs, 1u);
+}
+
+std::vector<Case> all_models() {
+  return {{"serial", StartMethod::fork},
+          {"threads", StartMethod::fork},
+          {"processes", StartMethod::fork},
+          {"processes", StartMethod::spawn},
+          {"async", StartMethod::fork}};
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
+                         ::testing::Combine(::testing::ValuesIn(all_models()),
+                                            ::testing::Values(std::size_t{0}, std::size_t{1},
+                                                              std::size_t{7}, std::size_t{1000}),
+                                            ::testing::Values(1, 2, 7, 64)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param).label() + "_tasks" +
+                                  std::to_string(std::get<1>(info.param)) + "_workers" +
+                                  std::to_string(std::get<2>(info.param));
+                         });
+
+class ThrowingTask : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ThrowingTask, IsRecordedAndTheOtherTasksStillRun) {
+  const auto workload = make_workload({"throw_at3"});
+  const auto pool = start_pool(GetParam().model, *workload, 2, GetParam().method);
+  const BatchResult batch = pool->run(8);
+  ASSERT_EQ(batch.tasks.size(), 8u);
+  for (std::size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(batch.tasks[i].runs, 1u);
+    if (i == 3) {
+      EXPECT_EQ(batch.tasks[i].error, "boom at task 3");
+    } else {
+      EXPECT_TRUE(batch.tasks[i].error.empty());
+      EXPECT_EQ(batch.tasks[i].checksum, i);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ThrowingTask, ::testing::ValuesIn(all_models()),
+                         [](const auto& info) { return info.param.label(); });
+
+class Sleeping : public ::testing::TestWithParam<Case> {};
+
+// 8 tasks of 100 ms on 8 workers overlap their waits: generous bound, 400 ms.
+TEST_P(Sleeping, EightSleepsOnEightWorkersOverlap) {
+  const auto workload = make_workload({"sleep100ms"});
+  const auto pool = start_pool(GetParam().model, *workload, 8, GetParam().method);
+  const BatchResult batch = pool->run(8);
+  EXPECT_LT(batch.wall_s, 0.4);
+  EXPECT_GE(batch.wall_s, 0.099);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Sleeping,
+                         ::testing::Values(Case{"threads", StartMethod::fork},
+                                           Case{"processes", StartMethod::fork},
+                                           Case{"processes", StartMethod::spawn},
+                                           Case{"async", StartMethod::fork}),
+                         [](const auto& info) { return info.param.label(); });
+
+TEST(Async, NeverHasMoreThanWTasksInFlight) {
+  const auto workload = make_workload({"io", 0, std::chrono::milliseconds(2)});
+  for (int workers : {1, 2, 7, 64}) {
+    const auto pool = start_pool("async", *workload, workers);
+    const BatchResult batch = pool->run(100);
+    EXPECT_EQ(batch.max_in_flight, std::min(workers, 100)) << "W=" << workers;
+  }
+}
+
+TEST(Async, CpuWorkBlocksTheLoop) {
+  // Two CPU tasks on two lanes cannot overlap: the loop has one thread.
+  const auto workload = make_workload({"cpu", 2'000'000});
+  const auto pool = start_pool("async", *workload, 2);
+  const BatchResult batch = pool->run(2);
+  const auto& a = batch.tasks[0];
+  const auto& b = batch.tasks[1];
+  EXPECT_TRUE(a.end_s <= b.start_s || b.end_s <= a.start_s);
+}
+
+TEST(Processes, WorkersRunInOtherProcessesAndReportTheirUsage) {
+  const auto workload = make_workload({"cpu", 3'000'000});
+  for (StartMethod method : {StartMethod::fork, StartMethod::spawn}) {
+    const auto pool = start_pool("processes", *workload, 2, method);
+    const BatchResult batch = pool->run(8);
+    EXPECT_TRUE(batch.has_worker_usage);
+    EXPECT_GT(batch.worker_usage.user_s + batch.worker_usage.sys_s, 0.0);
+    EXPECT_GT(batch.worker_usage.max_rss_kib, 0);
+  }
+}
+
+TEST(Processes, SpawnWithAMissingExecutableFailsToStartWithTheReason) {
+  const auto workload = make_workload({"noop"});
+  ModelOptions options;
+  options.start_method = StartMethod::spawn;
+  options.worker_executable = "/nonexistent/scalelab";
+  try {
+    make_model("processes")->start(*workload, 2, options);
+    FAIL() << "expected the pool not to start";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("did not start"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/scalelab"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Processes, SpawnRebuildsTheWorkloadFromItsSpec) {
+  // The cpu checksum depends on cpu_iters: a worker that lost the spec would differ.
+  const auto workload = make_workload({"cpu", 12345});
+  const auto pool = start_pool("processes", *workload, 3, StartMethod::spawn);
+  const BatchResult batch = pool->run(6);
+  for (const auto& t : batch.tasks) EXPECT_EQ(t.checksum, cpu_loop(12345));
+}
+
+TEST(Threads, ManyBatchesOnOnePool) {
+  const auto workload = make_workload({"noop"});
+  const auto pool = start_pool("threads", *workload, 4);
+  for (int b = 0; b < 200; ++b) {
+    const BatchResult batch = pool->run(static_cast<std::size_t>(b % 9));
+    for (std::size_t i = 0; i < batch.tasks.size(); ++i) ASSERT_EQ(batch.tasks[i].runs, 1u);
+  }
+}
+
+TEST(Registry, UnknownModelIsAnErrorThatNamesTheFlagAndTheChoices) {
+  try {
+    make_model("fibers");
+    FAIL();
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--model"), std::string::npos);
+    EXPECT_NE(what.find("threads"), std::string::npos);
+  }
+}
+
+TEST(Serial, DoesNotUseWorkers) {
+  EXPECT_FALSE(make_model("serial")->uses_workers());
+  EXPECT_TRUE(make_model("threads")->uses_workers());
+}
+
+}  // namespace
+}  // namespace scalelab

@@ -1,1 +1,113 @@
+// run_trial's checks and measurements, and run_plan over a small plan.
+
 #include <gtest/gtest.h>
+
+#include <ctime>
+
+#include "support/fixtures.hpp"
+
+namespace scalelab {
+namespace {
+
+std::vector<std::uint64_t> expected_for(const Workload& w, std::size_t tasks) {
+  std::vector<std::uint64_t> values(tasks);
+  for (std::size_t i = 0; i < tasks; ++i) values[i] = w.expected_checksum(i);
+  return values;
+}
+
+TEST(RunTrial, MeasuresAGoodTrial) {
+  const auto w = make_workload({"cpu", 2'000'000});
+  const auto model = make_model("threads");
+  const Trial t = run_trial(*w, *model, "threads", 2, 0, 6, expected_for(*w, 6), {});
+  EXPECT_TRUE(t.error.empty()) << t.error;
+  EXPECT_TRUE(t.checksum_ok);
+  EXPECT_EQ(t.tasks_done, 6u);
+  EXPECT_GT(t.wall_s, 0);
+  EXPECT_GT(t.user_s + t.sys_s, 0);
+  EXPECT_GT(t.max_rss_kib, 0);
+  EXPECT_EQ(t.task_start_s.size(), 6u);
+  EXPECT_EQ(t.task_end_s.size(), 6u);
+  EXPECT_GE(t.max_in_flight, 1);
+  EXPECT_LE(t.max_in_flight, 2);
+}
+
+TEST(RunTrial, ProcessesCountTheWorkersCpuTime) {
+  const auto w = make_workload({"cpu", 5'000'000});
+  const auto model = make_model("processes");
+  const Trial t = run_trial(*w, *model, "processes", 2, 0, 8, expected_for(*w, 8), {});
+  ASSERT_TRUE(t.error.empty()) << t.error;
+  // The work ran in the workers; this process mostly waited. Their CPU time must be counted:
+  // at least half what the same 8 tasks cost on this thread (CPU time, so load cannot skew it).
+  timespec a{}, b{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+  for (int i = 0; i < 8; ++i) {
+    volatile auto sink = w->run(static_cast<std::size_t>(i));
+    (void)sink;
+  }
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+  const double here_s =
+      static_cast<double>(b.tv_sec - a.tv_sec) + 1e-9 * static_cast<double>(b.tv_nsec - a.tv_nsec);
+  EXPECT_GT(t.user_s + t.sys_s, 0.5 * here_s);
+}
+
+TEST(RunTrial, ChecksumMismatchFailsTheTrialWithTheReason) {
+  const auto w = make_workload({"counting"});
+  const auto model = make_model("corrupt");
+  const Trial t = run_trial(*w, *model, "corrupt", 1, 0, 4, expected_for(*w, 4), {});
+  EXPECT_FALSE(t.checksum_ok);
+  EXPECT_NE(t.error.find("checksum mismatch at task 0"), std::string::npos) << t.error;
+  EXPECT_EQ(t.tasks_done, 3u);
+}
+
+TEST(RunTrial, ThrowingTaskFailsTheTrialWithItsMessage) {
+  for (const char* name : {"serial", "threads", "processes", "async"}) {
+    const auto w = make_workload({"throw_at3"});
+    const auto model = make_model(name);
+    const Trial t = run_trial(*w, *model, name, 2, 0, 8, expected_for(*w, 8), {});
+    EXPECT_TRUE(t.failed()) << name;
+    EXPECT_NE(t.error.find("task 3 threw: boom at task 3"), std::string::npos) << t.error;
+    EXPECT_EQ(t.tasks_done, 7u) << name;
+  }
+}
+
+TEST(RunTrial, APoolThatCannotStartFailsOnlyItsTrial) {
+  const auto w = make_workload({"noop"});
+  ModelOptions options;
+  options.start_method = StartMethod::spawn;
+  options.worker_executable = "/nonexistent/scalelab";
+  const Trial t =
+      run_trial(*w, *make_model("processes"), "processes", 2, 0, 4, expected_for(*w, 4), options);
+  EXPECT_TRUE(t.failed());
+  EXPECT_NE(t.error.find("did not start"), std::string::npos) << t.error;
+}
+
+TEST(RunPlan, RunsEveryTrialAndReturnsTheCountedOnes) {
+  Spec spec;
+  spec.workloads = {"noop", "throw_at3"};
+  spec.models = {"serial", "threads", "async"};
+  spec.workers = {1, 3};
+  spec.tasks = 5;
+  spec.repeat = 2;
+  spec.seed = 7;
+  const Plan plan = make_plan(spec, {WorkloadSpec{"noop"}, WorkloadSpec{"throw_at3"}}, 2);
+  std::size_t seen = 0, warmups = 0;
+  RunObserver observer;
+  observer.on_trial = [&](const Trial& t, std::size_t done, std::size_t total) {
+    ++seen;
+    warmups += t.warmup() ? 1 : 0;
+    EXPECT_EQ(done, seen);
+    EXPECT_EQ(total, plan.trials.size());
+  };
+  const auto trials = run_plan(spec, plan, observer);
+  EXPECT_EQ(seen, plan.trials.size());
+  EXPECT_EQ(trials.size(), plan.counted());
+  EXPECT_EQ(trials.size(), 2u * (1 + 2 + 2) * 2);
+  for (const auto& t : trials) {
+    EXPECT_FALSE(t.warmup());
+    // A failing workload fails its trials; the others still pass.
+    EXPECT_EQ(t.failed(), t.workload == "throw_at3") << t.workload << " " << t.error;
+  }
+}
+
+}  // namespace
+}  // namespace scalelab

@@ -1,1 +1,104 @@
 #include <gtest/gtest.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <chrono>
+
+#include "scalelab/scalelab.hpp"
+
+namespace scalelab {
+namespace {
+
+// Python: s = 0; for i in range(n): s = (s + i*i) % 1000003
+std::uint64_t reference_loop(std::uint64_t n) {
+  std::uint64_t s = 0;
+  for (std::uint64_t i = 0; i < n; ++i) s = (s + (i * i) % 1000003) % 1000003;
+  return s;
+}
+
+TEST(CpuLoop, MatchesTheSeedsLoop) {
+  EXPECT_EQ(cpu_loop(0), 0u);
+  EXPECT_EQ(cpu_loop(1), 0u);
+  EXPECT_EQ(cpu_loop(3), 5u);  // 0 + 1 + 4
+  EXPECT_EQ(cpu_loop(200000), reference_loop(200000));
+  // Value printed by CPython 3.11 for the seed's loop with 200000 iterations.
+  EXPECT_EQ(cpu_loop(200000), 784002u);
+}
+
+TEST(CpuWorkload, ChecksumIsTheLoopsValue) {
+  const auto w = make_workload({"cpu", 5000});
+  EXPECT_EQ(w->run(0), cpu_loop(5000));
+  EXPECT_EQ(w->expected_checksum(17), cpu_loop(5000));
+  EXPECT_EQ(w->bound(), Bound::cpu);
+}
+
+TEST(CpuWorkload, ZeroIterationsIsRejected) {
+  EXPECT_THROW(make_workload({"cpu", 0}), Error);
+}
+
+TEST(IoWorkload, WaitsAndChecksumDependsOnTheTask) {
+  const auto w = make_workload({"io", 0, std::chrono::milliseconds(20)});
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto value = w->run(5);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(20));
+  EXPECT_EQ(value, w->expected_checksum(5));
+  EXPECT_NE(w->expected_checksum(5), w->expected_checksum(6));
+  EXPECT_EQ(w->bound(), Bound::wait);
+}
+
+TEST(IoWorkload, AwaitableFormWaitsOnTheLoop) {
+  const auto w = make_workload({"io", 0, std::chrono::milliseconds(20)});
+  asio::io_context io;
+  auto future = asio::co_spawn(io, w->run_async(9), asio::use_future);
+  const auto t0 = std::chrono::steady_clock::now();
+  io.run();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(20));
+  EXPECT_EQ(future.get(), w->expected_checksum(9));
+}
+
+TEST(IoWorkload, ZeroWaitIsRejected) {
+  EXPECT_THROW(make_workload({"io"}), Error);
+}
+
+TEST(NoopWorkload, ReturnsTheTaskIndex) {
+  const auto w = make_workload({"noop"});
+  EXPECT_EQ(w->run(42), 42u);
+  EXPECT_EQ(w->expected_checksum(42), 42u);
+}
+
+TEST(WorkloadSpec, RoundTripsThroughJson) {
+  const WorkloadSpec a{"cpu", 123456, std::chrono::nanoseconds(0)};
+  const WorkloadSpec b{"io", 0, std::chrono::milliseconds(20)};
+  EXPECT_EQ(workload_spec_from_json(to_json(a)), a);
+  EXPECT_EQ(workload_spec_from_json(to_json(b)), b);
+  EXPECT_THROW(workload_spec_from_json(nlohmann::json{{"cpu_iters", 3}}), Error);
+  EXPECT_THROW(workload_spec_from_json(nlohmann::json{{"name", 3}}), Error);
+}
+
+TEST(Registry, UnknownWorkloadNamesTheFlagAndTheChoices) {
+  try {
+    make_workload({"gpu"});
+    FAIL();
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--workload"), std::string::npos);
+    EXPECT_NE(what.find("cpu, io, noop"), std::string::npos);
+  }
+}
+
+TEST(Calibration, SizesATaskToTheAskedDuration) {
+  const CpuCalibration c = calibrate_cpu(std::chrono::milliseconds(10));
+  EXPECT_GT(c.iters_per_s, 0);
+  EXPECT_EQ(c.iters, static_cast<std::uint64_t>(0.010 * c.iters_per_s));
+  // The calibrated task really lasts about that long (very loose: this machine is noisy).
+  const auto t0 = std::chrono::steady_clock::now();
+  volatile auto sink = cpu_loop(c.iters);
+  (void)sink;
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GT(s, 0.002);
+  EXPECT_LT(s, 0.5);
+}
+
+}  // namespace
+}  // namespace scalelab
