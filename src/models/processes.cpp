@@ -4,8 +4,12 @@
 // copies this process; `spawn` execs the scalelab binary in worker mode, which rebuilds the
 // workload from its JSON spec sent over the socket.
 //
-// Each worker keeps up to kDepth tasks queued so that it never idles waiting for the parent's
-// next message (Python's executor queues extra calls for the same reason).
+// Messages are coalesced so that short tasks do not pay a system call and a wake-up each:
+// - the parent keeps a queue of tasks at each worker, 2 deep at first (a worker never idles
+//   waiting for the parent; Python's executor queues extra calls for the same reason), deeper
+//   when tasks turn out short, so that a worker's queue holds about kQueueTarget of work;
+// - a worker sends its results when it would otherwise block, or when its oldest unsent
+//   result is kFlushAfter old, so a long task's result is never held back.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -32,7 +36,10 @@ namespace scalelab {
 namespace detail {
 namespace {
 
-constexpr std::size_t kDepth = 2;
+constexpr std::size_t kMinDepth = 2;
+constexpr std::size_t kMaxDepth = 64;
+constexpr double kQueueTarget = 200e-6;        // seconds of work queued at each worker
+constexpr std::int64_t kFlushAfter = 100'000;  // ns a finished result may wait to be sent
 constexpr const char* kWorkerFlag = "--scalelab-worker";
 
 enum class Kind : std::uint32_t {
@@ -69,7 +76,10 @@ class Channel {
  public:
   explicit Channel(int fd) : fd_(fd) {}
   Channel(Channel&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)), buffer_(std::move(other.buffer_)) {}
+      : fd_(std::exchange(other.fd_, -1)),
+        buffer_(std::move(other.buffer_)),
+        pos_(other.pos_),
+        out_(std::move(other.out_)) {}
   Channel& operator=(Channel&&) = delete;
   ~Channel() { close(); }
 
@@ -91,12 +101,23 @@ class Channel {
     }
     return true;
   }
-  bool send(const Frame& frame, std::string_view text = {}) {
+  // Queues a frame (and its text) to go with the next flush.
+  void queue(const Frame& frame, std::string_view text = {}) {
     Frame f = frame;
     f.text = static_cast<std::uint32_t>(text.size());
-    std::string bytes(reinterpret_cast<const char*>(&f), sizeof f);
-    bytes.append(text);
-    return send_all(bytes.data(), bytes.size());
+    out_.append(reinterpret_cast<const char*>(&f), sizeof f);
+    out_.append(text);
+  }
+  // Sends everything queued in one go; false if the peer is gone.
+  bool flush() {
+    const bool ok = send_all(out_.data(), out_.size());
+    out_.clear();
+    return ok;
+  }
+  bool pending() const { return !out_.empty(); }
+  bool send(const Frame& frame, std::string_view text = {}) {
+    queue(frame, text);
+    return flush();
   }
 
   // Reads what is available (blocking once); false on end of stream or error.
@@ -136,6 +157,7 @@ class Channel {
   int fd_;
   std::string buffer_;
   std::size_t pos_ = 0;
+  std::string out_;
 };
 
 // The worker's side: answer tasks until the parent closes the socket.
@@ -155,7 +177,14 @@ int worker_loop(Channel& channel, const Workload* workload) {
   }
   if (!channel.send(Frame{Kind::ready})) return 0;
   ResourceUsage baseline = ResourceUsage::of_self();
-  while (channel.receive(frame, text)) {
+  std::int64_t oldest_unsent = 0;
+  for (;;) {
+    if (!channel.take(frame, text)) {
+      // About to block: what is finished goes to the parent first.
+      if (channel.pending() && !channel.flush()) return 0;
+      if (!channel.fill()) return 0;
+      continue;
+    }
     switch (frame.kind) {
       case Kind::task: {
         Frame reply{Kind::result};
@@ -171,7 +200,9 @@ int worker_loop(Channel& channel, const Workload* workload) {
         }
         reply.c = steady_ns(start);
         reply.d = steady_ns(std::chrono::steady_clock::now());
-        if (!channel.send(reply, error)) return 0;
+        if (!channel.pending()) oldest_unsent = reply.d;
+        channel.queue(reply, error);
+        if (reply.d - oldest_unsent >= kFlushAfter && !channel.flush()) return 0;
         break;
       }
       case Kind::begin:
@@ -192,7 +223,6 @@ int worker_loop(Channel& channel, const Workload* workload) {
         return 3;
     }
   }
-  return 0;
 }
 
 std::string describe_status(int status) {
@@ -297,13 +327,14 @@ class ProcessesPool final : public Pool {
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t t0_ns = steady_ns(t0);
     std::size_t next = 0;
+    std::size_t depth = kMinDepth;
     // Round by round, so that with fewer tasks than W × depth every worker still gets one.
-    for (std::size_t round = 0; round < kDepth; ++round) {
-      for (std::size_t i = 0; i < workers_.size() && next < tasks; ++i) {
-        send_task(i, next++);
-      }
+    for (std::size_t round = 0; round < depth; ++round) {
+      for (std::size_t i = 0; i < workers_.size() && next < tasks; ++i) queue_task(i, next++);
     }
+    for (std::size_t i = 0; i < workers_.size(); ++i) flush(i);
     std::size_t done = 0;
+    double busy_s = 0;  // summed task durations, to size the queues
     Frame frame;
     std::string text;
     while (done < tasks) {
@@ -328,9 +359,14 @@ class ProcessesPool final : public Pool {
           ++r.runs;
           ++done;
           --w.queued;
+          busy_s += r.end_s - r.start_s;
         }
-        // Keep its queue full.
-        while (w.queued < kDepth && next < tasks) send_task(i, next++);
+        const double mean_task_s = busy_s / static_cast<double>(std::max<std::size_t>(done, 1));
+        depth = std::clamp<std::size_t>(
+            static_cast<std::size_t>(kQueueTarget / std::max(mean_task_s, 1e-9)), kMinDepth,
+            kMaxDepth);
+        while (w.queued < depth && next < tasks) queue_task(i, next++);
+        flush(i);
       }
     }
     batch.wall_s = seconds_since(t0, std::chrono::steady_clock::now());
@@ -354,11 +390,14 @@ class ProcessesPool final : public Pool {
   }
 
  private:
-  void send_task(std::size_t i, std::size_t task) {
+  void queue_task(std::size_t i, std::size_t task) {
     Frame f{Kind::task};
     f.a = task;
-    if (!workers_[i].channel.send(f)) throw died(i);
+    workers_[i].channel.queue(f);
     ++workers_[i].queued;
+  }
+  void flush(std::size_t i) {
+    if (workers_[i].channel.pending() && !workers_[i].channel.flush()) throw died(i);
   }
 
   // Why worker i went away, once it has (waits briefly for the exit to be reported).
