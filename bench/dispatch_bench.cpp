@@ -1,0 +1,134 @@
+// Micro-benchmarks of what a model itself costs, measured with the `noop` workload so that
+// nothing but dispatch is left:
+//   BM_dispatch  per-task overhead of a started pool running a batch (pools start before the
+//                clock, as in a trial);
+//   BM_startup   starting and destroying a pool (what Trial::startup_s leaves out of wall_s);
+//   BM_cpu_loop  the seed's CPU loop, for the loop iterations per second a `cpu` task gets.
+//
+// Every benchmark uses real (wall) time: the pools' work happens on other threads and in
+// other processes, which the main thread's CPU time would not see.
+//
+//   ./scalelab_bench --benchmark_min_time=0.2
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "scalelab/scalelab.hpp"
+
+namespace {
+
+// One noop workload for every pool; pools hold a reference, so it lives as long as the program.
+const scalelab::Workload& noop_workload() {
+  static const std::unique_ptr<scalelab::Workload> workload =
+      scalelab::make_workload(scalelab::WorkloadSpec{"noop", 0, {}});
+  return *workload;
+}
+
+// One batch of `tasks` noop tasks per iteration, on a pool started once, before the clock.
+// Counters:
+//   items_per_second  tasks per second of benchmark wall time (results vector, and for
+//                     processes the per-batch usage messages, included);
+//   ns_per_task       BatchResult::wall_s / tasks, averaged: the pool's own clock, from the
+//                     first dispatch to the last result.
+void BM_dispatch(benchmark::State& state, const std::string& model_name) {
+  const auto tasks = static_cast<std::size_t>(state.range(0));
+  const auto workers = static_cast<int>(state.range(1));
+  const auto model = scalelab::make_model(model_name);
+  const auto pool = model->start(noop_workload(), workers, {});
+  double pool_wall_s = 0;
+  for (auto _ : state) {
+    const scalelab::BatchResult batch = pool->run(tasks);
+    benchmark::DoNotOptimize(batch.tasks.data());
+    pool_wall_s += batch.wall_s;
+  }
+  const auto total_tasks =
+      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tasks);
+  state.SetItemsProcessed(total_tasks);
+  state.counters["ns_per_task"] =
+      total_tasks > 0 ? pool_wall_s * 1e9 / static_cast<double>(total_tasks) : 0.0;
+}
+
+// Starting and warming a pool, then destroying it (threads joined, processes reaped).
+// Counter start_us: the start alone, so the destroy cost is the difference.
+void BM_startup(benchmark::State& state, const std::string& model_name) {
+  const auto workers = static_cast<int>(state.range(0));
+  const auto model = scalelab::make_model(model_name);
+  double start_s = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto pool = model->start(noop_workload(), workers, {});
+    start_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    pool.reset();
+  }
+  state.counters["start_us"] =
+      state.iterations() > 0 ? start_s * 1e6 / static_cast<double>(state.iterations()) : 0.0;
+}
+
+// The seed's loop; items_per_second is loop iterations per second on this machine.
+void BM_cpu_loop(benchmark::State& state) {
+  const auto iters = static_cast<std::uint64_t>(state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(scalelab::cpu_loop(iters));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(iters));
+}
+
+// Serial has no workers: one worker count is all it needs.
+BENCHMARK_CAPTURE(BM_dispatch, serial, std::string("serial"))
+    ->ArgsProduct({{1000, 10000}, {1}})
+    ->ArgNames({"tasks", "workers"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_dispatch, threads, std::string("threads"))
+    ->ArgsProduct({{1000, 10000}, {1, 2}})
+    ->ArgNames({"tasks", "workers"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_dispatch, async, std::string("async"))
+    ->ArgsProduct({{1000, 10000}, {1, 2}})
+    ->ArgNames({"tasks", "workers"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+// Start method fork (the default): the worker runs in a copy of this process, so no worker
+// mode is needed in main.
+BENCHMARK_CAPTURE(BM_dispatch, processes, std::string("processes"))
+    ->ArgsProduct({{1000, 10000}, {1, 2}})
+    ->ArgNames({"tasks", "workers"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_CAPTURE(BM_startup, serial, std::string("serial"))
+    ->Arg(1)
+    ->ArgName("workers")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_startup, threads, std::string("threads"))
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(8)
+    ->ArgName("workers")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_startup, async, std::string("async"))
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(8)
+    ->ArgName("workers")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_startup, processes, std::string("processes"))
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(8)
+    ->ArgName("workers")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+BENCHMARK(BM_cpu_loop)->Arg(200000)->ArgName("iters")->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
