@@ -247,8 +247,8 @@ def parse_args(argv):
     p.add_argument("--workload", type=_list_of(WORKLOADS), default=["cpu", "io"])
     p.add_argument("--model", type=_list_of(MODELS), default=list(MODELS))
     p.add_argument("--workers", type=workers_arg, default=None,
-                   help="e.g. 1,2,8 or 1..16; default powers of two up to 2*cpu_count (cpu) "
-                        "or up to --tasks (io, noop)")
+                   help="e.g. 1,2,8 or 1..16; default powers of two up to 2*cpu_count (cpu, noop) "
+                        "or up to --tasks (io)")
     p.add_argument("--tasks", type=positive_int, default=32)
     p.add_argument("--repeat", type=positive_int, default=3)
     p.add_argument("--cpu-work", type=cpu_work_arg, default=("seconds", 0.025))
@@ -357,7 +357,7 @@ def main(argv=None):
 
     schedule = []
     for workload in cfg.workload:
-        default_top = 2 * ncpu if workload == "cpu" else cfg.tasks
+        default_top = cfg.tasks if workload == "io" else 2 * ncpu  # as scalelab: waiting scales to N
         ws = cfg.workers or sorted(power_range(1, default_top))
         for model in cfg.model:
             for w in ([1] if model == "serial" else ws):

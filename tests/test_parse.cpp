@@ -1,1 +1,317 @@
+// The parsers for what a user types: every accepted form, and every rejected one rejected with a
+// scalelab::Error that names the flag.
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "scalelab/error.hpp"
+#include "scalelab/parse.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using scalelab::format_duration;
+using scalelab::parse_count;
+using scalelab::parse_duration;
+using scalelab::parse_name_list;
+using scalelab::parse_workers;
+
+// Passes when `call` throws scalelab::Error whose message contains `flag`; any other outcome
+// (no exception, another exception type, a message without the flag) fails with the reason.
+::testing::AssertionResult throws_naming(const std::function<void()>& call,
+                                         const std::string& flag) {
+  try {
+    call();
+  } catch (const scalelab::Error& e) {
+    const std::string message = e.what();
+    if (message.find(flag) == std::string::npos) {
+      return ::testing::AssertionFailure()
+             << "scalelab::Error does not name " << flag << ": " << message;
+    }
+    return ::testing::AssertionSuccess();
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw a non-scalelab exception: " << e.what();
+  } catch (...) {
+    return ::testing::AssertionFailure() << "threw something that is not a std::exception";
+  }
+  return ::testing::AssertionFailure() << "did not throw";
+}
+
+// --- parse_duration -------------------------------------------------------------------------
+
+TEST(ParseDuration, AcceptsEveryUnit) {
+  EXPECT_EQ(parse_duration("100ns", "--io-wait"), 100ns);
+  EXPECT_EQ(parse_duration("250us", "--io-wait"), 250us);
+  EXPECT_EQ(parse_duration("20ms", "--io-wait"), 20ms);
+  EXPECT_EQ(parse_duration("3s", "--io-wait"), 3s);
+  EXPECT_EQ(parse_duration("2m", "--io-wait"), 2min);
+}
+
+TEST(ParseDuration, AcceptsDecimals) {
+  EXPECT_EQ(parse_duration("1.5s", "--io-wait"), 1500ms);
+  EXPECT_EQ(parse_duration("0.5ms", "--io-wait"), 500us);
+  EXPECT_EQ(parse_duration("2.25us", "--io-wait"), 2250ns);
+  EXPECT_EQ(parse_duration("1.5m", "--io-wait"), 90s);
+  EXPECT_EQ(parse_duration(".5s", "--io-wait"), 500ms);
+}
+
+TEST(ParseDuration, AcceptsSpacesAroundAndBeforeTheUnit) {
+  EXPECT_EQ(parse_duration("5 ms", "--io-wait"), 5ms);
+  EXPECT_EQ(parse_duration("  20ms  ", "--io-wait"), 20ms);
+  EXPECT_EQ(parse_duration("\t1.5 s\t", "--io-wait"), 1500ms);
+}
+
+TEST(ParseDuration, RoundsToTheNearestNanosecond) {
+  EXPECT_EQ(parse_duration("1.4ns", "--io-wait"), 1ns);
+  EXPECT_EQ(parse_duration("1.6ns", "--io-wait"), 2ns);
+}
+
+TEST(ParseDuration, RejectsANumberWithoutUnit) {
+  EXPECT_TRUE(throws_naming([] { parse_duration("20", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(throws_naming([] { parse_duration("1.5", "--cpu-work"); }, "--cpu-work"));
+}
+
+TEST(ParseDuration, RejectsUnknownUnits) {
+  for (const char* text : {"5parsecs", "3h", "2d", "20MS", "20 m s", "10sec", "5msx"}) {
+    EXPECT_TRUE(throws_naming([&] { parse_duration(text, "--io-wait"); }, "--io-wait")) << text;
+  }
+}
+
+TEST(ParseDuration, RejectsNegativeValues) {
+  EXPECT_TRUE(throws_naming([] { parse_duration("-5ms", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(throws_naming([] { parse_duration("-0s", "--io-wait", true); }, "--io-wait"));
+}
+
+TEST(ParseDuration, RejectsZeroUnlessAllowed) {
+  EXPECT_TRUE(throws_naming([] { parse_duration("0ms", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(throws_naming([] { parse_duration("0.0s", "--io-wait"); }, "--io-wait"));
+  EXPECT_EQ(parse_duration("0ms", "--io-wait", true), 0ns);
+  EXPECT_EQ(parse_duration("0s", "--io-wait", true), 0ns);
+}
+
+TEST(ParseDuration, RejectsValuesThatRoundToZero) {
+  EXPECT_TRUE(throws_naming([] { parse_duration("0.1ns", "--io-wait"); }, "--io-wait"));
+  // Allowing zero allows exactly zero, not a positive value too small to represent.
+  EXPECT_TRUE(throws_naming([] { parse_duration("0.1ns", "--io-wait", true); }, "--io-wait"));
+}
+
+TEST(ParseDuration, RejectsEmptyAndBlank) {
+  EXPECT_TRUE(throws_naming([] { parse_duration("", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(throws_naming([] { parse_duration("   ", "--io-wait"); }, "--io-wait"));
+}
+
+TEST(ParseDuration, RejectsGarbage) {
+  for (const char* text : {"abc", "ms", "s", ".", "..5s", "1.2.3s", "5 5ms", "fast", "1,5s",
+                           "nan s", "inf s", "0x10ms", "+5ms", "5ms5"}) {
+    EXPECT_TRUE(throws_naming([&] { parse_duration(text, "--io-wait"); }, "--io-wait")) << text;
+  }
+}
+
+TEST(ParseDuration, RejectsOverflow) {
+  EXPECT_TRUE(throws_naming([] { parse_duration("1e30s", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(
+      throws_naming([] { parse_duration("99999999999999999999s", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(throws_naming(
+      [] { parse_duration("99999999999999999999999999999999999999999ns", "--io-wait"); },
+      "--io-wait"));
+}
+
+TEST(ParseDuration, AcceptsUpToADayAndRejectsLonger) {
+  EXPECT_EQ(parse_duration("86400s", "--io-wait"), 24h);
+  EXPECT_EQ(parse_duration("1440m", "--io-wait"), 24h);
+  EXPECT_TRUE(throws_naming([] { parse_duration("86401s", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(throws_naming([] { parse_duration("1441m", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(throws_naming([] { parse_duration("100000000ms", "--io-wait"); }, "--io-wait"));
+}
+
+TEST(ParseDuration, ErrorMessageNamesWhatWasTyped) {
+  try {
+    parse_duration("5parsecs", "--cpu-work");
+    FAIL() << "did not throw";
+  } catch (const scalelab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("5parsecs"), std::string::npos) << e.what();
+  }
+}
+
+// --- parse_count ----------------------------------------------------------------------------
+
+TEST(ParseCount, AcceptsTheWholeRange) {
+  EXPECT_EQ(parse_count("1", "--tasks", 1, 10), 1);
+  EXPECT_EQ(parse_count("5", "--tasks", 1, 10), 5);
+  EXPECT_EQ(parse_count("10", "--tasks", 1, 10), 10);
+  EXPECT_EQ(parse_count("0", "--seed", 0, 10), 0);
+  const auto max = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(parse_count("9223372036854775807", "--seed", 0, max), max);
+}
+
+TEST(ParseCount, TrimsSpaces) {
+  EXPECT_EQ(parse_count("  7 ", "--tasks", 1, 10), 7);
+  EXPECT_EQ(parse_count("\t3", "--tasks", 1, 10), 3);
+}
+
+TEST(ParseCount, RejectsOutOfRange) {
+  EXPECT_TRUE(throws_naming([] { parse_count("0", "--tasks", 1, 10); }, "--tasks"));
+  EXPECT_TRUE(throws_naming([] { parse_count("11", "--tasks", 1, 10); }, "--tasks"));
+  EXPECT_TRUE(throws_naming([] { parse_count("-3", "--tasks", 1, 10); }, "--tasks"));
+  EXPECT_TRUE(throws_naming([] { parse_count("-1", "--seed", 0, 10); }, "--seed"));
+}
+
+TEST(ParseCount, RejectsNonNumbers) {
+  for (const char* text : {"", " ", "x", "abc", "1.5", "1e3", "0x10", "one", "--", "-", "+"}) {
+    EXPECT_TRUE(throws_naming([&] { parse_count(text, "--repeat", 1, 100); }, "--repeat"))
+        << "'" << text << "'";
+  }
+}
+
+TEST(ParseCount, RejectsTrailingJunk) {
+  for (const char* text : {"12abc", "5 tasks", "3,4", "7.", "10x", "1 2"}) {
+    EXPECT_TRUE(throws_naming([&] { parse_count(text, "--tasks", 1, 100); }, "--tasks")) << text;
+  }
+}
+
+TEST(ParseCount, RejectsOverflow) {
+  const auto max = std::numeric_limits<std::int64_t>::max();
+  EXPECT_TRUE(
+      throws_naming([&] { parse_count("99999999999999999999", "--seed", 0, max); }, "--seed"));
+  EXPECT_TRUE(
+      throws_naming([&] { parse_count("9223372036854775808", "--seed", 0, max); }, "--seed"));
+  EXPECT_TRUE(
+      throws_naming([&] { parse_count("-99999999999999999999", "--seed", 0, max); }, "--seed"));
+}
+
+// --- parse_workers --------------------------------------------------------------------------
+
+using Workers = std::vector<int>;
+
+TEST(ParseWorkers, AcceptsAList) {
+  EXPECT_EQ(parse_workers("1,2,8", "--workers", 64), (Workers{1, 2, 8}));
+  EXPECT_EQ(parse_workers("4", "--workers", 64), (Workers{4}));
+  EXPECT_EQ(parse_workers(" 1 , 2 ,\t8 ", "--workers", 64), (Workers{1, 2, 8}));
+}
+
+TEST(ParseWorkers, RangeIsPowersOfTwoWithTheUpperBoundIncluded) {
+  EXPECT_EQ(parse_workers("1..16", "--workers", 64), (Workers{1, 2, 4, 8, 16}));
+  EXPECT_EQ(parse_workers("1..12", "--workers", 64), (Workers{1, 2, 4, 8, 12}));
+  EXPECT_EQ(parse_workers("1..1", "--workers", 64), (Workers{1}));
+  EXPECT_EQ(parse_workers("4..4", "--workers", 64), (Workers{4}));
+  EXPECT_EQ(parse_workers("1..64", "--workers", 64), (Workers{1, 2, 4, 8, 16, 32, 64}));
+}
+
+TEST(ParseWorkers, RangeDoublesFromTheLowerBound) {
+  EXPECT_EQ(parse_workers("3..16", "--workers", 64), (Workers{3, 6, 12, 16}));
+  EXPECT_EQ(parse_workers("5..6", "--workers", 64), (Workers{5, 6}));
+}
+
+TEST(ParseWorkers, MixesRangesAndCounts) {
+  EXPECT_EQ(parse_workers("1..4,12", "--workers", 64), (Workers{1, 2, 4, 12}));
+  EXPECT_EQ(parse_workers("24,1..8", "--workers", 64), (Workers{1, 2, 4, 8, 24}));
+}
+
+TEST(ParseWorkers, SortsAndRemovesDuplicates) {
+  EXPECT_EQ(parse_workers("8,2,2,1,8", "--workers", 64), (Workers{1, 2, 8}));
+  EXPECT_EQ(parse_workers("1..4,2,4,1..2", "--workers", 64), (Workers{1, 2, 4}));
+}
+
+TEST(ParseWorkers, AcceptsTheMaximum) {
+  EXPECT_EQ(parse_workers("64", "--workers", 64), (Workers{64}));
+}
+
+TEST(ParseWorkers, RejectsZeroAndNegative) {
+  EXPECT_TRUE(throws_naming([] { parse_workers("0", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(throws_naming([] { parse_workers("-1", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(throws_naming([] { parse_workers("1,0,2", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(throws_naming([] { parse_workers("0..4", "--workers", 64); }, "--workers"));
+}
+
+TEST(ParseWorkers, RejectsBackwardRange) {
+  EXPECT_TRUE(throws_naming([] { parse_workers("4..2", "--workers", 64); }, "--workers"));
+}
+
+TEST(ParseWorkers, RejectsEmptyItems) {
+  for (const char* text : {"", " ", "1,,2", "1,", ",1", ",", "1, ,2"}) {
+    EXPECT_TRUE(throws_naming([&] { parse_workers(text, "--workers", 64); }, "--workers"))
+        << "'" << text << "'";
+  }
+}
+
+TEST(ParseWorkers, RejectsOverTheMaximum) {
+  EXPECT_TRUE(throws_naming([] { parse_workers("65", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(throws_naming([] { parse_workers("1..65", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(throws_naming([] { parse_workers("1,2,100", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(
+      throws_naming([] { parse_workers("99999999999999999999", "--workers", 64); }, "--workers"));
+}
+
+TEST(ParseWorkers, RejectsGarbage) {
+  for (const char* text : {"abc", "1..", "..4", "1..x", "2.5", "1...4", "1-4", "1..4..8", "two"}) {
+    EXPECT_TRUE(throws_naming([&] { parse_workers(text, "--workers", 64); }, "--workers")) << text;
+  }
+}
+
+// --- parse_name_list ------------------------------------------------------------------------
+
+using Names = std::vector<std::string>;
+
+TEST(ParseNameList, SplitsOnCommasInOrder) {
+  EXPECT_EQ(parse_name_list("cpu,io", "--workload"), (Names{"cpu", "io"}));
+  EXPECT_EQ(parse_name_list("threads,serial,async", "--model"),
+            (Names{"threads", "serial", "async"}));
+  EXPECT_EQ(parse_name_list("cpu", "--workload"), (Names{"cpu"}));
+}
+
+TEST(ParseNameList, TrimsSpaces) {
+  EXPECT_EQ(parse_name_list(" cpu , io\t", "--workload"), (Names{"cpu", "io"}));
+}
+
+TEST(ParseNameList, RejectsEmptyItems) {
+  for (const char* text : {"", " ", "cpu,", ",cpu", "cpu,,io", "cpu, ,io", ","}) {
+    EXPECT_TRUE(throws_naming([&] { parse_name_list(text, "--model"); }, "--model"))
+        << "'" << text << "'";
+  }
+}
+
+// --- format_duration ------------------------------------------------------------------------
+
+TEST(FormatDuration, PicksTheUnitPeopleWrite) {
+  EXPECT_EQ(format_duration(0.020), "20ms");
+  EXPECT_EQ(format_duration(1.5), "1.5s");
+  EXPECT_EQ(format_duration(250e-6), "250us");
+  EXPECT_EQ(format_duration(100e-9), "100ns");
+  EXPECT_EQ(format_duration(2.0), "2s");
+  EXPECT_EQ(format_duration(1.0), "1s");
+  EXPECT_EQ(format_duration(0.001), "1ms");
+  EXPECT_EQ(format_duration(0.0015), "1.5ms");
+  EXPECT_EQ(format_duration(4.48e-3), "4.48ms");
+}
+
+TEST(FormatDuration, KeepsAtMostThreeDecimals) {
+  EXPECT_EQ(format_duration(327.295e-6), "327.295us");
+  EXPECT_EQ(format_duration(1.23456), "1.235s");
+}
+
+TEST(FormatDuration, Zero) {
+  EXPECT_EQ(format_duration(0.0), "0ns");
+}
+
+TEST(FormatDuration, RoundsUpAcrossAUnitBoundary) {
+  // 0.9999996 s rounds to 1000.000 ms at three decimals; people write that as 1s.
+  EXPECT_EQ(format_duration(0.9999996), "1s");
+  EXPECT_EQ(format_duration(0.9999996e-3), "1ms");
+}
+
+TEST(FormatDuration, ParsesBackToTheSameDuration) {
+  for (const auto d : {std::chrono::nanoseconds(100ns), std::chrono::nanoseconds(250us),
+                       std::chrono::nanoseconds(20ms), std::chrono::nanoseconds(1500ms),
+                       std::chrono::nanoseconds(90s)}) {
+    const std::string text = format_duration(std::chrono::duration<double>(d).count());
+    EXPECT_EQ(parse_duration(text, "--io-wait"), d) << text;
+  }
+}
+
+}  // namespace

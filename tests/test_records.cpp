@@ -1,1 +1,346 @@
+// Records on disk: the streamed JSON Lines file, the per-trial CSV, the JSON file, and the
+// environment they record.
+
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scalelab/error.hpp"
+#include "scalelab/records.hpp"
+#include "scalelab/trial.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh folder per test under the system temp folder, removed afterwards.
+class RecordsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("scalelab-test-records-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::remove_all(dir_);
+    ASSERT_TRUE(fs::create_directories(dir_));
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  fs::path dir_;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The lines of `text`, which must end with a newline (checked by the caller).
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// RFC 4180: fields separated by commas, records by newlines; a quoted field may hold commas,
+// newlines and doubled quotes. Sets `ok` false on an unterminated quote.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text, bool& ok) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false;
+  bool any = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    any = true;
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+    } else if (c == '\n') {
+      row.push_back(field);
+      rows.push_back(row);
+      row.clear();
+      field.clear();
+      any = false;
+    } else {
+      field += c;
+    }
+  }
+  if (any) {
+    row.push_back(field);
+    rows.push_back(row);
+  }
+  ok = !quoted;
+  return rows;
+}
+
+scalelab::Trial sample_trial(const std::string& model, int workers, int repeat,
+                             const std::string& error = "") {
+  scalelab::Trial t;
+  t.workload = "cpu";
+  t.model = model;
+  t.workers = workers;
+  t.repeat = repeat;
+  t.tasks = 4;
+  t.tasks_done = error.empty() ? 4 : 3;
+  t.wall_s = 0.25;
+  t.startup_s = 0.001;
+  t.user_s = 0.4;
+  t.sys_s = 0.1;
+  t.voluntary_ctx = 12;
+  t.involuntary_ctx = 3;
+  t.max_rss_kib = 4096;
+  t.max_in_flight = workers;
+  t.checksum_ok = error.empty();
+  t.error = error;
+  t.task_start_s = {0, 0, 0.1, 0.1};
+  t.task_end_s = {0.1, 0.1, 0.2, 0.25};
+  return t;
+}
+
+const nlohmann::json kSpec = {{"workloads", {"cpu"}}, {"models", {"serial", "threads"}}};
+const nlohmann::json kEnvironment = {{"cpu_model", "test cpu"}, {"logical_cores", 2}};
+
+// --- RecordWriter ---------------------------------------------------------------------------
+
+TEST_F(RecordsTest, RecordWriterWritesAHeaderThenOneLinePerTrialFlushedAtOnce) {
+  const fs::path path = dir_ / "results.jsonl";
+  scalelab::RecordWriter writer(path);
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_EQ(read_file(path), "");
+
+  writer.header(kSpec, kEnvironment, {{"planned_trials", 2}, {"seed_note", "x"}});
+  // Read back while the writer is still alive: the line must already be on disk.
+  auto text = read_file(path);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  auto lines = lines_of(text);
+  ASSERT_EQ(lines.size(), 1u);
+  const auto header = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(header.at("type"), "header");
+  EXPECT_EQ(header.at("spec"), kSpec);
+  EXPECT_EQ(header.at("environment"), kEnvironment);
+  EXPECT_EQ(header.at("planned_trials"), 2);
+  EXPECT_EQ(header.at("seed_note"), "x");
+
+  writer.trial(sample_trial("serial", 1, 0));
+  lines = lines_of(read_file(path));
+  ASSERT_EQ(lines.size(), 2u);
+
+  writer.trial(sample_trial("threads", 2, 0, "task 3 threw: boom at task 3"));
+  text = read_file(path);
+  EXPECT_EQ(text.back(), '\n');
+  lines = lines_of(text);
+  ASSERT_EQ(lines.size(), 3u);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    nlohmann::json line;
+    ASSERT_NO_THROW(line = nlohmann::json::parse(lines[i])) << lines[i];
+    EXPECT_EQ(line.at("type"), "trial");
+    EXPECT_EQ(line.at("workload"), "cpu");
+  }
+  const auto first = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(first.at("model"), "serial");
+  EXPECT_EQ(first.at("workers"), 1);
+  EXPECT_EQ(first.at("repeat"), 0);
+  EXPECT_EQ(first.at("tasks"), 4);
+  EXPECT_DOUBLE_EQ(first.at("wall_s").get<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(first.at("user_s").get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(first.at("sys_s").get<double>(), 0.1);
+  EXPECT_EQ(first.at("voluntary_ctx"), 12);
+  EXPECT_EQ(first.at("involuntary_ctx"), 3);
+  EXPECT_EQ(first.at("max_rss_kib"), 4096);
+  EXPECT_EQ(first.at("checksum_ok"), true);
+  EXPECT_TRUE(first.at("error").is_null());
+  EXPECT_EQ(first.at("task_end_s").size(), 4u);
+
+  const auto second = nlohmann::json::parse(lines[2]);
+  EXPECT_EQ(second.at("model"), "threads");
+  ASSERT_TRUE(second.at("error").is_string());
+  EXPECT_EQ(second.at("error"), "task 3 threw: boom at task 3");
+  EXPECT_EQ(second.at("checksum_ok"), false);
+}
+
+TEST_F(RecordsTest, RecordWriterTruncatesAnExistingFile) {
+  const fs::path path = dir_ / "results.jsonl";
+  std::ofstream(path) << "stale line\nanother\n";
+  scalelab::RecordWriter writer(path);
+  EXPECT_EQ(read_file(path), "");
+  writer.trial(sample_trial("serial", 1, 0));
+  EXPECT_EQ(lines_of(read_file(path)).size(), 1u);
+}
+
+TEST_F(RecordsTest, RecordWriterKeepsOneRecordPerLineWhateverTheErrorText) {
+  const fs::path path = dir_ / "results.jsonl";
+  scalelab::RecordWriter writer(path);
+  writer.trial(sample_trial("serial", 1, 0, "line one\nline two, \"quoted\"\ttab"));
+  writer.trial(sample_trial("serial", 1, 1, std::string("bad byte \xff here")));
+  const auto lines = lines_of(read_file(path));
+  ASSERT_EQ(lines.size(), 2u);
+  nlohmann::json first;
+  ASSERT_NO_THROW(first = nlohmann::json::parse(lines[0]));
+  EXPECT_EQ(first.at("error"), "line one\nline two, \"quoted\"\ttab");
+  nlohmann::json second;
+  ASSERT_NO_THROW(second = nlohmann::json::parse(lines[1])) << "invalid UTF-8 must not break";
+  EXPECT_TRUE(second.at("error").is_string());
+}
+
+TEST_F(RecordsTest, RecordWriterThrowsErrorForAnUnwritablePath) {
+  EXPECT_THROW(scalelab::RecordWriter(dir_ / "missing" / "results.jsonl"), scalelab::Error);
+}
+
+TEST(RecordsTrialJson, ErrorIsNullWhenEmptyAndAStringOtherwise) {
+  EXPECT_TRUE(scalelab::to_json(sample_trial("serial", 1, 0)).at("error").is_null());
+  const auto json = scalelab::to_json(sample_trial("serial", 1, 0, "boom"));
+  EXPECT_EQ(json.at("error"), "boom");
+  EXPECT_EQ(scalelab::to_json(sample_trial("serial", 1, -1)).at("warmup"), true);
+  EXPECT_EQ(scalelab::to_json(sample_trial("serial", 1, 0)).at("warmup"), false);
+}
+
+// --- write_trials_csv -----------------------------------------------------------------------
+
+TEST_F(RecordsTest, CsvHasAHeaderAndOneRowPerTrial) {
+  const fs::path path = dir_ / "results.csv";
+  const std::vector<scalelab::Trial> trials{sample_trial("serial", 1, 0),
+                                            sample_trial("threads", 2, 0),
+                                            sample_trial("threads", 2, 1, "boom")};
+  scalelab::write_trials_csv(path, trials);
+  const std::string text = read_file(path);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  bool ok = false;
+  const auto rows = parse_csv(text, ok);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(rows.size(), 1 + trials.size());
+  const auto& header = rows[0];
+  for (const char* column :
+       {"workload", "model", "workers", "repeat", "tasks", "wall_s", "user_s", "sys_s",
+        "voluntary_ctx", "involuntary_ctx", "max_rss_kib", "checksum_ok", "error"}) {
+    EXPECT_NE(std::find(header.begin(), header.end(), column), header.end()) << column;
+  }
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].size(), header.size()) << "row " << i;
+    const auto& t = trials[i - 1];
+    EXPECT_EQ(rows[i][column("workload")], t.workload);
+    EXPECT_EQ(rows[i][column("model")], t.model);
+    EXPECT_EQ(rows[i][column("workers")], std::to_string(t.workers));
+    EXPECT_EQ(rows[i][column("repeat")], std::to_string(t.repeat));
+    EXPECT_DOUBLE_EQ(std::stod(rows[i][column("wall_s")]), t.wall_s);
+    EXPECT_EQ(rows[i][column("max_rss_kib")], "4096");
+    EXPECT_EQ(rows[i][column("checksum_ok")], t.checksum_ok ? "true" : "false");
+    EXPECT_EQ(rows[i][column("error")], t.error);
+  }
+}
+
+TEST_F(RecordsTest, CsvQuotesFieldsWithCommasQuotesAndNewlines) {
+  const fs::path path = dir_ / "results.csv";
+  scalelab::Trial odd =
+      sample_trial("my,model", 2, 0, "checksum mismatch, \"task 0\"\nsecond line");
+  odd.workload = "say \"hi\"";
+  scalelab::write_trials_csv(path, {odd, sample_trial("serial", 1, 0, "plain")});
+  bool ok = false;
+  const auto rows = parse_csv(read_file(path), ok);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(rows.size(), 3u);
+  const auto& header = rows[0];
+  ASSERT_EQ(rows[1].size(), header.size());
+  ASSERT_EQ(rows[2].size(), header.size());
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  EXPECT_EQ(rows[1][column("workload")], "say \"hi\"");
+  EXPECT_EQ(rows[1][column("model")], "my,model");
+  EXPECT_EQ(rows[1][column("error")], "checksum mismatch, \"task 0\"\nsecond line");
+  EXPECT_EQ(rows[2][column("error")], "plain");
+  // A field without special characters is written as is.
+  EXPECT_NE(read_file(path).find(",plain\n"), std::string::npos);
+}
+
+TEST_F(RecordsTest, CsvWithoutTrialsIsJustTheHeader) {
+  const fs::path path = dir_ / "results.csv";
+  scalelab::write_trials_csv(path, {});
+  const auto lines = lines_of(read_file(path));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("workload,model,workers", 0), 0u) << lines[0];
+}
+
+TEST_F(RecordsTest, CsvThrowsErrorForAnUnwritablePath) {
+  EXPECT_THROW(scalelab::write_trials_csv(dir_ / "missing" / "results.csv", {}), scalelab::Error);
+}
+
+// --- write_json_file ------------------------------------------------------------------------
+
+TEST_F(RecordsTest, JsonFileRoundTrips) {
+  const fs::path path = dir_ / "results.json";
+  const nlohmann::json json = {{"trials", nlohmann::json::array({1, 2})}, {"name", "x,\"y\""}};
+  scalelab::write_json_file(path, json);
+  EXPECT_EQ(nlohmann::json::parse(read_file(path)), json);
+}
+
+TEST_F(RecordsTest, JsonFileThrowsErrorForAnUnwritablePath) {
+  EXPECT_THROW(scalelab::write_json_file(dir_ / "missing" / "results.json", {{"a", 1}}),
+               scalelab::Error);
+}
+
+// --- environment ----------------------------------------------------------------------------
+
+TEST(RecordsEnvironment, HasTheDocumentedKeys) {
+  const auto env = scalelab::collect_environment();
+  ASSERT_TRUE(env.is_object());
+  for (const char* key : {"cpu_model", "logical_cores", "physical_cores", "kernel", "compiler",
+                          "build_type", "scalelab_version"}) {
+    EXPECT_TRUE(env.contains(key)) << key;
+  }
+  EXPECT_TRUE(env.at("cpu_model").is_string());
+  EXPECT_FALSE(env.at("cpu_model").get<std::string>().empty());
+  EXPECT_TRUE(env.at("kernel").is_string());
+  EXPECT_TRUE(env.at("compiler").is_string());
+  EXPECT_TRUE(env.at("build_type").is_string());
+  EXPECT_EQ(env.at("scalelab_version"), scalelab::version());
+}
+
+TEST(RecordsEnvironment, CoreCountsAreSensible) {
+  const auto env = scalelab::collect_environment();
+  ASSERT_TRUE(env.at("logical_cores").is_number_integer());
+  ASSERT_TRUE(env.at("physical_cores").is_number_integer());
+  const auto logical = env.at("logical_cores").get<long>();
+  const auto physical = env.at("physical_cores").get<long>();
+  EXPECT_GE(logical, 1);
+  EXPECT_GE(physical, 1);
+  EXPECT_LE(physical, logical);
+  EXPECT_EQ(logical, ::sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+TEST(RecordsEnvironment, VersionLooksLikeMajorMinorPatch) {
+  EXPECT_TRUE(std::regex_match(std::string(scalelab::version()), std::regex(R"(\d+\.\d+\.\d+)")))
+      << scalelab::version();
+}
+
+}  // namespace

@@ -32,9 +32,16 @@ Stats describe(std::span<const double> values) {
 std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
                                   const std::vector<std::string>& workload_order,
                                   const std::vector<std::string>& model_order) {
+  // Names missing from the given orders go after them, in the order they first appear.
+  std::vector<std::string> workloads = workload_order, models = model_order;
+  for (const auto& t : trials) {
+    if (std::find(workloads.begin(), workloads.end(), t.workload) == workloads.end()) {
+      workloads.push_back(t.workload);
+    }
+    if (std::find(models.begin(), models.end(), t.model) == models.end()) models.push_back(t.model);
+  }
   const auto rank = [](const std::vector<std::string>& order, const std::string& name) {
-    const auto it = std::find(order.begin(), order.end(), name);
-    return static_cast<std::size_t>(it - order.begin());  // unknown names sort last
+    return static_cast<std::size_t>(std::find(order.begin(), order.end(), name) - order.begin());
   };
   using Key = std::tuple<std::size_t, std::size_t, int, std::string, std::string>;
   struct Group {
@@ -44,8 +51,8 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
   std::map<Key, Group> groups;
   for (const auto& t : trials) {
     if (t.warmup()) continue;
-    auto& g = groups[{rank(workload_order, t.workload), rank(model_order, t.model), t.workers,
-                      t.workload, t.model}];
+    auto& g = groups[{rank(workloads, t.workload), rank(models, t.model), t.workers, t.workload,
+                      t.model}];
     if (t.failed()) {
       ++g.failed;
       continue;

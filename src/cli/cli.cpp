@@ -50,6 +50,8 @@ struct RunOptions {
   std::string out;
   bool quiet = false;
   bool no_warmup = false;
+  bool workers_given = false;  // given, even as "": an empty value is an error, not a default
+  bool seed_given = false;
 };
 
 CpuWork parse_cpu_work(const std::string& text) {
@@ -66,16 +68,16 @@ Spec make_spec(const RunOptions& o) {
   Spec spec;
   spec.workloads = parse_name_list(o.workloads, "--workload");
   spec.models = parse_name_list(o.models, "--model");
-  if (!o.workers.empty()) {
+  if (o.workers_given) {
     spec.workers = parse_workers(o.workers, "--workers", static_cast<int>(kMaxWorkers));
   }
   spec.tasks = static_cast<std::size_t>(parse_count(o.tasks, "--tasks", 1, kMaxTasks));
   spec.repeat = static_cast<int>(parse_count(o.repeat, "--repeat", 1, 10000));
   spec.cpu_work = parse_cpu_work(o.cpu_work);
   spec.io_wait = parse_duration(o.io_wait, "--io-wait");
-  spec.seed = o.seed.empty() ? std::random_device{}()
-                             : static_cast<std::uint64_t>(parse_count(
-                                   o.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
+  spec.seed = !o.seed_given ? std::random_device{}()
+                            : static_cast<std::uint64_t>(parse_count(
+                                  o.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
   if (o.start_method == "fork") {
     spec.model_options.start_method = StartMethod::fork;
   } else if (o.start_method == "spawn") {
@@ -149,7 +151,9 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
   }
   const Plan plan = make_plan(spec, workloads, cores);
 
-  fs::create_directories(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
   RecordWriter records(dir / "results.jsonl");
   const nlohmann::json spec_json = to_json(spec);
   const nlohmann::json environment = collect_environment();
@@ -240,9 +244,10 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       ->default_str(options.workloads);
   run->add_option("--model", options.models, "models, comma-separated (see `scalelab list`)")
       ->default_str(options.models);
-  run->add_option("--workers", options.workers,
-                  "worker counts: 1,2,8 or 1..16 (powers of two, the upper bound included); "
-                  "default: up to 2x cores for cpu, up to --tasks for io");
+  auto* workers_option =
+      run->add_option("--workers", options.workers,
+                      "worker counts: 1,2,8 or 1..16 (powers of two, the upper bound included); "
+                      "default: up to 2x cores for cpu, up to --tasks for io");
   run->add_option("--tasks", options.tasks, "tasks per trial")->default_str(options.tasks);
   run->add_option("--repeat", options.repeat, "counted trials per point")
       ->default_str(options.repeat);
@@ -251,7 +256,8 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       ->default_str(options.cpu_work);
   run->add_option("--io-wait", options.io_wait, "io task wait, e.g. 20ms")
       ->default_str(options.io_wait);
-  run->add_option("--seed", options.seed, "seed for the trial order (default: random, recorded)");
+  auto* seed_option = run->add_option("--seed", options.seed,
+                                      "seed for the trial order (default: random, recorded)");
   run->add_option("--start-method", options.start_method, "processes: fork or spawn")
       ->default_str(options.start_method);
   run->add_option("--out", options.out, "results folder (default: results/<UTC time>/)");
@@ -277,6 +283,8 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     return 2;
   }
 
+  options.workers_given = workers_option->count() > 0;
+  options.seed_given = seed_option->count() > 0;
   try {
     if (list->parsed()) {
       list_command(out);

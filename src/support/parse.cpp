@@ -145,17 +145,21 @@ std::vector<std::string> parse_name_list(std::string_view text, std::string_view
 }
 
 std::string format_duration(double seconds) {
-  const auto shortest = [](double v) {
-    std::string s = fmt::format("{:.3f}", v);
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-    return s;
-  };
+  // Pick the unit after rounding to 3 decimals, so 0.9999996 s reads "1s", not "1000ms".
+  static constexpr std::pair<double, const char*> units[] = {
+      {1e-9, "ns"}, {1e-6, "us"}, {1e-3, "ms"}, {1, "s"}};
   const double a = std::fabs(seconds);
-  if (a >= 1) return shortest(seconds) + "s";
-  if (a >= 1e-3) return shortest(seconds * 1e3) + "ms";
-  if (a >= 1e-6) return shortest(seconds * 1e6) + "us";
-  return shortest(seconds * 1e9) + "ns";
+  std::size_t u = 0;
+  while (u + 1 < std::size(units) && a >= units[u + 1].first) ++u;
+  double value = std::round(seconds / units[u].first * 1000) / 1000;
+  if (std::fabs(value) >= 1000 && u + 1 < std::size(units)) {
+    ++u;
+    value = std::round(seconds / units[u].first * 1000) / 1000;
+  }
+  std::string s = fmt::format("{:.3f}", value);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s + units[u].second;
 }
 
 }  // namespace scalelab

@@ -40,9 +40,22 @@ void validate(const Spec& spec) {
                               model_registry().names()));
     }
   }
+  const auto listed_twice = [](const auto& items) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      for (std::size_t j = i + 1; j < items.size(); ++j) {
+        if (items[i] == items[j]) return true;
+      }
+    }
+    return false;
+  };
+  // A name or count listed twice would run its trials twice and weigh them double.
+  if (listed_twice(spec.workloads)) throw Error("--workload: a workload is listed twice");
+  if (listed_twice(spec.models)) throw Error("--model: a model is listed twice");
+  if (listed_twice(spec.workers)) throw Error("--workers: a worker count is listed twice");
   for (int w : spec.workers) {
     if (w < 1) throw Error(fmt::format("--workers: {} is not a worker count; use 1 or more", w));
   }
+  if (spec.tasks < 1) throw Error("--tasks: use 1 or more");
   if (spec.repeat < 1) throw Error("--repeat: use 1 or more");
   if (spec.cpu_work.iters == 0 && spec.cpu_work.duration.count() <= 0) {
     throw Error("--cpu-work: give an iteration count above 0 or a duration like 25ms");

@@ -1,1 +1,500 @@
+// The command line end to end: the real scalelab binary (SCALELAB_EXE) for sweeps, help and bad
+// input, and scalelab::cli::main in-process for runs that need the test-only fixtures.
+
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int code = -1;
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::size_t count_newlines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// RFC 4180 records (quoted fields may hold commas, quotes and newlines).
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false;
+  bool any = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    any = true;
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+    } else if (c == '\n') {
+      row.push_back(field);
+      rows.push_back(row);
+      row.clear();
+      field.clear();
+      any = false;
+    } else {
+      field += c;
+    }
+  }
+  if (any) {
+    row.push_back(field);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// A fresh scratch folder per test; `out_dir()` is a results folder inside it that does not
+// exist yet.
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "-" + info->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    root_ = fs::temp_directory_path() /
+            ("scalelab-test-cli-" + std::to_string(::getpid()) + "-" + name);
+    fs::remove_all(root_);
+    ASSERT_TRUE(fs::create_directories(root_));
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  fs::path out_dir() const { return root_ / "out"; }
+
+  // Runs the scalelab binary with `args` (no shell), stdin from /dev/null, stdout and stderr
+  // captured through files in the scratch folder.
+  Outcome run_exe(const std::vector<std::string>& args) const {
+    const fs::path out_path = root_ / "stdout.txt";
+    const fs::path err_path = root_ / "stderr.txt";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> storage{SCALELAB_EXE};
+    storage.insert(storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : storage) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    const int spawned = posix_spawn(&pid, SCALELAB_EXE, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    Outcome outcome;
+    if (spawned != 0) {
+      ADD_FAILURE() << "posix_spawn " << SCALELAB_EXE << ": " << std::strerror(spawned);
+      return outcome;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    outcome.out = read_file(out_path);
+    outcome.err = read_file(err_path);
+    return outcome;
+  }
+
+  // Runs scalelab::cli::main in this process (the test fixtures are registered here).
+  static Outcome run_in_process(const std::vector<std::string>& args) {
+    std::vector<const char*> argv{"scalelab"};
+    for (const auto& arg : args) argv.push_back(arg.c_str());
+    std::ostringstream out, err;
+    Outcome outcome;
+    outcome.code = scalelab::cli::main(static_cast<int>(argv.size()), argv.data(), out, err);
+    outcome.out = out.str();
+    outcome.err = err.str();
+    return outcome;
+  }
+
+  fs::path root_;
+};
+
+// --- a real sweep through the binary --------------------------------------------------------
+
+TEST_F(CliTest, TinySweepWritesEveryRecord) {
+  const auto r =
+      run_exe({"run", "--workload", "cpu,io", "--model", "serial,threads,processes,async",
+               "--workers", "1,2", "--tasks", "4", "--repeat", "2", "--cpu-work", "20000",
+               "--io-wait", "1ms", "--out", out_dir().string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "") << "--quiet prints nothing on stderr when all goes well";
+  // (serial at 1 + 3 models × 2 worker counts) × 2 workloads × 2 repeats.
+  const std::size_t expected_trials = (1 + 3 * 2) * 2 * 2;
+
+  // results.json
+  ASSERT_TRUE(fs::exists(out_dir() / "results.json"));
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  for (const char* key : {"environment", "spec", "trials", "summary"}) {
+    EXPECT_TRUE(all.contains(key)) << key;
+  }
+  ASSERT_TRUE(all.at("trials").is_array());
+  EXPECT_EQ(all.at("trials").size(), expected_trials);
+  std::map<std::tuple<std::string, std::string, int>, int> repeats;
+  for (const auto& t : all.at("trials")) {
+    for (const char* key :
+         {"workload", "model", "workers", "repeat", "tasks", "wall_s", "user_s", "sys_s",
+          "voluntary_ctx", "involuntary_ctx", "max_rss_kib", "checksum_ok", "error"}) {
+      EXPECT_TRUE(t.contains(key)) << key << " in " << t.dump();
+    }
+    EXPECT_EQ(t.at("tasks"), 4);
+    EXPECT_EQ(t.at("checksum_ok"), true) << t.dump();
+    EXPECT_TRUE(t.at("error").is_null()) << t.dump();
+    EXPECT_GE(t.at("repeat").get<int>(), 0) << "warm-ups are not recorded as trials";
+    EXPECT_GT(t.at("wall_s").get<double>(), 0);
+    if (t.at("model") == "serial") {
+      EXPECT_EQ(t.at("workers"), 1);
+    }
+    ++repeats[{t.at("workload").get<std::string>(), t.at("model").get<std::string>(),
+               t.at("workers").get<int>()}];
+  }
+  EXPECT_EQ(repeats.size(), 14u);
+  for (const auto& [point, count] : repeats) EXPECT_EQ(count, 2);
+
+  ASSERT_TRUE(all.at("summary").is_array());
+  EXPECT_EQ(all.at("summary").size(), 14u);
+  for (const auto& row : all.at("summary")) {
+    for (const char* key :
+         {"workload", "model", "workers", "median_s", "speedup", "efficiency", "cpu_util"}) {
+      EXPECT_TRUE(row.contains(key)) << key << " in " << row.dump();
+    }
+    EXPECT_TRUE(row.at("speedup").is_number()) << row.dump();
+    if (row.at("model") == "serial") {
+      EXPECT_DOUBLE_EQ(row.at("speedup").get<double>(), 1.0);
+    }
+  }
+  EXPECT_EQ(all.at("spec").at("workers"), nlohmann::json({1, 2}));
+  EXPECT_EQ(all.at("spec").at("repeat"), 2);
+
+  // results.csv: one row per trial.
+  ASSERT_TRUE(fs::exists(out_dir() / "results.csv"));
+  const auto rows = parse_csv(read_file(out_dir() / "results.csv"));
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.size() - 1, expected_trials);
+  for (const auto& row : rows) EXPECT_EQ(row.size(), rows[0].size());
+
+  // results.jsonl: the header, then one line per trial.
+  ASSERT_TRUE(fs::exists(out_dir() / "results.jsonl"));
+  const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
+  ASSERT_EQ(lines.size(), expected_trials + 1);
+  const auto header = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(header.at("type"), "header");
+  EXPECT_TRUE(header.contains("spec"));
+  EXPECT_TRUE(header.contains("environment"));
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_EQ(nlohmann::json::parse(lines[i]).at("type"), "trial") << lines[i];
+  }
+
+  // The console table.
+  for (const char* name : {"serial", "threads", "processes", "async", "cpu", "io"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << name << " not in:\n" << r.out;
+  }
+}
+
+TEST_F(CliTest, SpawnStartMethodWorks) {
+  const auto r = run_exe({"run",
+                          "--workload",
+                          "cpu,io",
+                          "--model",
+                          "processes",
+                          "--workers",
+                          "1,2",
+                          "--tasks",
+                          "4",
+                          "--repeat",
+                          "1",
+                          "--cpu-work",
+                          "20000",
+                          "--io-wait",
+                          "1ms",
+                          "--start-method",
+                          "spawn",
+                          "--out",
+                          out_dir().string(),
+                          "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_EQ(all.at("spec").at("start_method"), "spawn");
+  ASSERT_EQ(all.at("trials").size(), 4u);
+  for (const auto& t : all.at("trials")) {
+    EXPECT_EQ(t.at("checksum_ok"), true) << t.dump();
+    EXPECT_TRUE(t.at("error").is_null()) << t.dump();
+  }
+}
+
+TEST_F(CliTest, RunIsTheDefaultSubcommand) {
+  const auto r = run_exe({"--workload", "io", "--model", "serial", "--tasks", "2", "--repeat", "1",
+                          "--io-wait", "1ms", "--out", out_dir().string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines_of(read_file(out_dir() / "results.jsonl")).size(), 2u);
+}
+
+TEST_F(CliTest, AnExistingEmptyOutFolderIsUsed) {
+  fs::create_directories(out_dir());
+  const auto r =
+      run_exe({"run", "--workload", "io", "--model", "serial", "--tasks", "2", "--repeat", "1",
+               "--io-wait", "1ms", "--out", out_dir().string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out_dir() / "results.jsonl"));
+}
+
+// --- list, help, version, env ---------------------------------------------------------------
+
+TEST_F(CliTest, ListNamesEveryModelAndWorkload) {
+  const auto r = run_exe({"list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* name : {"serial", "threads", "processes", "async", "cpu", "io", "noop"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << name << " not in:\n" << r.out;
+  }
+}
+
+TEST_F(CliTest, HelpShowsExamples) {
+  const auto r = run_exe({"--help"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Examples"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("run"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, VersionPrintsTheVersion) {
+  const auto r = run_exe({"--version"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find('.'), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, EnvPrintsTheEnvironmentAsJson) {
+  const auto r = run_exe({"env"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json env;
+  ASSERT_NO_THROW(env = nlohmann::json::parse(r.out)) << r.out;
+  for (const char* key : {"cpu_model", "logical_cores", "physical_cores", "kernel", "compiler",
+                          "build_type", "scalelab_version"}) {
+    EXPECT_TRUE(env.contains(key)) << key;
+  }
+}
+
+// --- bad input: exit 2, one line naming the flag, no results folder -------------------------
+
+struct BadInput {
+  const char* name;               ///< test name suffix
+  std::vector<std::string> args;  ///< after `run --out DIR --quiet`
+  const char* flag;               ///< what the one line on stderr must name
+  bool with_run = true;           ///< false: rely on run being the default subcommand
+};
+
+void PrintTo(const BadInput& input, std::ostream* os) {
+  *os << input.name;
+}
+
+class CliBadInput : public CliTest, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(CliBadInput, ExitsTwoWithOneLineAndWritesNothing) {
+  const BadInput& input = GetParam();
+  std::vector<std::string> args;
+  if (input.with_run) args.push_back("run");
+  for (const std::string& arg :
+       {std::string("--out"), out_dir().string(), std::string("--quiet")}) {
+    args.push_back(arg);
+  }
+  args.insert(args.end(), input.args.begin(), input.args.end());
+  const auto r = run_exe(args);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_newlines(r.err), 1u) << "stderr:\n" << r.err;
+  EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << r.err;
+  EXPECT_NE(r.err.find(input.flag), std::string::npos) << input.flag << " not in: " << r.err;
+  EXPECT_FALSE(fs::exists(out_dir())) << "a results folder was created for bad input";
+  EXPECT_FALSE(fs::exists(root_ / "results"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, CliBadInput,
+    ::testing::Values(
+        BadInput{"UnknownModel", {"--model", "serial,fibers"}, "--model"},
+        BadInput{"UnknownWorkload", {"--workload", "gpu"}, "--workload"},
+        BadInput{"WorkersZero", {"--workers", "0"}, "--workers"},
+        BadInput{"WorkersAbc", {"--workers", "abc"}, "--workers"},
+        BadInput{"WorkersNegative", {"--workers", "-1"}, "--workers"},
+        BadInput{"WorkersBackwardRange", {"--workers", "4..2"}, "--workers"},
+        BadInput{"WorkersEmptyItem", {"--workers", "1,,2"}, "--workers"},
+        BadInput{"TasksZero", {"--tasks", "0"}, "--tasks"},
+        BadInput{"TasksX", {"--tasks", "x"}, "--tasks"},
+        BadInput{"RepeatZero", {"--repeat", "0"}, "--repeat"},
+        BadInput{"RepeatMissingValue", {"--repeat"}, "--repeat"},
+        BadInput{"CpuWorkParsecs", {"--cpu-work", "5parsecs"}, "--cpu-work"},
+        BadInput{"CpuWorkZero", {"--cpu-work", "0"}, "--cpu-work"},
+        BadInput{"IoWaitNoUnit", {"--io-wait", "20"}, "--io-wait"},
+        BadInput{"IoWaitZero", {"--io-wait", "0ms"}, "--io-wait"},
+        BadInput{"SeedNotANumber", {"--seed", "abc"}, "--seed"},
+        BadInput{"StartMethodForkserver", {"--start-method", "forkserver"}, "--start-method"},
+        BadInput{"UnknownFlag", {"--bogus"}, "--bogus"},
+        // An explicitly empty value is not the same as leaving the flag out. The other flags
+        // keep the run tiny in case the empty value is (wrongly) taken as "use the default".
+        BadInput{"WorkersEmpty",
+                 {"--workload", "io", "--model", "serial", "--tasks", "1", "--repeat", "1",
+                  "--io-wait", "1ms", "--workers", ""},
+                 "--workers"},
+        BadInput{"SeedEmpty",
+                 {"--workload", "io", "--model", "serial", "--tasks", "1", "--repeat", "1",
+                  "--io-wait", "1ms", "--seed", ""},
+                 "--seed"},
+        BadInput{"DefaultSubcommandTasksZero", {"--tasks", "0"}, "--tasks", false}),
+    [](const ::testing::TestParamInfo<BadInput>& info) { return std::string(info.param.name); });
+
+// --- in-process: runs that need the test fixtures -------------------------------------------
+
+TEST_F(CliTest, InProcessCorruptModelFailsWithChecksumMismatch) {
+  const auto r =
+      run_in_process({"run", "--model", "corrupt", "--workload", "counting", "--workers", "1",
+                      "--tasks", "4", "--repeat", "1", "--out", out_dir().string(), "--quiet"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
+  const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
+  ASSERT_EQ(lines.size(), 2u);
+  const auto trial = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(trial.at("checksum_ok"), false);
+  EXPECT_NE(trial.at("error").get<std::string>().find("checksum mismatch"), std::string::npos);
+}
+
+TEST_F(CliTest, InProcessThrowingTaskFailsButTheSweepGoesOn) {
+  const auto r =
+      run_in_process({"run", "--model", "serial,threads", "--workload", "throw_at3", "--tasks", "8",
+                      "--workers", "1,2", "--repeat", "2", "--out", out_dir().string(), "--quiet"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("boom at task 3"), std::string::npos) << r.err;
+  // serial at 1 + threads at 1 and 2, two repeats each: every trial was run and recorded.
+  const std::size_t expected_trials = (1 + 2) * 2;
+  const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
+  ASSERT_EQ(lines.size(), expected_trials + 1);
+  EXPECT_EQ(nlohmann::json::parse(lines[0]).at("type"), "header");
+  std::set<std::tuple<std::string, int, int>> seen;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto trial = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(trial.at("type"), "trial");
+    ASSERT_TRUE(trial.at("error").is_string()) << lines[i];
+    EXPECT_NE(trial.at("error").get<std::string>().find("boom at task 3"), std::string::npos);
+    EXPECT_EQ(trial.at("tasks_done"), 7);
+    seen.emplace(trial.at("model").get<std::string>(), trial.at("workers").get<int>(),
+                 trial.at("repeat").get<int>());
+  }
+  EXPECT_EQ(seen.size(), expected_trials);
+  // The run finished: the final files are there too.
+  EXPECT_TRUE(fs::exists(out_dir() / "results.csv"));
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_EQ(all.at("trials").size(), expected_trials);
+  for (const auto& row : all.at("summary")) {
+    EXPECT_EQ(row.at("trials"), 0);
+    EXPECT_EQ(row.at("failed"), 2);
+  }
+}
+
+TEST_F(CliTest, InProcessExistingNonEmptyOutFolderIsRefused) {
+  fs::create_directories(out_dir());
+  std::ofstream(out_dir() / "keep.txt") << "earlier results\n";
+  const auto r = run_in_process({"run", "--model", "serial", "--workload", "counting", "--tasks",
+                                 "2", "--repeat", "1", "--out", out_dir().string(), "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_newlines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(out_dir() / "keep.txt"), "earlier results\n");
+  EXPECT_FALSE(fs::exists(out_dir() / "results.jsonl"));
+}
+
+TEST_F(CliTest, InProcessOutPathThatIsAFileIsRefused) {
+  std::ofstream(out_dir()) << "a file, not a folder\n";
+  const auto r = run_in_process({"run", "--model", "serial", "--workload", "counting", "--tasks",
+                                 "2", "--repeat", "1", "--out", out_dir().string(), "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(out_dir()), "a file, not a folder\n");
+}
+
+TEST_F(CliTest, InProcessUnwritableOutFolderIsAUsageErrorNamingOut) {
+  // /dev/null is a file, so no folder can be created below it.
+  const auto r = run_in_process({"run", "--model", "serial", "--workload", "counting", "--tasks",
+                                 "2", "--repeat", "1", "--out", "/dev/null/out", "--quiet"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_newlines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, InProcessSpawnedWorkersKnowTheTestFixtures) {
+  const auto r = run_in_process({"run", "--model", "processes", "--start-method", "spawn",
+                                 "--workload", "counting", "--workers", "2", "--tasks", "8",
+                                 "--repeat", "1", "--out", out_dir().string(), "--quiet"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  ASSERT_EQ(all.at("trials").size(), 1u);
+  EXPECT_EQ(all.at("trials")[0].at("checksum_ok"), true);
+}
+
+TEST_F(CliTest, InProcessListIncludesRegisteredFixtures) {
+  const auto r = run_in_process({"list"});
+  EXPECT_EQ(r.code, 0);
+  for (const char* name : {"serial", "corrupt", "cpu", "counting", "throw_at3", "sleep100ms"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  }
+}
+
+TEST_F(CliTest, InProcessBadInputIsOneLineAndExitTwo) {
+  const auto r = run_in_process(
+      {"run", "--model", "corrupt,nope", "--workload", "counting", "--out", out_dir().string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(count_newlines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("--model"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out_dir()));
+}
+
+}  // namespace
