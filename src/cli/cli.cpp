@@ -146,7 +146,12 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
   }
   std::vector<WorkloadSpec> workloads;
   for (const auto& name : spec.workloads) {
-    workloads.push_back(WorkloadSpec{name, cpu_iters == 0 ? 1 : cpu_iters, spec.io_wait});
+    // Each built-in gets only the parameter it uses, so records show what sized each task;
+    // a workload registered by a library user may use either.
+    WorkloadSpec ws{name, cpu_iters == 0 ? 1 : cpu_iters, spec.io_wait};
+    if (name == "io" || name == "noop") ws.cpu_iters = 0;
+    if (name == "cpu" || name == "noop") ws.io_wait = std::chrono::nanoseconds(0);
+    workloads.push_back(ws);
     make_workload(workloads.back());  // rejects a spec its workload cannot run, before any file
   }
   const Plan plan = make_plan(spec, workloads, cores);
