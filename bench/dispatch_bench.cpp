@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "scalelab/scalelab.hpp"
 
@@ -76,59 +77,37 @@ void BM_cpu_loop(benchmark::State& state) {
                           static_cast<std::int64_t>(iters));
 }
 
-// Serial has no workers: one worker count is all it needs.
-BENCHMARK_CAPTURE(BM_dispatch, serial, std::string("serial"))
-    ->ArgsProduct({{1000, 10000}, {1}})
-    ->ArgNames({"tasks", "workers"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_dispatch, threads, std::string("threads"))
-    ->ArgsProduct({{1000, 10000}, {1, 2}})
-    ->ArgNames({"tasks", "workers"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_dispatch, async, std::string("async"))
-    ->ArgsProduct({{1000, 10000}, {1, 2}})
-    ->ArgNames({"tasks", "workers"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-// Start method fork (the default): the worker runs in a copy of this process, so no worker
-// mode is needed in main.
-BENCHMARK_CAPTURE(BM_dispatch, processes, std::string("processes"))
-    ->ArgsProduct({{1000, 10000}, {1, 2}})
-    ->ArgNames({"tasks", "workers"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-
-BENCHMARK_CAPTURE(BM_startup, serial, std::string("serial"))
-    ->Arg(1)
-    ->ArgName("workers")
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_startup, threads, std::string("threads"))
-    ->Arg(1)
-    ->Arg(2)
-    ->Arg(8)
-    ->ArgName("workers")
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_startup, async, std::string("async"))
-    ->Arg(1)
-    ->Arg(2)
-    ->Arg(8)
-    ->ArgName("workers")
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_startup, processes, std::string("processes"))
-    ->Arg(1)
-    ->Arg(2)
-    ->Arg(8)
-    ->ArgName("workers")
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-
-BENCHMARK(BM_cpu_loop)->Arg(200000)->ArgName("iters")->UseRealTime()->Unit(benchmark::kMicrosecond);
-
 }  // namespace
 
-BENCHMARK_MAIN();
+// Every registered model gets both benchmarks, so a new model is measured without a new line
+// here. The processes model runs with its default start method, fork: the worker is a copy of
+// this process, so no worker mode is needed in main.
+int main(int argc, char** argv) {
+  for (const auto& entry : scalelab::model_registry().entries()) {
+    const bool uses_workers = entry.make()->uses_workers();
+    const std::vector<std::int64_t> dispatch_workers =
+        uses_workers ? std::vector<std::int64_t>{1, 2} : std::vector<std::int64_t>{1};
+    const std::vector<std::int64_t> startup_workers =
+        uses_workers ? std::vector<std::int64_t>{1, 2, 8} : std::vector<std::int64_t>{1};
+    benchmark::RegisterBenchmark(("BM_dispatch/" + entry.name).c_str(), BM_dispatch, entry.name)
+        ->ArgsProduct({{1000, 10000}, dispatch_workers})
+        ->ArgNames({"tasks", "workers"})
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("BM_startup/" + entry.name).c_str(), BM_startup, entry.name)
+        ->ArgsProduct({startup_workers})
+        ->ArgNames({"workers"})
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
+  benchmark::RegisterBenchmark("BM_cpu_loop", BM_cpu_loop)
+      ->Arg(200000)
+      ->ArgName("iters")
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
