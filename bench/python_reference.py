@@ -43,8 +43,10 @@ DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 # Module-level functions, because spawn-started workers must unpickle them by name.
 
 
-def cpu_loop(iters):
-    s = 0
+def cpu_loop(iters, start=0):
+    # As scalelab's cpu task: the seed's loop, started from the task's number, so every task's
+    # checksum differs.
+    s = start % 1000003
     for i in range(iters):
         s = (s + i * i) % 1000003
     return s
@@ -52,7 +54,7 @@ def cpu_loop(iters):
 
 def run_task(workload, index, iters, wait):
     if workload == "cpu":
-        return cpu_loop(iters)
+        return cpu_loop(iters, index)
     if workload == "io":
         time.sleep(wait)
     return index
@@ -350,7 +352,8 @@ def main(argv=None):
         cfg.iters = amount if kind == "iters" else max(1, round(amount * cfg.ips))
         print(f"calibration: {cfg.ips:,.0f} loop iterations/s -> {cfg.iters:,} iterations per cpu task"
               + (f" (--cpu-work {amount * 1e3:g}ms)" if kind == "seconds" else " (given)"))
-        cpu_checksum = cpu_loop(cfg.iters)  # the serial value every cpu task must reproduce
+        # The loop only adds mod 1000003, so task i's serial value is (i + loop from 0) % 1000003.
+        cpu_checksum = cpu_loop(cfg.iters)
     else:
         cfg.iters = amount if kind == "iters" else 0
         cpu_checksum = None
@@ -373,7 +376,8 @@ def main(argv=None):
             try:
                 out = run_trial(cfg, workload, model, w)
                 results = out.pop("results")
-                expected = [cpu_checksum if workload == "cpu" else i for i in range(cfg.tasks)]
+                expected = [(i + cpu_checksum) % 1000003 if workload == "cpu" else i
+                            for i in range(cfg.tasks)]
                 mismatches = sum(a != b for a, b in zip(results, expected)) + abs(len(results) - len(expected))
                 trial.update(out, ok=mismatches == 0, mismatches=mismatches)
             except Exception as exc:  # a crashed pool is a failed trial, not a crashed sweep

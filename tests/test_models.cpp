@@ -3,16 +3,22 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <tuple>
 
 #include "support/fixtures.hpp"
+#include "support/helpers.hpp"
 
 namespace scalelab {
 namespace {
 
 using testing::counting_runs;
+using testing::throws_naming;
 
 std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
                                  StartMethod method = StartMethod::fork) {
@@ -163,7 +169,53 @@ TEST(Processes, SpawnRebuildsTheWorkloadFromItsSpec) {
   const auto workload = make_workload({"cpu", 12345});
   const auto pool = start_pool("processes", *workload, 3, StartMethod::spawn);
   const BatchResult batch = pool->run(6);
-  for (const auto& t : batch.tasks) EXPECT_EQ(t.checksum, cpu_loop(12345));
+  for (std::size_t i = 0; i < batch.tasks.size(); ++i) {
+    EXPECT_EQ(batch.tasks[i].checksum, cpu_loop(12345, i));
+  }
+}
+
+TEST(Processes, APoolThatFailsToStartLeavesNoChildBehind) {
+  const auto workload = make_workload({"noop"});
+  ModelOptions options;
+  options.start_method = StartMethod::spawn;
+  options.worker_executable = "/nonexistent/scalelab";
+  EXPECT_ANY_THROW(make_model("processes")->start(*workload, 4, options));
+  // Every worker forked before the failure was reaped: no child, not even a zombie, is left.
+  int status = 0;
+  errno = 0;
+  EXPECT_EQ(::waitpid(-1, &status, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(Processes, ASpawnWorkerWhoseMainDidNotBecomeOneDoesNotStartMoreWorkers) {
+  const auto workload = make_workload({"noop"});
+  ::setenv("SCALELAB_WORKER", "1", 1);
+  ModelOptions options;
+  options.start_method = StartMethod::spawn;
+  try {
+    make_model("processes")->start(*workload, 2, options);
+    ADD_FAILURE() << "expected the pool to refuse";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("maybe_run_worker"), std::string::npos) << e.what();
+  }
+  ::unsetenv("SCALELAB_WORKER");
+}
+
+TEST(Pools, RefuseZeroWorkers) {
+  const auto workload = make_workload({"noop"});
+  for (const char* model : {"threads", "processes", "async"}) {
+    EXPECT_THROW(make_model(model)->start(*workload, 0, {}), Error) << model;
+    EXPECT_THROW(make_model(model)->start(*workload, -3, {}), Error) << model;
+  }
+}
+
+TEST(Threads, WallClockStopsAtTheLastTasksEnd) {
+  const auto workload = make_workload({"io", 0, std::chrono::milliseconds(5)});
+  const auto pool = start_pool("threads", *workload, 3);
+  const BatchResult batch = pool->run(9);
+  double last_end = 0;
+  for (const auto& t : batch.tasks) last_end = std::max(last_end, t.end_s);
+  EXPECT_DOUBLE_EQ(batch.wall_s, last_end);
 }
 
 TEST(Threads, ManyBatchesOnOnePool) {
@@ -176,14 +228,8 @@ TEST(Threads, ManyBatchesOnOnePool) {
 }
 
 TEST(Registry, UnknownModelIsAnErrorThatNamesTheFlagAndTheChoices) {
-  try {
-    make_model("fibers");
-    FAIL();
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("--model"), std::string::npos);
-    EXPECT_NE(what.find("threads"), std::string::npos);
-  }
+  EXPECT_TRUE(throws_naming([] { make_model("fibers"); }, "--model"));
+  EXPECT_TRUE(throws_naming([] { make_model("fibers"); }, "threads"));
 }
 
 TEST(Serial, DoesNotUseWorkers) {

@@ -5,13 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "scalelab/error.hpp"
 #include "scalelab/parse.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 
@@ -22,25 +21,28 @@ using scalelab::parse_duration;
 using scalelab::parse_name_list;
 using scalelab::parse_workers;
 
-// Passes when `call` throws scalelab::Error whose message contains `flag`; any other outcome
-// (no exception, another exception type, a message without the flag) fails with the reason.
-::testing::AssertionResult throws_naming(const std::function<void()>& call,
-                                         const std::string& flag) {
-  try {
-    call();
-  } catch (const scalelab::Error& e) {
-    const std::string message = e.what();
-    if (message.find(flag) == std::string::npos) {
-      return ::testing::AssertionFailure()
-             << "scalelab::Error does not name " << flag << ": " << message;
-    }
-    return ::testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw a non-scalelab exception: " << e.what();
-  } catch (...) {
-    return ::testing::AssertionFailure() << "threw something that is not a std::exception";
-  }
-  return ::testing::AssertionFailure() << "did not throw";
+using scalelab::testing::throws_naming;
+
+// Each rejects_* passes when the parser throws scalelab::Error naming the flag. The failure
+// message carries the input, since most calls sit in loops over inputs.
+
+::testing::AssertionResult rejects_duration(const std::string& text,
+                                            const std::string& flag = "--io-wait",
+                                            bool allow_zero = false) {
+  return throws_naming([&] { parse_duration(text, flag, allow_zero); }, flag)
+         << " (input '" << text << "')";
+}
+
+::testing::AssertionResult rejects_count(const std::string& text, const std::string& flag,
+                                         std::int64_t min, std::int64_t max) {
+  return throws_naming([&] { parse_count(text, flag, min, max); }, flag)
+         << " (input '" << text << "')";
+}
+
+// With room for 64 workers, as every parse_workers test here uses.
+::testing::AssertionResult rejects_workers(const std::string& text) {
+  return throws_naming([&] { parse_workers(text, "--workers", 64); }, "--workers")
+         << " (input '" << text << "')";
 }
 
 // --- parse_duration -------------------------------------------------------------------------
@@ -73,70 +75,62 @@ TEST(ParseDuration, RoundsToTheNearestNanosecond) {
 }
 
 TEST(ParseDuration, RejectsANumberWithoutUnit) {
-  EXPECT_TRUE(throws_naming([] { parse_duration("20", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(throws_naming([] { parse_duration("1.5", "--cpu-work"); }, "--cpu-work"));
+  EXPECT_TRUE(rejects_duration("20"));
+  EXPECT_TRUE(rejects_duration("1.5", "--cpu-work"));
 }
 
 TEST(ParseDuration, RejectsUnknownUnits) {
   for (const char* text : {"5parsecs", "3h", "2d", "20MS", "20 m s", "10sec", "5msx"}) {
-    EXPECT_TRUE(throws_naming([&] { parse_duration(text, "--io-wait"); }, "--io-wait")) << text;
+    EXPECT_TRUE(rejects_duration(text));
   }
 }
 
 TEST(ParseDuration, RejectsNegativeValues) {
-  EXPECT_TRUE(throws_naming([] { parse_duration("-5ms", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(throws_naming([] { parse_duration("-0s", "--io-wait", true); }, "--io-wait"));
+  EXPECT_TRUE(rejects_duration("-5ms"));
+  EXPECT_TRUE(rejects_duration("-0s", "--io-wait", /*allow_zero=*/true));
 }
 
 TEST(ParseDuration, RejectsZeroUnlessAllowed) {
-  EXPECT_TRUE(throws_naming([] { parse_duration("0ms", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(throws_naming([] { parse_duration("0.0s", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(rejects_duration("0ms"));
+  EXPECT_TRUE(rejects_duration("0.0s"));
   EXPECT_EQ(parse_duration("0ms", "--io-wait", true), 0ns);
   EXPECT_EQ(parse_duration("0s", "--io-wait", true), 0ns);
 }
 
 TEST(ParseDuration, RejectsValuesThatRoundToZero) {
-  EXPECT_TRUE(throws_naming([] { parse_duration("0.1ns", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(rejects_duration("0.1ns"));
   // Allowing zero allows exactly zero, not a positive value too small to represent.
-  EXPECT_TRUE(throws_naming([] { parse_duration("0.1ns", "--io-wait", true); }, "--io-wait"));
+  EXPECT_TRUE(rejects_duration("0.1ns", "--io-wait", /*allow_zero=*/true));
 }
 
 TEST(ParseDuration, RejectsEmptyAndBlank) {
-  EXPECT_TRUE(throws_naming([] { parse_duration("", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(throws_naming([] { parse_duration("   ", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(rejects_duration(""));
+  EXPECT_TRUE(rejects_duration("   "));
 }
 
 TEST(ParseDuration, RejectsGarbage) {
   for (const char* text : {"abc", "ms", "s", ".", "..5s", "1.2.3s", "5 5ms", "fast", "1,5s",
                            "nan s", "inf s", "0x10ms", "+5ms", "5ms5"}) {
-    EXPECT_TRUE(throws_naming([&] { parse_duration(text, "--io-wait"); }, "--io-wait")) << text;
+    EXPECT_TRUE(rejects_duration(text));
   }
 }
 
 TEST(ParseDuration, RejectsOverflow) {
-  EXPECT_TRUE(throws_naming([] { parse_duration("1e30s", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(
-      throws_naming([] { parse_duration("99999999999999999999s", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(throws_naming(
-      [] { parse_duration("99999999999999999999999999999999999999999ns", "--io-wait"); },
-      "--io-wait"));
+  EXPECT_TRUE(rejects_duration("1e30s"));
+  EXPECT_TRUE(rejects_duration("99999999999999999999s"));
+  EXPECT_TRUE(rejects_duration("99999999999999999999999999999999999999999ns"));
 }
 
 TEST(ParseDuration, AcceptsUpToADayAndRejectsLonger) {
   EXPECT_EQ(parse_duration("86400s", "--io-wait"), 24h);
   EXPECT_EQ(parse_duration("1440m", "--io-wait"), 24h);
-  EXPECT_TRUE(throws_naming([] { parse_duration("86401s", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(throws_naming([] { parse_duration("1441m", "--io-wait"); }, "--io-wait"));
-  EXPECT_TRUE(throws_naming([] { parse_duration("100000000ms", "--io-wait"); }, "--io-wait"));
+  EXPECT_TRUE(rejects_duration("86401s"));
+  EXPECT_TRUE(rejects_duration("1441m"));
+  EXPECT_TRUE(rejects_duration("100000000ms"));
 }
 
 TEST(ParseDuration, ErrorMessageNamesWhatWasTyped) {
-  try {
-    parse_duration("5parsecs", "--cpu-work");
-    FAIL() << "did not throw";
-  } catch (const scalelab::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("5parsecs"), std::string::npos) << e.what();
-  }
+  EXPECT_TRUE(throws_naming([] { parse_duration("5parsecs", "--cpu-work"); }, "5parsecs"));
 }
 
 // --- parse_count ----------------------------------------------------------------------------
@@ -156,33 +150,29 @@ TEST(ParseCount, TrimsSpaces) {
 }
 
 TEST(ParseCount, RejectsOutOfRange) {
-  EXPECT_TRUE(throws_naming([] { parse_count("0", "--tasks", 1, 10); }, "--tasks"));
-  EXPECT_TRUE(throws_naming([] { parse_count("11", "--tasks", 1, 10); }, "--tasks"));
-  EXPECT_TRUE(throws_naming([] { parse_count("-3", "--tasks", 1, 10); }, "--tasks"));
-  EXPECT_TRUE(throws_naming([] { parse_count("-1", "--seed", 0, 10); }, "--seed"));
+  EXPECT_TRUE(rejects_count("0", "--tasks", 1, 10));
+  EXPECT_TRUE(rejects_count("11", "--tasks", 1, 10));
+  EXPECT_TRUE(rejects_count("-3", "--tasks", 1, 10));
+  EXPECT_TRUE(rejects_count("-1", "--seed", 0, 10));
 }
 
 TEST(ParseCount, RejectsNonNumbers) {
   for (const char* text : {"", " ", "x", "abc", "1.5", "1e3", "0x10", "one", "--", "-", "+"}) {
-    EXPECT_TRUE(throws_naming([&] { parse_count(text, "--repeat", 1, 100); }, "--repeat"))
-        << "'" << text << "'";
+    EXPECT_TRUE(rejects_count(text, "--repeat", 1, 100));
   }
 }
 
 TEST(ParseCount, RejectsTrailingJunk) {
   for (const char* text : {"12abc", "5 tasks", "3,4", "7.", "10x", "1 2"}) {
-    EXPECT_TRUE(throws_naming([&] { parse_count(text, "--tasks", 1, 100); }, "--tasks")) << text;
+    EXPECT_TRUE(rejects_count(text, "--tasks", 1, 100));
   }
 }
 
 TEST(ParseCount, RejectsOverflow) {
   const auto max = std::numeric_limits<std::int64_t>::max();
-  EXPECT_TRUE(
-      throws_naming([&] { parse_count("99999999999999999999", "--seed", 0, max); }, "--seed"));
-  EXPECT_TRUE(
-      throws_naming([&] { parse_count("9223372036854775808", "--seed", 0, max); }, "--seed"));
-  EXPECT_TRUE(
-      throws_naming([&] { parse_count("-99999999999999999999", "--seed", 0, max); }, "--seed"));
+  EXPECT_TRUE(rejects_count("99999999999999999999", "--seed", 0, max));
+  EXPECT_TRUE(rejects_count("9223372036854775808", "--seed", 0, max));
+  EXPECT_TRUE(rejects_count("-99999999999999999999", "--seed", 0, max));
 }
 
 // --- parse_workers --------------------------------------------------------------------------
@@ -223,34 +213,32 @@ TEST(ParseWorkers, AcceptsTheMaximum) {
 }
 
 TEST(ParseWorkers, RejectsZeroAndNegative) {
-  EXPECT_TRUE(throws_naming([] { parse_workers("0", "--workers", 64); }, "--workers"));
-  EXPECT_TRUE(throws_naming([] { parse_workers("-1", "--workers", 64); }, "--workers"));
-  EXPECT_TRUE(throws_naming([] { parse_workers("1,0,2", "--workers", 64); }, "--workers"));
-  EXPECT_TRUE(throws_naming([] { parse_workers("0..4", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(rejects_workers("0"));
+  EXPECT_TRUE(rejects_workers("-1"));
+  EXPECT_TRUE(rejects_workers("1,0,2"));
+  EXPECT_TRUE(rejects_workers("0..4"));
 }
 
 TEST(ParseWorkers, RejectsBackwardRange) {
-  EXPECT_TRUE(throws_naming([] { parse_workers("4..2", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(rejects_workers("4..2"));
 }
 
 TEST(ParseWorkers, RejectsEmptyItems) {
   for (const char* text : {"", " ", "1,,2", "1,", ",1", ",", "1, ,2"}) {
-    EXPECT_TRUE(throws_naming([&] { parse_workers(text, "--workers", 64); }, "--workers"))
-        << "'" << text << "'";
+    EXPECT_TRUE(rejects_workers(text));
   }
 }
 
 TEST(ParseWorkers, RejectsOverTheMaximum) {
-  EXPECT_TRUE(throws_naming([] { parse_workers("65", "--workers", 64); }, "--workers"));
-  EXPECT_TRUE(throws_naming([] { parse_workers("1..65", "--workers", 64); }, "--workers"));
-  EXPECT_TRUE(throws_naming([] { parse_workers("1,2,100", "--workers", 64); }, "--workers"));
-  EXPECT_TRUE(
-      throws_naming([] { parse_workers("99999999999999999999", "--workers", 64); }, "--workers"));
+  EXPECT_TRUE(rejects_workers("65"));
+  EXPECT_TRUE(rejects_workers("1..65"));
+  EXPECT_TRUE(rejects_workers("1,2,100"));
+  EXPECT_TRUE(rejects_workers("99999999999999999999"));
 }
 
 TEST(ParseWorkers, RejectsGarbage) {
   for (const char* text : {"abc", "1..", "..4", "1..x", "2.5", "1...4", "1-4", "1..4..8", "two"}) {
-    EXPECT_TRUE(throws_naming([&] { parse_workers(text, "--workers", 64); }, "--workers")) << text;
+    EXPECT_TRUE(rejects_workers(text));
   }
 }
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -13,6 +12,7 @@
 
 #include "scalelab/error.hpp"
 #include "scalelab/plan.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 
@@ -25,20 +25,9 @@ using scalelab::Spec;
 using scalelab::validate;
 using scalelab::WorkloadSpec;
 
+// validate(spec) throws scalelab::Error whose message names `flag` (or whatever it must name).
 ::testing::AssertionResult rejects_naming(const Spec& spec, const std::string& flag) {
-  try {
-    validate(spec);
-  } catch (const scalelab::Error& e) {
-    const std::string message = e.what();
-    if (message.find(flag) == std::string::npos) {
-      return ::testing::AssertionFailure()
-             << "scalelab::Error does not name " << flag << ": " << message;
-    }
-    return ::testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw a non-scalelab exception: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "validate accepted the spec";
+  return scalelab::testing::throws_naming([&] { validate(spec); }, flag);
 }
 
 // The workload specs make_plan expects: one per spec.workloads entry, sizes resolved.
@@ -166,6 +155,13 @@ TEST(PlanDefaultWorkers, WaitingGoesToTheTaskCount) {
   EXPECT_EQ(default_workers(Bound::wait, 12, 2), (std::vector<int>{1, 2, 4, 8, 12}));
   EXPECT_EQ(default_workers(Bound::wait, 12, 64), (std::vector<int>{1, 2, 4, 8, 12}));
   EXPECT_EQ(default_workers(Bound::wait, 1, 4), (std::vector<int>{1}));
+}
+
+TEST(PlanDefaultWorkers, StopsAtTheDefaultCapHoweverManyTasks) {
+  const auto workers = default_workers(Bound::wait, 100000, 2);
+  EXPECT_EQ(workers.back(), scalelab::kMaxDefaultWorkers);
+  EXPECT_EQ(workers.size(), 11u);  // 1, 2, 4, …, 1024
+  EXPECT_EQ(default_workers(Bound::cpu, 32, 4096).back(), scalelab::kMaxDefaultWorkers);
 }
 
 // --- make_plan ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,86 +16,24 @@
 #include "scalelab/error.hpp"
 #include "scalelab/records.hpp"
 #include "scalelab/trial.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder per test under the system temp folder, removed afterwards.
-class RecordsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("scalelab-test-records-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    ASSERT_TRUE(fs::create_directories(dir_));
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path dir_;
-};
+using scalelab::testing::has_keys;
+using scalelab::testing::lines_of;
+using scalelab::testing::parse_csv;
+using scalelab::testing::read_file;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// A fresh folder `dir_` per test under the system temp folder, removed afterwards.
+using RecordsTest = scalelab::testing::ScratchDirTest;
 
-// The lines of `text`, which must end with a newline (checked by the caller).
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-// RFC 4180: fields separated by commas, records by newlines; a quoted field may hold commas,
-// newlines and doubled quotes. Sets `ok` false on an unterminated quote.
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, bool& ok) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false;
-  bool any = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    any = true;
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(field);
-      field.clear();
-    } else if (c == '\n') {
-      row.push_back(field);
-      rows.push_back(row);
-      row.clear();
-      field.clear();
-      any = false;
-    } else {
-      field += c;
-    }
-  }
-  if (any) {
-    row.push_back(field);
-    rows.push_back(row);
-  }
-  ok = !quoted;
-  return rows;
+// Where column `name` sits in a CSV header (header.size() when it is missing), so that tests
+// look fields up by name rather than by a position the writer is free to change.
+std::size_t column_of(const std::vector<std::string>& header, const std::string& name) {
+  return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
 }
 
 scalelab::Trial sample_trial(const std::string& model, int workers, int repeat,
@@ -232,9 +169,9 @@ TEST_F(RecordsTest, CsvHasAHeaderAndOneRowPerTrial) {
   const std::string text = read_file(path);
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n');
-  bool ok = false;
-  const auto rows = parse_csv(text, ok);
-  ASSERT_TRUE(ok);
+  const auto csv = parse_csv(text);
+  ASSERT_TRUE(csv.has_value()) << "unterminated quote";
+  const auto& rows = *csv;
   ASSERT_EQ(rows.size(), 1 + trials.size());
   const auto& header = rows[0];
   for (const char* column :
@@ -242,9 +179,7 @@ TEST_F(RecordsTest, CsvHasAHeaderAndOneRowPerTrial) {
         "voluntary_ctx", "involuntary_ctx", "max_rss_kib", "checksum_ok", "error"}) {
     EXPECT_NE(std::find(header.begin(), header.end(), column), header.end()) << column;
   }
-  const auto column = [&](const std::string& name) {
-    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
-  };
+  const auto column = [&](const std::string& name) { return column_of(header, name); };
   for (std::size_t i = 1; i < rows.size(); ++i) {
     ASSERT_EQ(rows[i].size(), header.size()) << "row " << i;
     const auto& t = trials[i - 1];
@@ -265,16 +200,14 @@ TEST_F(RecordsTest, CsvQuotesFieldsWithCommasQuotesAndNewlines) {
       sample_trial("my,model", 2, 0, "checksum mismatch, \"task 0\"\nsecond line");
   odd.workload = "say \"hi\"";
   scalelab::write_trials_csv(path, {odd, sample_trial("serial", 1, 0, "plain")});
-  bool ok = false;
-  const auto rows = parse_csv(read_file(path), ok);
-  ASSERT_TRUE(ok);
+  const auto csv = parse_csv(read_file(path));
+  ASSERT_TRUE(csv.has_value()) << "unterminated quote";
+  const auto& rows = *csv;
   ASSERT_EQ(rows.size(), 3u);
   const auto& header = rows[0];
   ASSERT_EQ(rows[1].size(), header.size());
   ASSERT_EQ(rows[2].size(), header.size());
-  const auto column = [&](const std::string& name) {
-    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
-  };
+  const auto column = [&](const std::string& name) { return column_of(header, name); };
   EXPECT_EQ(rows[1][column("workload")], "say \"hi\"");
   EXPECT_EQ(rows[1][column("model")], "my,model");
   EXPECT_EQ(rows[1][column("error")], "checksum mismatch, \"task 0\"\nsecond line");
@@ -314,10 +247,8 @@ TEST_F(RecordsTest, JsonFileThrowsErrorForAnUnwritablePath) {
 TEST(RecordsEnvironment, HasTheDocumentedKeys) {
   const auto env = scalelab::collect_environment();
   ASSERT_TRUE(env.is_object());
-  for (const char* key : {"cpu_model", "logical_cores", "physical_cores", "kernel", "compiler",
-                          "build_type", "scalelab_version"}) {
-    EXPECT_TRUE(env.contains(key)) << key;
-  }
+  EXPECT_TRUE(has_keys(env, {"cpu_model", "logical_cores", "physical_cores", "kernel", "compiler",
+                             "build_type", "scalelab_version"}));
   EXPECT_TRUE(env.at("cpu_model").is_string());
   EXPECT_FALSE(env.at("cpu_model").get<std::string>().empty());
   EXPECT_TRUE(env.at("kernel").is_string());

@@ -14,6 +14,7 @@
 namespace {
 
 using scalelab::describe;
+using scalelab::Stats;
 using scalelab::summarize;
 using scalelab::SummaryRow;
 using scalelab::Trial;
@@ -53,29 +54,40 @@ const SummaryRow& find_row(const std::vector<SummaryRow>& rows, const std::strin
   return none;
 }
 
+// Compares every field exactly, for the edge cases whose answers involve no rounding at all.
+void expect_exactly(const Stats& got, const Stats& want) {
+  EXPECT_EQ(got.n, want.n);
+  EXPECT_EQ(got.min, want.min);
+  EXPECT_EQ(got.max, want.max);
+  EXPECT_EQ(got.mean, want.mean);
+  EXPECT_EQ(got.median, want.median);
+  EXPECT_EQ(got.stddev, want.stddev);
+  EXPECT_EQ(got.cv, want.cv);
+}
+
+// Checks the three figures a scaling claim rests on together: speedup, efficiency and the
+// baseline they were measured against.
+void expect_scaling(const SummaryRow& row, double speedup, double efficiency,
+                    const std::string& baseline) {
+  const std::string point = row.workload + " " + row.model + "@" + std::to_string(row.workers);
+  ASSERT_TRUE(row.speedup.has_value()) << point;
+  EXPECT_DOUBLE_EQ(*row.speedup, speedup) << point;
+  ASSERT_TRUE(row.efficiency.has_value()) << point;
+  EXPECT_DOUBLE_EQ(*row.efficiency, efficiency) << point;
+  EXPECT_EQ(row.baseline, baseline) << point;
+}
+
 // --- describe -------------------------------------------------------------------------------
 
 TEST(StatsDescribe, EmptySampleIsAllZero) {
-  const auto s = describe({});
-  EXPECT_EQ(s.n, 0u);
-  EXPECT_EQ(s.min, 0);
-  EXPECT_EQ(s.max, 0);
-  EXPECT_EQ(s.mean, 0);
-  EXPECT_EQ(s.median, 0);
-  EXPECT_EQ(s.stddev, 0);
-  EXPECT_EQ(s.cv, 0);
+  expect_exactly(describe({}), Stats{});
 }
 
 TEST(StatsDescribe, OnePoint) {
   const std::vector<double> values{2.5};
-  const auto s = describe(values);
-  EXPECT_EQ(s.n, 1u);
-  EXPECT_EQ(s.min, 2.5);
-  EXPECT_EQ(s.max, 2.5);
-  EXPECT_EQ(s.mean, 2.5);
-  EXPECT_EQ(s.median, 2.5);
-  EXPECT_EQ(s.stddev, 0);
-  EXPECT_EQ(s.cv, 0);
+  expect_exactly(
+      describe(values),
+      {.n = 1, .min = 2.5, .max = 2.5, .mean = 2.5, .median = 2.5, .stddev = 0, .cv = 0});
 }
 
 TEST(StatsDescribe, AllEqualHasNoSpread) {
@@ -152,31 +164,15 @@ TEST(StatsSummarize, SerialIsTheBaseline) {
 
   const auto& serial = find_row(rows, "cpu", "serial", 1);
   EXPECT_DOUBLE_EQ(serial.wall.median, 1.0);
-  ASSERT_TRUE(serial.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*serial.speedup, 1.0);
-  ASSERT_TRUE(serial.efficiency.has_value());
-  EXPECT_DOUBLE_EQ(*serial.efficiency, 1.0);
-  EXPECT_EQ(serial.baseline, "serial");
+  expect_scaling(serial, 1.0, 1.0, "serial");
 
   const auto& t2 = find_row(rows, "cpu", "threads", 2);
   EXPECT_EQ(t2.trials, 3u);
   EXPECT_DOUBLE_EQ(t2.wall.median, 0.5);
-  ASSERT_TRUE(t2.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*t2.speedup, 2.0);
-  ASSERT_TRUE(t2.efficiency.has_value());
-  EXPECT_DOUBLE_EQ(*t2.efficiency, 1.0);
-  EXPECT_EQ(t2.baseline, "serial");
+  expect_scaling(t2, 2.0, 1.0, "serial");
 
-  const auto& t4 = find_row(rows, "cpu", "threads", 4);
-  ASSERT_TRUE(t4.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*t4.speedup, 1.0 / 0.4);
-  ASSERT_TRUE(t4.efficiency.has_value());
-  EXPECT_DOUBLE_EQ(*t4.efficiency, 1.0 / 0.4 / 4);
-
-  const auto& p4 = find_row(rows, "cpu", "processes", 4);
-  ASSERT_TRUE(p4.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*p4.speedup, 1.0 / 0.8);
-  EXPECT_EQ(p4.baseline, "serial");
+  expect_scaling(find_row(rows, "cpu", "threads", 4), 1.0 / 0.4, 1.0 / 0.4 / 4, "serial");
+  expect_scaling(find_row(rows, "cpu", "processes", 4), 1.0 / 0.8, 1.0 / 0.8 / 4, "serial");
 }
 
 TEST(StatsSummarize, EachWorkloadHasItsOwnSerialBaseline) {
@@ -187,11 +183,8 @@ TEST(StatsSummarize, EachWorkloadHasItsOwnSerialBaseline) {
   add_point(trials, "io", "threads", 2, {0.1});
   const auto rows = summarize(trials, {"cpu", "io"}, {"serial", "threads"});
   ASSERT_EQ(rows.size(), 4u);
-  const auto& cpu = find_row(rows, "cpu", "threads", 2);
-  const auto& io = find_row(rows, "io", "threads", 2);
-  ASSERT_TRUE(cpu.speedup && io.speedup);
-  EXPECT_DOUBLE_EQ(*cpu.speedup, 2.0);
-  EXPECT_DOUBLE_EQ(*io.speedup, 4.0);
+  expect_scaling(find_row(rows, "cpu", "threads", 2), 2.0, 1.0, "serial");
+  expect_scaling(find_row(rows, "io", "threads", 2), 4.0, 2.0, "serial");
 }
 
 TEST(StatsSummarize, WithoutSerialTheBaselineIsTheSameModelAtOneWorker) {
@@ -204,27 +197,10 @@ TEST(StatsSummarize, WithoutSerialTheBaselineIsTheSameModelAtOneWorker) {
   const auto rows = summarize(trials, {"io"}, {"threads", "async"});
   ASSERT_EQ(rows.size(), 5u);
 
-  const auto& t1 = find_row(rows, "io", "threads", 1);
-  ASSERT_TRUE(t1.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*t1.speedup, 1.0);
-  EXPECT_EQ(t1.baseline, "threads@1");
-
-  const auto& t2 = find_row(rows, "io", "threads", 2);
-  ASSERT_TRUE(t2.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*t2.speedup, 2.0);
-  ASSERT_TRUE(t2.efficiency.has_value());
-  EXPECT_DOUBLE_EQ(*t2.efficiency, 1.0);
-  EXPECT_EQ(t2.baseline, "threads@1");
-
-  const auto& t8 = find_row(rows, "io", "threads", 8);
-  ASSERT_TRUE(t8.speedup && t8.efficiency);
-  EXPECT_DOUBLE_EQ(*t8.speedup, 4.0);
-  EXPECT_DOUBLE_EQ(*t8.efficiency, 0.5);
-
-  const auto& a4 = find_row(rows, "io", "async", 4);
-  ASSERT_TRUE(a4.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*a4.speedup, 4.0);
-  EXPECT_EQ(a4.baseline, "async@1");
+  expect_scaling(find_row(rows, "io", "threads", 1), 1.0, 1.0, "threads@1");
+  expect_scaling(find_row(rows, "io", "threads", 2), 2.0, 1.0, "threads@1");
+  expect_scaling(find_row(rows, "io", "threads", 8), 4.0, 0.5, "threads@1");
+  expect_scaling(find_row(rows, "io", "async", 4), 4.0, 1.0, "async@1");
 }
 
 TEST(StatsSummarize, WithoutSerialOrOneWorkerThereIsNoSpeedup) {
@@ -255,8 +231,7 @@ TEST(StatsSummarize, FailedTrialsAreExcludedAndCounted) {
   EXPECT_EQ(row.wall.n, 2u);
   EXPECT_DOUBLE_EQ(row.wall.median, 0.5);
   EXPECT_DOUBLE_EQ(row.wall.max, 0.5);
-  ASSERT_TRUE(row.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*row.speedup, 2.0);
+  expect_scaling(row, 2.0, 1.0, "serial");
   EXPECT_EQ(find_row(rows, "cpu", "serial", 1).failed, 0u);
 }
 
@@ -288,10 +263,7 @@ TEST(StatsSummarize, FailedSerialFallsBackToTheModelAtOneWorker) {
   add_point(trials, "cpu", "threads", 1, {2.0});
   add_point(trials, "cpu", "threads", 2, {1.0});
   const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"});
-  const auto& row = find_row(rows, "cpu", "threads", 2);
-  ASSERT_TRUE(row.speedup.has_value());
-  EXPECT_DOUBLE_EQ(*row.speedup, 2.0);
-  EXPECT_EQ(row.baseline, "threads@1");
+  expect_scaling(find_row(rows, "cpu", "threads", 2), 2.0, 1.0, "threads@1");
   EXPECT_FALSE(find_row(rows, "cpu", "serial", 1).speedup.has_value());
 }
 

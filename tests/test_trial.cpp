@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <vector>
 
 #include "support/fixtures.hpp"
 
@@ -59,12 +60,26 @@ TEST(RunTrial, ChecksumMismatchFailsTheTrialWithTheReason) {
   EXPECT_EQ(t.tasks_done, 3u);
 }
 
+TEST(RunTrial, PeakMemoryIsThisTrialsNotTheProcesssLargest) {
+  {
+    std::vector<char> big(256u << 20, 1);  // 256 MiB touched: the process's peak is now high
+    volatile char sink = big[12345];
+    (void)sink;
+  }
+  const auto w = make_workload({"noop"});
+  const Trial t = run_trial(*w, *make_model("serial"), "serial", 1, 0, 4, expected_for(*w, 4), {});
+  ASSERT_FALSE(t.failed()) << t.error;
+  EXPECT_GT(t.max_rss_kib, 0);
+  EXPECT_LT(t.max_rss_kib, 200 * 1024);
+}
+
 TEST(RunTrial, ThrowingTaskFailsTheTrialWithItsMessage) {
   for (const char* name : {"serial", "threads", "processes", "async"}) {
     const auto w = make_workload({"throw_at3"});
     const auto model = make_model(name);
     const Trial t = run_trial(*w, *model, name, 2, 0, 8, expected_for(*w, 8), {});
     EXPECT_TRUE(t.failed()) << name;
+    EXPECT_FALSE(t.checksum_ok) << name;  // task 3 returned no checksum
     EXPECT_NE(t.error.find("task 3 threw: boom at task 3"), std::string::npos) << t.error;
     EXPECT_EQ(t.tasks_done, 7u) << name;
   }

@@ -26,6 +26,10 @@ struct ResourceUsage {
 
   /// Usage of the calling process so far (RUSAGE_SELF: every thread of it).
   static ResourceUsage of_self();
+  /// Restarts the calling process's peak-RSS count at its current size (Linux
+  /// /proc/self/clear_refs), so the next of_self() reports the peak since this call rather
+  /// than since the process began. Harmless where unsupported.
+  static void reset_peak();
   /// Counters of `*this` minus those of `before`; max_rss_kib is kept as the later peak.
   ResourceUsage since(const ResourceUsage& before) const;
   /// Adds counters and peaks (peaks of separate processes add up: they coexist).
@@ -55,7 +59,9 @@ enum class StartMethod { fork, spawn };
 
 /// Options a model may use; models ignore what does not concern them.
 struct ModelOptions {
-  StartMethod start_method = StartMethod::fork;  ///< processes: fork or fork+exec
+  /// processes: fork (each worker is a copy of this process: start pools from a moment when no
+  /// other thread of it holds a lock, as scalelab's runner does) or spawn (fork + exec).
+  StartMethod start_method = StartMethod::fork;
   /// processes/spawn: the program to exec in worker mode; empty means this program
   /// (/proc/self/exe), whose main must call scalelab::maybe_run_worker first.
   std::string worker_executable;

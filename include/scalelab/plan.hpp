@@ -47,11 +47,11 @@ nlohmann::json to_json(const Spec& spec);
 
 /// One trial to run.
 struct PlannedTrial {
-  std::size_t workload = 0;  ///< index into Plan::workloads
-  std::string model;         ///< model name
-  int workers = 1;           ///< worker count (1 for serial)
-  int repeat = 0;            ///< 0-based repeat number; -1 for the warm-up
-  bool warmup() const { return repeat < 0; }
+  std::size_t workload = 0;                   ///< index into Plan::workloads
+  std::string model;                          ///< model name
+  int workers = 1;                            ///< worker count (1 for serial)
+  int repeat = 0;                             ///< 0-based repeat number; -1 for the warm-up
+  bool warmup() const { return repeat < 0; }  ///< whether this is the uncounted warm-up
 };
 
 /// A spec expanded into trials, in the (shuffled) order they will run.
@@ -61,7 +61,11 @@ struct Plan {
   std::size_t counted() const;          ///< trials that are not warm-ups
 };
 
-/// Default worker counts for a workload on a machine with `cores` logical cores.
+/// Most workers a default worker list goes to: waiting scales to the task count, but a default
+/// must not start tens of thousands of threads or processes. Ask with --workers for more.
+inline constexpr int kMaxDefaultWorkers = 1024;
+
+/// Default worker counts for a workload on a machine with `cores` usable cores.
 std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores);
 
 /// Expands `spec` into a plan. `workloads` are the resolved specs, one per spec.workloads entry.

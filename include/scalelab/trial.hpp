@@ -35,8 +35,8 @@ struct Trial {
   std::vector<double> task_start_s;  ///< per task, seconds after the clock started
   std::vector<double> task_end_s;    ///< per task, seconds after the clock started
 
-  bool failed() const { return !error.empty(); }
-  bool warmup() const { return repeat < 0; }  ///< an uncounted warm-up trial
+  bool failed() const { return !error.empty(); }  ///< whether the trial failed
+  bool warmup() const { return repeat < 0; }      ///< an uncounted warm-up trial
   /// (user + sys) / wall: how many cores were busy on average.
   double cpu_util() const { return wall_s > 0 ? (user_s + sys_s) / wall_s : 0; }
 };

@@ -67,8 +67,10 @@ Registry<WorkloadFactory>& workload_registry();
 /// Builds the workload `spec.name` names; throws Error listing the known names if none does.
 std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec);
 
-/// The seed's CPU loop: s = (s + i*i) % 1000003 for i < iters. Returns s.
-std::uint64_t cpu_loop(std::uint64_t iters);
+/// The seed's CPU loop: s = (s + i*i) % 1000003 for i < iters, from s = `start`. Returns s.
+/// A `cpu` task starts from its task number (mod 1000003), so that every task's checksum
+/// differs and a model that mixes tasks up is caught.
+std::uint64_t cpu_loop(std::uint64_t iters, std::uint64_t start = 0);
 
 /// Result of turning a CPU-work duration into loop iterations.
 struct CpuCalibration {

@@ -2,7 +2,12 @@
 
 #include "cli/cli.hpp"
 
+#include <sched.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
 
 #include <chrono>
 #include <cstring>
@@ -52,13 +57,22 @@ struct RunOptions {
   bool no_warmup = false;
   bool workers_given = false;  // given, even as "": an empty value is an error, not a default
   bool seed_given = false;
+  bool out_given = false;
 };
 
 CpuWork parse_cpu_work(const std::string& text) {
   const bool has_unit = !text.empty() && std::any_of(text.begin(), text.end(), [](char c) {
     return std::isalpha(static_cast<unsigned char>(c)) != 0;
   });
-  if (has_unit) return CpuWork{0, parse_duration(text, "--cpu-work")};
+  if (has_unit) {
+    try {
+      return CpuWork{0, parse_duration(text, "--cpu-work")};
+    } catch (const Error&) {
+      throw Error(fmt::format(
+          "--cpu-work: '{}' is neither an iteration count like 200000 nor a duration like 25ms",
+          text));
+    }
+  }
   return CpuWork{
       static_cast<std::uint64_t>(parse_count(text, "--cpu-work", 1, std::int64_t{1} << 50)),
       std::chrono::nanoseconds(0)};
@@ -92,9 +106,10 @@ Spec make_spec(const RunOptions& o) {
 }
 
 // A folder nobody has written into yet: the given one, or results/<UTC time>[-N].
-fs::path choose_out_dir(const std::string& requested) {
+fs::path choose_out_dir(const std::string& requested, bool given) {
   std::error_code ec;
-  if (!requested.empty()) {
+  if (given && requested.empty()) throw Error("--out: empty; give a folder name");
+  if (given) {
     const fs::path dir(requested);
     if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
       throw Error(
@@ -115,6 +130,14 @@ fs::path choose_out_dir(const std::string& requested) {
   return dir;
 }
 
+// The cores this process may run on (taskset and cpusets included), which bound CPU scaling.
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
 std::string clock_text(double seconds) {
   const auto s = static_cast<long>(seconds + 0.5);
   return fmt::format("{}:{:02}", s / 60, s % 60);
@@ -122,8 +145,8 @@ std::string clock_text(double seconds) {
 
 int run_command(const RunOptions& options, std::ostream& out, std::ostream& err) {
   const Spec spec = make_spec(options);
-  const fs::path dir = choose_out_dir(options.out);
-  const int cores = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  const fs::path dir = choose_out_dir(options.out, options.out_given);
+  const int cores = usable_cores();
   const bool chatty = !options.quiet;
   const bool progress = chatty && ::isatty(STDERR_FILENO) == 1;
 
@@ -265,7 +288,8 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
                                       "seed for the trial order (default: random, recorded)");
   run->add_option("--start-method", options.start_method, "processes: fork or spawn")
       ->default_str(options.start_method);
-  run->add_option("--out", options.out, "results folder (default: results/<UTC time>/)");
+  auto* out_option =
+      run->add_option("--out", options.out, "results folder (default: results/<UTC time>/)");
   run->add_flag("--no-warmup", options.no_warmup,
                 "skip the uncounted warm-up trial per (workload, model, workers)");
   run->add_flag("-q,--quiet", options.quiet, "no progress or notes on stderr; tables only");
@@ -290,6 +314,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
 
   options.workers_given = workers_option->count() > 0;
   options.seed_given = seed_option->count() > 0;
+  options.out_given = out_option->count() > 0;
   try {
     if (list->parsed()) {
       list_command(out);

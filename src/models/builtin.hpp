@@ -19,6 +19,9 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0,
   return std::chrono::duration<double>(t - t0).count();
 }
 
+/// Throws Error unless workers >= 1 (a pool of none would never run a task).
+void check_workers(int workers);
+
 /// Runs one task on the calling thread, recording its checksum, times and any exception.
 void run_task_blocking(const Workload& workload, std::size_t task, TaskResult& result,
                        std::chrono::steady_clock::time_point t0);

@@ -4,6 +4,8 @@
 
 #include <sys/resource.h>
 
+#include <cstdio>
+
 #include <fmt/format.h>
 
 #include "models/builtin.hpp"
@@ -55,6 +57,13 @@ ResourceUsage ResourceUsage::of_self() {
   return u;
 }
 
+void ResourceUsage::reset_peak() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "we")) {
+    std::fputs("5", f);  // 5: reset the peak resident set size (Linux >= 4.0)
+    std::fclose(f);
+  }
+}
+
 ResourceUsage ResourceUsage::since(const ResourceUsage& before) const {
   ResourceUsage d;
   d.user_s = user_s - before.user_s;
@@ -75,6 +84,11 @@ ResourceUsage& ResourceUsage::operator+=(const ResourceUsage& other) {
 }
 
 namespace detail {
+
+void check_workers(int workers) {
+  if (workers < 1)
+    throw Error(fmt::format("--workers: {} is not a worker count; use 1 or more", workers));
+}
 
 void run_task_blocking(const Workload& workload, std::size_t task, TaskResult& result,
                        std::chrono::steady_clock::time_point t0) {

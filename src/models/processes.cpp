@@ -21,10 +21,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -42,25 +47,36 @@ constexpr double kQueueTarget = 200e-6;        // seconds of work queued at each
 constexpr std::int64_t kFlushAfter = 100'000;  // ns a finished result may wait to be sent
 constexpr const char* kWorkerFlag = "--scalelab-worker";
 
+constexpr const char* kWorkerEnv = "SCALELAB_WORKER";  // set in a spawned worker's environment
+constexpr auto kReadyTimeout = std::chrono::seconds(30);
+
 enum class Kind : std::uint32_t {
-  spec = 1,      // parent → worker: the workload's JSON spec follows (spawn only)
-  task = 2,      // parent → worker: run task `a`
+  spec = 1,      // parent → worker: the workload's JSON spec follows as text (spawn only)
+  task = 2,      // parent → worker: run `task`
   begin = 3,     // parent → worker: a batch starts; take the resource-usage baseline
   end = 4,       // parent → worker: the batch ended; report usage since `begin`
   ready = 10,    // worker → parent: started and warm
-  result = 11,   // worker → parent: task a, checksum b, start c, end d (steady ns); error text
-  usage = 12,    // worker → parent: user µs a, sys µs b, vcsw c, ivcsw d, max rss KiB e
-  failure = 13,  // worker → parent: could not start; reason text follows
+  result = 11,   // worker → parent: `task` returned `checksum` (or threw: error as text)
+  usage = 12,    // worker → parent: a WireUsage follows as text
+  failure = 13,  // worker → parent: could not start; the reason follows as text
 };
 
 // Fixed-size frame; `text` bytes follow it on the stream. Both ends are the same binary on the
 // same machine, so native layout is fine.
 struct Frame {
   Kind kind{};
-  std::uint32_t text = 0;
-  std::uint64_t a = 0, b = 0;
-  std::int64_t c = 0, d = 0;
-  std::uint64_t e = 0;
+  std::uint32_t text = 0;      // bytes that follow
+  std::uint64_t task = 0;      // task, result
+  std::uint64_t checksum = 0;  // result
+  std::int64_t start_ns = 0;   // result: steady clock, the same in every process
+  std::int64_t end_ns = 0;     // result
+};
+
+// A worker's resource usage over one batch.
+struct WireUsage {
+  std::int64_t user_us = 0, sys_us = 0;
+  std::int64_t voluntary_ctx = 0, involuntary_ctx = 0;
+  std::int64_t max_rss_kib = 0;
 };
 
 std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
@@ -147,6 +163,22 @@ class Channel {
     }
     return true;
   }
+  enum class Wait { ok, closed, timed_out };
+  // The next frame, waiting no later than `deadline`.
+  Wait receive_until(Frame& frame, std::string& text,
+                     std::chrono::steady_clock::time_point deadline) {
+    while (!take(frame, text)) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Wait::timed_out;
+      pollfd p{fd_, POLLIN, 0};
+      const int n =
+          ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1'000'000)));
+      if (n < 0 && errno != EINTR) return Wait::closed;
+      if (n > 0 && !fill()) return Wait::closed;
+    }
+    return Wait::ok;
+  }
 
  private:
   bool compact() {
@@ -188,35 +220,35 @@ int worker_loop(Channel& channel, const Workload* workload) {
     switch (frame.kind) {
       case Kind::task: {
         Frame reply{Kind::result};
-        reply.a = frame.a;
+        reply.task = frame.task;
         std::string error;
         const auto start = std::chrono::steady_clock::now();
         try {
-          reply.b = workload->run(frame.a);
+          reply.checksum = workload->run(frame.task);
         } catch (const std::exception& e) {
           error = e.what();
         } catch (...) {
           error = "unknown exception";
         }
-        reply.c = steady_ns(start);
-        reply.d = steady_ns(std::chrono::steady_clock::now());
-        if (!channel.pending()) oldest_unsent = reply.d;
+        reply.start_ns = steady_ns(start);
+        reply.end_ns = steady_ns(std::chrono::steady_clock::now());
+        if (!channel.pending()) oldest_unsent = reply.end_ns;
         channel.queue(reply, error);
-        if (reply.d - oldest_unsent >= kFlushAfter && !channel.flush()) return 0;
+        if (reply.end_ns - oldest_unsent >= kFlushAfter && !channel.flush()) return 0;
         break;
       }
       case Kind::begin:
+        ResourceUsage::reset_peak();  // this batch's peak, not the one inherited through fork
         baseline = ResourceUsage::of_self();
         break;
       case Kind::end: {
         const ResourceUsage u = ResourceUsage::of_self().since(baseline);
-        Frame reply{Kind::usage};
-        reply.a = static_cast<std::uint64_t>(u.user_s * 1e6);
-        reply.b = static_cast<std::uint64_t>(u.sys_s * 1e6);
-        reply.c = u.voluntary_ctx;
-        reply.d = u.involuntary_ctx;
-        reply.e = static_cast<std::uint64_t>(u.max_rss_kib);
-        if (!channel.send(reply)) return 0;
+        const WireUsage wire{std::llround(u.user_s * 1e6), std::llround(u.sys_s * 1e6),
+                             u.voluntary_ctx, u.involuntary_ctx, u.max_rss_kib};
+        if (!channel.send(Frame{Kind::usage},
+                          std::string_view(reinterpret_cast<const char*>(&wire), sizeof wire))) {
+          return 0;
+        }
         break;
       }
       default:
@@ -243,80 +275,15 @@ struct Worker {
 class ProcessesPool final : public Pool {
  public:
   ProcessesPool(const Workload& workload, int workers, const ModelOptions& options) {
-    const bool spawn = options.start_method == StartMethod::spawn;
-    // Everything the child needs is built before fork: after it, only exec-safe calls.
-    const std::string exe =
-        options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
-    const std::string spec = to_json(workload.spec()).dump();
-    workers_.reserve(static_cast<std::size_t>(workers));
-    for (int i = 0; i < workers; ++i) {
-      int sv[2];
-      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        throw std::runtime_error(fmt::format("could not create the socket for worker {} of {}: {}",
-                                             i + 1, workers, errno_text(errno)));
-      }
-      const std::string fd_text = std::to_string(sv[1]);
-      const pid_t pid = ::fork();
-      if (pid < 0) {
-        const int err = errno;
-        ::close(sv[0]);
-        ::close(sv[1]);
-        throw std::runtime_error(fmt::format("could not start worker process {} of {}: {}", i + 1,
-                                             workers, errno_text(err)));
-      }
-      if (pid == 0) {
-        ::close(sv[0]);
-        // Earlier workers' parent ends would otherwise keep their sockets open in this child.
-        for (auto& w : workers_) ::close(w.channel.fd());
-        if (spawn) {
-          ::fcntl(sv[1], F_SETFD, 0);  // the one descriptor the worker inherits
-          const char* argv[] = {exe.c_str(), kWorkerFlag, fd_text.c_str(), nullptr};
-          ::execv(exe.c_str(), const_cast<char* const*>(argv));
-          ::_exit(127);
-        }
-        Channel channel(sv[1]);
-        ::_exit(worker_loop(channel, &workload));
-      }
-      ::close(sv[1]);
-      workers_.push_back(Worker{pid, Channel(sv[0])});
-      if (spawn) workers_.back().channel.send(Frame{Kind::spec}, spec);
-    }
-    // Warm: each worker has started (and, for spawn, rebuilt the workload) before the clock.
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-      Frame frame;
-      std::string text;
-      if (!workers_[i].channel.receive(frame, text) || frame.kind != Kind::ready) {
-        std::string why = frame.kind == Kind::failure ? text : exit_reason(i);
-        if (spawn && why.find("code 127") != std::string::npos) {
-          why += fmt::format(" (could not exec '{}')", exe);
-        }
-        throw std::runtime_error(
-            fmt::format("worker {} of {} did not start: {}", i + 1, workers_.size(), why));
-      }
+    try {
+      start(workload, workers, options);
+    } catch (...) {
+      stop();  // the workers already started must not outlive a pool that failed to start
+      throw;
     }
   }
 
-  ~ProcessesPool() override {
-    // Closing the socket is the stop signal: a worker exits when its read sees the end.
-    for (auto& w : workers_) w.channel.close();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (auto& w : workers_) {
-      if (w.pid <= 0) continue;  // already reaped
-      int status = 0;
-      // Workers exit within microseconds of seeing the end of their stream: poll fast, then
-      // back off, so that tearing a pool down does not cost a fixed millisecond per worker.
-      auto pause = std::chrono::microseconds(20);
-      while (::waitpid(w.pid, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          ::kill(w.pid, SIGKILL);  // stuck in a task: it must not outlive the pool
-          ::waitpid(w.pid, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(pause);
-        pause = std::min(pause * 2, std::chrono::microseconds(2000));
-      }
-    }
-  }
+  ~ProcessesPool() override { stop(); }
 
   BatchResult run(std::size_t tasks) override {
     BatchResult batch;
@@ -352,13 +319,13 @@ class ProcessesPool final : public Pool {
         Worker& w = workers_[i];
         if (!w.channel.fill()) throw died(i);
         while (w.channel.take(frame, text)) {
-          if (frame.kind != Kind::result || frame.a >= tasks) {
+          if (frame.kind != Kind::result || frame.task >= tasks) {
             throw std::runtime_error(fmt::format("worker {} sent a malformed message", i + 1));
           }
-          TaskResult& r = batch.tasks[frame.a];
-          r.checksum = frame.b;
-          r.start_s = static_cast<double>(frame.c - t0_ns) * 1e-9;
-          r.end_s = static_cast<double>(frame.d - t0_ns) * 1e-9;
+          TaskResult& r = batch.tasks[frame.task];
+          r.checksum = frame.checksum;
+          r.start_s = static_cast<double>(frame.start_ns - t0_ns) * 1e-9;
+          r.end_s = static_cast<double>(frame.end_ns - t0_ns) * 1e-9;
           r.error = text;
           ++r.runs;
           ++done;
@@ -380,13 +347,18 @@ class ProcessesPool final : public Pool {
       if (!workers_[i].channel.send(Frame{Kind::end})) throw died(i);
     }
     for (std::size_t i = 0; i < workers_.size(); ++i) {
-      if (!workers_[i].channel.receive(frame, text) || frame.kind != Kind::usage) throw died(i);
+      if (!workers_[i].channel.receive(frame, text) || frame.kind != Kind::usage ||
+          text.size() != sizeof(WireUsage)) {
+        throw died(i);
+      }
+      WireUsage wire;
+      std::memcpy(&wire, text.data(), sizeof wire);
       ResourceUsage u;
-      u.user_s = static_cast<double>(frame.a) * 1e-6;
-      u.sys_s = static_cast<double>(frame.b) * 1e-6;
-      u.voluntary_ctx = frame.c;
-      u.involuntary_ctx = frame.d;
-      u.max_rss_kib = static_cast<std::int64_t>(frame.e);
+      u.user_s = static_cast<double>(wire.user_us) * 1e-6;
+      u.sys_s = static_cast<double>(wire.sys_us) * 1e-6;
+      u.voluntary_ctx = wire.voluntary_ctx;
+      u.involuntary_ctx = wire.involuntary_ctx;
+      u.max_rss_kib = wire.max_rss_kib;
       batch.worker_usage += u;
     }
     batch.has_worker_usage = true;
@@ -394,9 +366,110 @@ class ProcessesPool final : public Pool {
   }
 
  private:
+  void start(const Workload& workload, int workers, const ModelOptions& options) {
+    const bool spawn = options.start_method == StartMethod::spawn;
+    if (spawn && std::getenv(kWorkerEnv) != nullptr) {
+      // This program was exec'd as a worker but its main did not become one: starting more
+      // workers from here would recurse.
+      throw Error(
+          "processes: this process was started as a spawn worker, but its main() did not call "
+          "scalelab::maybe_run_worker(argc, argv) first");
+    }
+    // Everything the child needs is built before fork: after it, only exec-safe calls.
+    const std::string exe =
+        options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
+    const std::string spec = to_json(workload.spec()).dump();
+    const std::string marker = std::string(kWorkerEnv) + "=1";
+    std::vector<const char*> env;
+    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+    env.push_back(marker.c_str());
+    env.push_back(nullptr);
+    workers_.reserve(static_cast<std::size_t>(workers));
+    for (int i = 0; i < workers; ++i) {
+      int sv[2];
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        throw std::runtime_error(fmt::format("could not create the socket for worker {} of {}: {}",
+                                             i + 1, workers, errno_text(errno)));
+      }
+      const std::string fd_text = std::to_string(sv[1]);
+      const pid_t pid = ::fork();
+      if (pid < 0) {
+        const int err = errno;
+        ::close(sv[0]);
+        ::close(sv[1]);
+        throw std::runtime_error(fmt::format("could not start worker process {} of {}: {}", i + 1,
+                                             workers, errno_text(err)));
+      }
+      if (pid == 0) {
+        ::close(sv[0]);
+        // Earlier workers' parent ends would otherwise keep their sockets open in this child.
+        for (auto& w : workers_) ::close(w.channel.fd());
+        if (spawn) {
+          ::fcntl(sv[1], F_SETFD, 0);  // the one descriptor the worker inherits
+          const char* argv[] = {exe.c_str(), kWorkerFlag, fd_text.c_str(), nullptr};
+          ::execve(exe.c_str(), const_cast<char* const*>(argv),
+                   const_cast<char* const*>(env.data()));
+          ::_exit(127);
+        }
+        Channel channel(sv[1]);
+        ::_exit(worker_loop(channel, &workload));
+      }
+      ::close(sv[1]);
+      workers_.push_back(Worker{pid, Channel(sv[0])});
+      if (spawn) workers_.back().channel.send(Frame{Kind::spec}, spec);
+    }
+    // Warm: each worker has started (and, for spawn, rebuilt the workload) before the clock.
+    const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      Frame frame;
+      std::string text;
+      const auto wait = workers_[i].channel.receive_until(frame, text, deadline);
+      if (wait == Channel::Wait::timed_out) {
+        throw std::runtime_error(fmt::format(
+            "worker {} of {} did not report ready within {} s{}", i + 1, workers_.size(),
+            kReadyTimeout.count(),
+            spawn ? " (a program that uses spawn must call scalelab::maybe_run_worker first in "
+                    "main)"
+                  : ""));
+      }
+      if (wait == Channel::Wait::closed || frame.kind != Kind::ready) {
+        std::string why = frame.kind == Kind::failure ? text : exit_reason(i);
+        if (spawn && why.find("code 127") != std::string::npos) {
+          why += fmt::format(" (could not exec '{}')", exe);
+        }
+        throw std::runtime_error(
+            fmt::format("worker {} of {} did not start: {}", i + 1, workers_.size(), why));
+      }
+    }
+  }
+
+  // Closes every channel (a worker exits when its read sees the end) and reaps every worker,
+  // killing one that is still busy after a grace period.
+  void stop() noexcept {
+    for (auto& w : workers_) w.channel.close();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (auto& w : workers_) {
+      if (w.pid <= 0) continue;  // already reaped
+      int status = 0;
+      // Workers exit within microseconds of seeing the end of their stream: poll fast, then
+      // back off, so that tearing a pool down does not cost a fixed millisecond per worker.
+      auto pause = std::chrono::microseconds(20);
+      while (::waitpid(w.pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          ::kill(w.pid, SIGKILL);  // stuck in a task: it must not outlive the pool
+          ::waitpid(w.pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(2000));
+      }
+      w.pid = -1;
+    }
+  }
+
   void queue_task(std::size_t i, std::size_t task) {
     Frame f{Kind::task};
-    f.a = task;
+    f.task = task;
     workers_[i].channel.queue(f);
     ++workers_[i].queued;
   }
@@ -406,6 +479,7 @@ class ProcessesPool final : public Pool {
 
   // Why worker i went away, once it has (waits briefly for the exit to be reported).
   std::string exit_reason(std::size_t i) {
+    if (workers_[i].pid <= 0) return "exited";  // reaped already; waitpid(-1) would take any child
     int status = 0;
     for (int tries = 0; tries < 1000; ++tries) {
       const pid_t r = ::waitpid(workers_[i].pid, &status, WNOHANG);
@@ -433,6 +507,7 @@ class ProcessesModel final : public Model {
  public:
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions& options) const override {
+    check_workers(workers);
     return std::make_unique<ProcessesPool>(workload, workers, options);
   }
 };
@@ -456,6 +531,7 @@ std::optional<int> maybe_run_worker(int argc, char** argv) {
                  detail::kWorkerFlag);
     return 2;
   }
+  ::unsetenv(detail::kWorkerEnv);  // it became a worker: pools it starts are its own
   detail::Channel channel(fd);
   return detail::worker_loop(channel, nullptr);
 }

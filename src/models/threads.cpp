@@ -2,6 +2,7 @@
 // numbers 0..N-1, so it is an atomic counter: taking a task is one fetch_add, and the pool's
 // dispatch cost is what a lock-free queue costs, not what a mutex costs.
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -45,8 +46,9 @@ class ThreadsPool final : public Pool {
     wake_.notify_all();
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return active_ == 0; });
-    batch.wall_s = seconds_since(t0_, std::chrono::steady_clock::now());
     results_ = nullptr;
+    // The clock stops when the last task ends, not when this thread wakes to notice it.
+    for (const auto& t : batch.tasks) batch.wall_s = std::max(batch.wall_s, t.end_s);
     return batch;
   }
 
@@ -91,6 +93,7 @@ class ThreadsModel final : public Model {
  public:
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions&) const override {
+    check_workers(workers);
     return std::make_unique<ThreadsPool>(workload, workers);
   }
 };

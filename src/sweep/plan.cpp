@@ -92,9 +92,10 @@ std::size_t Plan::counted() const {
 std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores) {
   // CPU-bound work stops scaling at the core count; going to twice that shows the plateau.
   // Waiting scales until every task waits at once, so go up to the task count.
-  const std::int64_t top = bound == Bound::wait
-                               ? static_cast<std::int64_t>(std::max<std::size_t>(tasks, 1))
-                               : 2 * static_cast<std::int64_t>(std::max(cores, 1));
+  const std::int64_t top = std::min<std::int64_t>(
+      kMaxDefaultWorkers, bound == Bound::wait
+                              ? static_cast<std::int64_t>(std::max<std::size_t>(tasks, 1))
+                              : 2 * static_cast<std::int64_t>(std::max(cores, 1)));
   std::vector<int> workers;
   for (std::int64_t w = 1; w < top; w *= 2) workers.push_back(static_cast<int>(w));
   workers.push_back(static_cast<int>(top));

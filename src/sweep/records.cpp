@@ -2,6 +2,7 @@
 
 #include "scalelab/records.hpp"
 
+#include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -80,6 +81,10 @@ nlohmann::json collect_environment() {
     }
   }
   const long logical = ::sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t affinity;
+  CPU_ZERO(&affinity);
+  const long usable =
+      ::sched_getaffinity(0, sizeof affinity, &affinity) == 0 ? CPU_COUNT(&affinity) : logical;
   utsname uts{};
   ::uname(&uts);
   double load[3] = {0, 0, 0};
@@ -89,6 +94,7 @@ nlohmann::json collect_environment() {
       {"cpu_model", cpu_model},
       {"logical_cores", logical},
       {"physical_cores", cores.empty() ? logical : static_cast<long>(cores.size())},
+      {"usable_cores", usable},  // what this process may run on: taskset, cpusets
       {"governor", governor.empty() ? "unknown" : governor},
       {"load_avg_1m", load[0]},
       {"kernel", fmt::format("{} {}", uts.sysname, uts.release)},
@@ -102,7 +108,7 @@ nlohmann::json collect_environment() {
 }
 
 RecordWriter::RecordWriter(const std::filesystem::path& path)
-    : file_(std::fopen(path.c_str(), "w")), path_(path) {
+    : file_(std::fopen(path.c_str(), "we")), path_(path) {  // e: not inherited by workers
   if (!file_) {
     throw Error(fmt::format("--out: cannot write '{}': {}", path.string(), std::strerror(errno)));
   }
@@ -127,7 +133,9 @@ void RecordWriter::line(const nlohmann::json& json) {
   // One write per line and a flush after it: a killed run leaves whole lines behind.
   if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size() ||
       std::fflush(file_.get()) != 0) {
-    throw Error(fmt::format("cannot write '{}': {}", path_.string(), std::strerror(errno)));
+    // Not an Error (exit 2): the input was fine, the run failed.
+    throw std::runtime_error(
+        fmt::format("cannot write '{}': {}", path_.string(), std::strerror(errno)));
   }
 }
 

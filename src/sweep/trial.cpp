@@ -43,6 +43,7 @@ std::string check_tasks(const std::vector<TaskResult>& tasks,
       checksums_ok = false;
     } else if (!t.error.empty()) {
       problem = fmt::format("task {} threw: {}", i, t.error);
+      checksums_ok = false;  // it returned no checksum to match
     } else if (t.checksum != expected.at(i)) {
       problem = fmt::format("checksum mismatch at task {}: got {}, serial gives {}", i, t.checksum,
                             expected[i]);
@@ -94,6 +95,7 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
   trial.repeat = repeat;
   trial.tasks = tasks;
   try {
+    ResourceUsage::reset_peak();  // the peak is this trial's, not the largest so far
     const auto s0 = std::chrono::steady_clock::now();
     const auto pool = model.start(workload, workers, options);
     trial.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();

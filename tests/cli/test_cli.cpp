@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -22,12 +21,19 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
+#include "support/helpers.hpp"
 
 extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
+using scalelab::testing::contains_all;
+using scalelab::testing::count_newlines;
+using scalelab::testing::has_keys;
+using scalelab::testing::lines_of;
+using scalelab::testing::parse_csv;
+using scalelab::testing::read_file;
 
 struct Outcome {
   int code = -1;
@@ -35,90 +41,17 @@ struct Outcome {
   std::string err;  ///< stderr
 };
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::size_t count_newlines(const std::string& text) {
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
-// RFC 4180 records (quoted fields may hold commas, quotes and newlines).
-std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false;
-  bool any = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    any = true;
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(field);
-      field.clear();
-    } else if (c == '\n') {
-      row.push_back(field);
-      rows.push_back(row);
-      row.clear();
-      field.clear();
-      any = false;
-    } else {
-      field += c;
-    }
-  }
-  if (any) {
-    row.push_back(field);
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-// A fresh scratch folder per test; `out_dir()` is a results folder inside it that does not
-// exist yet.
-class CliTest : public ::testing::Test {
+// A fresh scratch folder per test (ScratchDirTest); `out_dir()` is a results folder inside it
+// that does not exist yet.
+class CliTest : public scalelab::testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "-" + info->name();
-    std::replace(name.begin(), name.end(), '/', '_');
-    root_ = fs::temp_directory_path() /
-            ("scalelab-test-cli-" + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(root_);
-    ASSERT_TRUE(fs::create_directories(root_));
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-
-  fs::path out_dir() const { return root_ / "out"; }
+  fs::path out_dir() const { return dir_ / "out"; }
 
   // Runs the scalelab binary with `args` (no shell), stdin from /dev/null, stdout and stderr
   // captured through files in the scratch folder.
   Outcome run_exe(const std::vector<std::string>& args) const {
-    const fs::path out_path = root_ / "stdout.txt";
-    const fs::path err_path = root_ / "stderr.txt";
+    const fs::path out_path = dir_ / "stdout.txt";
+    const fs::path err_path = dir_ / "stderr.txt";
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -160,8 +93,28 @@ class CliTest : public ::testing::Test {
     return outcome;
   }
 
-  fs::path root_;
+  // A one-trial in-process run of the counting fixture that writes to `out`: for the tests of
+  // where results may and may not go.
+  static std::vector<std::string> counting_run(const std::string& out) {
+    return {"run", "--model",  "serial", "--workload", "counting", "--tasks",
+            "2",   "--repeat", "1",      "--out",      out,        "--quiet"};
+  }
 };
+
+// Passes when the run was refused as a usage error: exit 2 and exactly one line on stderr that
+// names `flag` (main catches errors once and prints them as one line).
+::testing::AssertionResult usage_error_naming(const Outcome& r, const std::string& flag) {
+  if (r.code != 2) {
+    return ::testing::AssertionFailure() << "exit " << r.code << ", stderr: " << r.err;
+  }
+  if (count_newlines(r.err) != 1 || r.err.back() != '\n') {
+    return ::testing::AssertionFailure() << "stderr is not one line:\n" << r.err;
+  }
+  if (r.err.find(flag) == std::string::npos) {
+    return ::testing::AssertionFailure() << flag << " not in: " << r.err;
+  }
+  return ::testing::AssertionSuccess();
+}
 
 // --- a real sweep through the binary --------------------------------------------------------
 
@@ -178,18 +131,14 @@ TEST_F(CliTest, TinySweepWritesEveryRecord) {
   // results.json
   ASSERT_TRUE(fs::exists(out_dir() / "results.json"));
   const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
-  for (const char* key : {"environment", "spec", "trials", "summary"}) {
-    EXPECT_TRUE(all.contains(key)) << key;
-  }
+  EXPECT_TRUE(has_keys(all, {"environment", "spec", "trials", "summary"}));
   ASSERT_TRUE(all.at("trials").is_array());
   EXPECT_EQ(all.at("trials").size(), expected_trials);
   std::map<std::tuple<std::string, std::string, int>, int> repeats;
   for (const auto& t : all.at("trials")) {
-    for (const char* key :
-         {"workload", "model", "workers", "repeat", "tasks", "wall_s", "user_s", "sys_s",
-          "voluntary_ctx", "involuntary_ctx", "max_rss_kib", "checksum_ok", "error"}) {
-      EXPECT_TRUE(t.contains(key)) << key << " in " << t.dump();
-    }
+    EXPECT_TRUE(
+        has_keys(t, {"workload", "model", "workers", "repeat", "tasks", "wall_s", "user_s", "sys_s",
+                     "voluntary_ctx", "involuntary_ctx", "max_rss_kib", "checksum_ok", "error"}));
     EXPECT_EQ(t.at("tasks"), 4);
     EXPECT_EQ(t.at("checksum_ok"), true) << t.dump();
     EXPECT_TRUE(t.at("error").is_null()) << t.dump();
@@ -207,10 +156,8 @@ TEST_F(CliTest, TinySweepWritesEveryRecord) {
   ASSERT_TRUE(all.at("summary").is_array());
   EXPECT_EQ(all.at("summary").size(), 14u);
   for (const auto& row : all.at("summary")) {
-    for (const char* key :
-         {"workload", "model", "workers", "median_s", "speedup", "efficiency", "cpu_util"}) {
-      EXPECT_TRUE(row.contains(key)) << key << " in " << row.dump();
-    }
+    EXPECT_TRUE(has_keys(
+        row, {"workload", "model", "workers", "median_s", "speedup", "efficiency", "cpu_util"}));
     EXPECT_TRUE(row.at("speedup").is_number()) << row.dump();
     if (row.at("model") == "serial") {
       EXPECT_DOUBLE_EQ(row.at("speedup").get<double>(), 1.0);
@@ -221,7 +168,9 @@ TEST_F(CliTest, TinySweepWritesEveryRecord) {
 
   // results.csv: one row per trial.
   ASSERT_TRUE(fs::exists(out_dir() / "results.csv"));
-  const auto rows = parse_csv(read_file(out_dir() / "results.csv"));
+  const auto csv = parse_csv(read_file(out_dir() / "results.csv"));
+  ASSERT_TRUE(csv.has_value()) << "unterminated quote in results.csv";
+  const auto& rows = *csv;
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows.size() - 1, expected_trials);
   for (const auto& row : rows) EXPECT_EQ(row.size(), rows[0].size());
@@ -239,9 +188,7 @@ TEST_F(CliTest, TinySweepWritesEveryRecord) {
   }
 
   // The console table.
-  for (const char* name : {"serial", "threads", "processes", "async", "cpu", "io"}) {
-    EXPECT_NE(r.out.find(name), std::string::npos) << name << " not in:\n" << r.out;
-  }
+  EXPECT_TRUE(contains_all(r.out, {"serial", "threads", "processes", "async", "cpu", "io"}));
 }
 
 TEST_F(CliTest, SpawnStartMethodWorks) {
@@ -296,9 +243,8 @@ TEST_F(CliTest, AnExistingEmptyOutFolderIsUsed) {
 TEST_F(CliTest, ListNamesEveryModelAndWorkload) {
   const auto r = run_exe({"list"});
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* name : {"serial", "threads", "processes", "async", "cpu", "io", "noop"}) {
-    EXPECT_NE(r.out.find(name), std::string::npos) << name << " not in:\n" << r.out;
-  }
+  EXPECT_TRUE(
+      contains_all(r.out, {"serial", "threads", "processes", "async", "cpu", "io", "noop"}));
 }
 
 TEST_F(CliTest, HelpShowsExamples) {
@@ -319,10 +265,8 @@ TEST_F(CliTest, EnvPrintsTheEnvironmentAsJson) {
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json env;
   ASSERT_NO_THROW(env = nlohmann::json::parse(r.out)) << r.out;
-  for (const char* key : {"cpu_model", "logical_cores", "physical_cores", "kernel", "compiler",
-                          "build_type", "scalelab_version"}) {
-    EXPECT_TRUE(env.contains(key)) << key;
-  }
+  EXPECT_TRUE(has_keys(env, {"cpu_model", "logical_cores", "physical_cores", "kernel", "compiler",
+                             "build_type", "scalelab_version"}));
 }
 
 // --- bad input: exit 2, one line naming the flag, no results folder -------------------------
@@ -350,12 +294,9 @@ TEST_P(CliBadInput, ExitsTwoWithOneLineAndWritesNothing) {
   }
   args.insert(args.end(), input.args.begin(), input.args.end());
   const auto r = run_exe(args);
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_EQ(count_newlines(r.err), 1u) << "stderr:\n" << r.err;
-  EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << r.err;
-  EXPECT_NE(r.err.find(input.flag), std::string::npos) << input.flag << " not in: " << r.err;
+  EXPECT_TRUE(usage_error_naming(r, input.flag));
   EXPECT_FALSE(fs::exists(out_dir())) << "a results folder was created for bad input";
-  EXPECT_FALSE(fs::exists(root_ / "results"));
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -374,6 +315,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"RepeatMissingValue", {"--repeat"}, "--repeat"},
         BadInput{"CpuWorkParsecs", {"--cpu-work", "5parsecs"}, "--cpu-work"},
         BadInput{"CpuWorkZero", {"--cpu-work", "0"}, "--cpu-work"},
+        BadInput{"CpuWorkExponent", {"--cpu-work", "2e5"}, "iteration count"},
         BadInput{"IoWaitNoUnit", {"--io-wait", "20"}, "--io-wait"},
         BadInput{"IoWaitZero", {"--io-wait", "0ms"}, "--io-wait"},
         BadInput{"SeedNotANumber", {"--seed", "abc"}, "--seed"},
@@ -442,31 +384,33 @@ TEST_F(CliTest, InProcessThrowingTaskFailsButTheSweepGoesOn) {
 TEST_F(CliTest, InProcessExistingNonEmptyOutFolderIsRefused) {
   fs::create_directories(out_dir());
   std::ofstream(out_dir() / "keep.txt") << "earlier results\n";
-  const auto r = run_in_process({"run", "--model", "serial", "--workload", "counting", "--tasks",
-                                 "2", "--repeat", "1", "--out", out_dir().string(), "--quiet"});
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_EQ(count_newlines(r.err), 1u) << r.err;
-  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  const auto r = run_in_process(counting_run(out_dir().string()));
+  EXPECT_TRUE(usage_error_naming(r, "--out"));
   EXPECT_EQ(read_file(out_dir() / "keep.txt"), "earlier results\n");
   EXPECT_FALSE(fs::exists(out_dir() / "results.jsonl"));
 }
 
 TEST_F(CliTest, InProcessOutPathThatIsAFileIsRefused) {
   std::ofstream(out_dir()) << "a file, not a folder\n";
-  const auto r = run_in_process({"run", "--model", "serial", "--workload", "counting", "--tasks",
-                                 "2", "--repeat", "1", "--out", out_dir().string(), "--quiet"});
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  const auto r = run_in_process(counting_run(out_dir().string()));
+  EXPECT_TRUE(usage_error_naming(r, "--out"));
   EXPECT_EQ(read_file(out_dir()), "a file, not a folder\n");
+}
+
+TEST_F(CliTest, InProcessEmptyOutIsAUsageErrorNotTheDefaultFolder) {
+  const fs::path cwd = fs::current_path();
+  fs::create_directories(dir_);
+  fs::current_path(dir_);  // where a default results/ folder would appear
+  const auto r = run_in_process(counting_run(""));
+  fs::current_path(cwd);
+  EXPECT_TRUE(usage_error_naming(r, "--out"));
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
 }
 
 TEST_F(CliTest, InProcessUnwritableOutFolderIsAUsageErrorNamingOut) {
   // /dev/null is a file, so no folder can be created below it.
-  const auto r = run_in_process({"run", "--model", "serial", "--workload", "counting", "--tasks",
-                                 "2", "--repeat", "1", "--out", "/dev/null/out", "--quiet"});
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_EQ(count_newlines(r.err), 1u) << r.err;
-  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  const auto r = run_in_process(counting_run("/dev/null/out"));
+  EXPECT_TRUE(usage_error_naming(r, "--out"));
 }
 
 TEST_F(CliTest, InProcessSpawnedWorkersKnowTheTestFixtures) {
@@ -482,17 +426,14 @@ TEST_F(CliTest, InProcessSpawnedWorkersKnowTheTestFixtures) {
 TEST_F(CliTest, InProcessListIncludesRegisteredFixtures) {
   const auto r = run_in_process({"list"});
   EXPECT_EQ(r.code, 0);
-  for (const char* name : {"serial", "corrupt", "cpu", "counting", "throw_at3", "sleep100ms"}) {
-    EXPECT_NE(r.out.find(name), std::string::npos) << name;
-  }
+  EXPECT_TRUE(
+      contains_all(r.out, {"serial", "corrupt", "cpu", "counting", "throw_at3", "sleep100ms"}));
 }
 
 TEST_F(CliTest, InProcessBadInputIsOneLineAndExitTwo) {
   const auto r = run_in_process(
       {"run", "--model", "corrupt,nope", "--workload", "counting", "--out", out_dir().string()});
-  EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(count_newlines(r.err), 1u) << r.err;
-  EXPECT_NE(r.err.find("--model"), std::string::npos) << r.err;
+  EXPECT_TRUE(usage_error_naming(r, "--model"));
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out_dir()));
 }

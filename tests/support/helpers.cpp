@@ -1,0 +1,142 @@
+#include "support/helpers.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <exception>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "scalelab/error.hpp"
+
+namespace scalelab::testing {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The items that `present` rejects, joined by ", ": a failure then names every missing item at
+// once instead of stopping at the first.
+std::string missing_items(std::initializer_list<const char*> items,
+                          const std::function<bool(const char*)>& present) {
+  std::string missing;
+  for (const char* item : items) {
+    if (!present(item)) missing += std::string(missing.empty() ? "" : ", ") + item;
+  }
+  return missing;
+}
+
+}  // namespace
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::size_t count_newlines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+std::optional<std::vector<std::vector<std::string>>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false;
+  bool any = false;  // something since the last record separator: a last record without '\n'
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    any = true;
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+    } else if (c == '\n') {
+      row.push_back(field);
+      rows.push_back(row);
+      row.clear();
+      field.clear();
+      any = false;
+    } else {
+      field += c;
+    }
+  }
+  if (quoted) return std::nullopt;
+  if (any) {
+    row.push_back(field);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+::testing::AssertionResult throws_naming(const std::function<void()>& call,
+                                         const std::string& fragment) {
+  try {
+    call();
+  } catch (const scalelab::Error& e) {
+    const std::string message = e.what();
+    if (message.find(fragment) == std::string::npos) {
+      return ::testing::AssertionFailure()
+             << "scalelab::Error does not name " << fragment << ": " << message;
+    }
+    return ::testing::AssertionSuccess();
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw a non-scalelab exception: " << e.what();
+  } catch (...) {
+    return ::testing::AssertionFailure() << "threw something that is not a std::exception";
+  }
+  return ::testing::AssertionFailure() << "did not throw";
+}
+
+::testing::AssertionResult has_keys(const nlohmann::json& object,
+                                    std::initializer_list<const char*> keys) {
+  const std::string missing =
+      missing_items(keys, [&](const char* key) { return object.contains(key); });
+  if (missing.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "missing " << missing << " in " << object.dump();
+}
+
+::testing::AssertionResult contains_all(const std::string& text,
+                                        std::initializer_list<const char*> fragments) {
+  const std::string missing = missing_items(
+      fragments, [&](const char* fragment) { return text.find(fragment) != std::string::npos; });
+  if (missing.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << missing << " not in:\n" << text;
+}
+
+void ScratchDirTest::SetUp() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  // Parameterised tests have '/' in their names, which would make a nested path.
+  std::string name = std::string(info->test_suite_name()) + "-" + info->name();
+  std::replace(name.begin(), name.end(), '/', '_');
+  dir_ = fs::temp_directory_path() / ("scalelab-test-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir_);
+  ASSERT_TRUE(fs::create_directories(dir_));
+}
+
+void ScratchDirTest::TearDown() {
+  // Never throw from clean-up: a leftover temp folder must not fail a test that passed.
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+}  // namespace scalelab::testing

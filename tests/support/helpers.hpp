@@ -1,0 +1,58 @@
+#pragma once
+// Helpers that more than one test file needs: reading back what scalelab wrote, checking the
+// one error type, and a scratch folder per test. Kept here so that two test files cannot
+// drift into two slightly different CSV parsers or error checks.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace scalelab::testing {
+
+/// The whole file as bytes; empty when it cannot be read (the caller's checks then fail).
+std::string read_file(const std::filesystem::path& path);
+
+/// The lines of `text` without their newlines; a last line without a newline still counts.
+std::vector<std::string> lines_of(const std::string& text);
+
+/// How many newline characters `text` holds.
+std::size_t count_newlines(const std::string& text);
+
+/// RFC 4180 records: fields separated by commas, records by newlines; a quoted field may hold
+/// commas, newlines and doubled quotes. Empty optional on an unterminated quote.
+std::optional<std::vector<std::vector<std::string>>> parse_csv(const std::string& text);
+
+/// Passes when `call` throws scalelab::Error whose message contains `fragment` (a flag, or
+/// whatever else the message must name); any other outcome (no exception, another exception
+/// type, a message without the fragment) fails with the reason.
+::testing::AssertionResult throws_naming(const std::function<void()>& call,
+                                         const std::string& fragment);
+
+/// Passes when the JSON object has every one of `keys`; a failure lists all that are missing.
+::testing::AssertionResult has_keys(const nlohmann::json& object,
+                                    std::initializer_list<const char*> keys);
+
+/// Passes when `text` contains every one of `fragments`; a failure lists all that are missing
+/// and shows the text.
+::testing::AssertionResult contains_all(const std::string& text,
+                                        std::initializer_list<const char*> fragments);
+
+/// A fixture with a fresh, empty folder `dir_` per test under the system temp folder, removed
+/// afterwards. The name holds the process id and the test's name, so tests that ctest runs in
+/// parallel never share one.
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  std::filesystem::path dir_;
+};
+
+}  // namespace scalelab::testing
