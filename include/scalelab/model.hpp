@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,8 @@ struct BatchResult {
   ResourceUsage worker_usage;     ///< workers outside this process (processes model), summed
   bool has_worker_usage = false;  ///< whether worker_usage holds anything
   int max_in_flight = 0;          ///< most tasks running at once, as the pool observed it
+  /// Model-specific measurements, e.g. "gil_switches", "gil_wait_s".
+  std::map<std::string, double> counters;
 };
 
 /// How process workers are created (like Python's multiprocessing start methods).

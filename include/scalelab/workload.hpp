@@ -22,9 +22,10 @@ enum class Bound { cpu, wait, none };
 
 /// A workload's name and parameters. Plain value; serialisable to JSON.
 struct WorkloadSpec {
-  std::string name;                     ///< registered workload name: "cpu", "io", "noop"
-  std::uint64_t cpu_iters = 0;          ///< `cpu`: loop iterations per task
-  std::chrono::nanoseconds io_wait{0};  ///< `io`: how long each task waits
+  std::string name;                     ///< registered workload name: "cpu", "io", "noop", …
+  std::uint64_t cpu_iters = 0;          ///< `cpu`, `python`, `mixed`: loop iterations per task
+  std::chrono::nanoseconds io_wait{0};  ///< `io`, `mixed`: how long each task waits
+  std::string python_func{};            ///< `python`: "module:function", empty for the default
   friend bool operator==(const WorkloadSpec&, const WorkloadSpec&) = default;
 };
 
@@ -56,6 +57,19 @@ class Workload {
   /// The checksum serial execution of `task` returns. The default runs the task; workloads
   /// whose value does not depend on the waiting override it to skip the wait.
   virtual std::uint64_t expected_checksum(std::size_t task) const { return run(task); }
+
+  /// Why the model called `model` cannot run this workload (e.g. an embedded interpreter under
+  /// the emulated-GIL model), or empty when it can.
+  virtual std::string unsupported_by(const std::string& model) const {
+    (void)model;
+    return {};
+  }
+
+  /// Called by the processes model just before fork(), on the forking thread: a workload with
+  /// process-wide state (an embedded interpreter) makes it safe to copy.
+  virtual void before_fork() const {}
+  /// Called just after fork(), in the parent (`in_child` false) and in the child (true).
+  virtual void after_fork(bool in_child) const { (void)in_child; }
 };
 
 /// Builds a workload from its spec.

@@ -392,7 +392,9 @@ class ProcessesPool final : public Pool {
                                              i + 1, workers, errno_text(errno)));
       }
       const std::string fd_text = std::to_string(sv[1]);
+      workload.before_fork();
       const pid_t pid = ::fork();
+      if (pid != 0) workload.after_fork(false);
       if (pid < 0) {
         const int err = errno;
         ::close(sv[0]);
@@ -411,6 +413,7 @@ class ProcessesPool final : public Pool {
                    const_cast<char* const*>(env.data()));
           ::_exit(127);
         }
+        workload.after_fork(true);
         Channel channel(sv[1]);
         ::_exit(worker_loop(channel, &workload));
       }

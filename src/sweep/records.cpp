@@ -161,15 +161,30 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 }  // namespace
 
 void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial>& trials) {
+  // Model counters become columns of their own, named as in JSON; empty where a model has none.
+  std::set<std::string> counter_names;
+  for (const auto& t : trials) {
+    for (const auto& [name, value] : t.counters) counter_names.insert(name);
+  }
   std::string text =
       "workload,model,workers,repeat,tasks,tasks_done,wall_s,startup_s,user_s,sys_s,cpu_util,"
-      "voluntary_ctx,involuntary_ctx,max_rss_kib,max_in_flight,checksum_ok,error\n";
+      "voluntary_ctx,involuntary_ctx,max_rss_kib,max_in_flight,checksum_ok,error";
+  for (const auto& name : counter_names) {
+    text += ',';  // two appends: g++ 12 warns falsely (-Wrestrict) on "," + std::string
+    text += csv_field(name);
+  }
+  text += "\n";
   for (const auto& t : trials) {
-    text += fmt::format("{},{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.6g},{},{},{},{},{},{}\n",
+    text += fmt::format("{},{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.6g},{},{},{},{},{},{}",
                         csv_field(t.workload), csv_field(t.model), t.workers, t.repeat, t.tasks,
                         t.tasks_done, t.wall_s, t.startup_s, t.user_s, t.sys_s, t.cpu_util(),
                         t.voluntary_ctx, t.involuntary_ctx, t.max_rss_kib, t.max_in_flight,
                         t.checksum_ok ? "true" : "false", csv_field(t.error));
+    for (const auto& name : counter_names) {
+      const auto it = t.counters.find(name);
+      text += it == t.counters.end() ? "," : fmt::format(",{:.9g}", it->second);
+    }
+    text += "\n";
   }
   write_file(path, text);
 }

@@ -78,6 +78,7 @@ nlohmann::json to_json(const Trial& t) {
       {"involuntary_ctx", t.involuntary_ctx},
       {"max_rss_kib", t.max_rss_kib},
       {"max_in_flight", t.max_in_flight},
+      {"counters", t.counters},
       {"checksum_ok", t.checksum_ok},
       {"error", t.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.error)},
       {"task_start_s", t.task_start_s},
@@ -110,6 +111,7 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
     trial.involuntary_ctx = usage.involuntary_ctx;
     trial.max_rss_kib = usage.max_rss_kib;
     trial.max_in_flight = std::max(batch.max_in_flight, max_overlap(batch.tasks));
+    trial.counters = batch.counters;
     trial.task_start_s.reserve(tasks);
     trial.task_end_s.reserve(tasks);
     for (const auto& t : batch.tasks) {

@@ -45,6 +45,7 @@ std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec) {
 nlohmann::json to_json(const WorkloadSpec& spec) {
   nlohmann::json json{{"name", spec.name}};
   if (spec.cpu_iters != 0) json["cpu_iters"] = spec.cpu_iters;
+  if (!spec.python_func.empty()) json["python_func"] = spec.python_func;
   if (spec.io_wait.count() != 0)
     json["io_wait_s"] = std::chrono::duration<double>(spec.io_wait).count();
   return json;
@@ -55,6 +56,7 @@ WorkloadSpec workload_spec_from_json(const nlohmann::json& json) {
     WorkloadSpec spec;
     spec.name = json.at("name").get<std::string>();
     spec.cpu_iters = json.value("cpu_iters", std::uint64_t{0});
+    spec.python_func = json.value("python_func", std::string());
     spec.io_wait = std::chrono::round<std::chrono::nanoseconds>(
         std::chrono::duration<double>(json.value("io_wait_s", 0.0)));
     return spec;
