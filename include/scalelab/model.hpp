@@ -3,6 +3,7 @@
 /// How tasks run concurrently. A Model starts a Pool (threads, processes, an event loop)
 /// before the clock; the Pool then runs a batch of tasks and reports what happened.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -68,6 +69,9 @@ struct ModelOptions {
   /// processes/spawn: the program to exec in worker mode; empty means this program
   /// (/proc/self/exe), whose main must call scalelab::maybe_run_worker first.
   std::string worker_executable;
+  /// gil: how long a thread waiting for the lock lets the holder run before it asks for the
+  /// lock (sys.getswitchinterval(), 5 ms by default in CPython).
+  std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
 };
 
 /// Started workers, ready to run batches. Not thread-safe: one batch at a time.

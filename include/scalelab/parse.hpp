@@ -20,6 +20,10 @@ std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view 
 std::int64_t parse_count(std::string_view text, std::string_view flag, std::int64_t min,
                          std::int64_t max);
 
+/// Parses a fraction from 0 to 1 ("0.25", "1", "0"); NaN, infinities, percentages and
+/// anything outside [0, 1] are errors.
+double parse_fraction(std::string_view text, std::string_view flag);
+
 /// Parses a worker list: "1,2,8", "1..16" (powers of two from the lower bound, upper bound
 /// included: "1..12" is 1,2,4,8,12), or a mix "1..8,12". Sorted, duplicates removed.
 std::vector<int> parse_workers(std::string_view text, std::string_view flag, int max_workers);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,7 +37,10 @@ struct Spec {
   std::uint64_t seed = 0;  ///< shuffles the trial order
   CpuWork cpu_work{0, std::chrono::milliseconds(25)};                ///< `cpu` task size
   std::chrono::nanoseconds io_wait = std::chrono::milliseconds(20);  ///< `io` task wait
-  ModelOptions model_options;  ///< start method and worker executable
+  std::string python_func;    ///< `python`: "module:function"; empty runs the seed's loop
+  double cpu_fraction = 0.5;  ///< `mixed`: share of each task spent computing, 0 … 1
+  std::chrono::nanoseconds task_time = std::chrono::milliseconds(20);  ///< `mixed` task length
+  ModelOptions model_options;  ///< start method, worker executable, switch interval
 };
 
 /// Checks every name and number in `spec`; throws Error naming the flag at the first problem.
@@ -44,6 +48,27 @@ void validate(const Spec& spec);
 
 /// The spec as recorded in results (cpu work, waits in seconds, names, seed, …).
 nlohmann::json to_json(const Spec& spec);
+
+/// Turns CPU work given as a duration into loop iterations, measured on this machine.
+using Calibrator = std::function<CpuCalibration(std::chrono::nanoseconds target)>;
+
+/// Calibrators by workload name: `cpu` and `mixed` time the C++ loop, `python` (when built in)
+/// the same loop in the embedded interpreter. A workload without one sizes its CPU work with
+/// the C++ loop's calibration.
+Registry<Calibrator>& calibrator_registry();
+
+/// Every workload of a spec with its task size resolved, and the calibrations that sized them.
+struct ResolvedWorkloads {
+  std::vector<WorkloadSpec> workloads;  ///< one per Spec::workloads entry, in order
+  nlohmann::json calibration;           ///< {workload: {target_s, iters_per_s, iters, measured_s}}
+};
+
+/// Resolves task sizes: each workload gets the parameters it uses (cpu: iterations; io: the
+/// wait; mixed: iterations for cpu_fraction × task_time and a wait for the rest; python:
+/// iterations of the Python loop and the function). Durations are calibrated here, once per
+/// loop. Builds each workload once, so a spec it cannot run is rejected (Error) before any
+/// trial.
+ResolvedWorkloads resolve_workloads(const Spec& spec);
 
 /// One trial to run.
 struct PlannedTrial {

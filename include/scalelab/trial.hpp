@@ -32,10 +32,10 @@ struct Trial {
   std::int64_t max_rss_kib = 0;      ///< peak RSS of this process (+ each process worker's peak)
   int max_in_flight = 0;             ///< most tasks running at once
   std::map<std::string, double> counters;  ///< the model's own, e.g. gil_switches, gil_wait_s
-  bool checksum_ok = false;          ///< every task ran once and returned the serial checksum
-  std::string error;                 ///< why the trial failed; empty if it did not
-  std::vector<double> task_start_s;  ///< per task, seconds after the clock started
-  std::vector<double> task_end_s;    ///< per task, seconds after the clock started
+  bool checksum_ok = false;                ///< every task ran once and returned the serial checksum
+  std::string error;                       ///< why the trial failed; empty if it did not
+  std::vector<double> task_start_s;        ///< per task, seconds after the clock started
+  std::vector<double> task_end_s;          ///< per task, seconds after the clock started
 
   bool failed() const { return !error.empty(); }  ///< whether the trial failed
   bool warmup() const { return repeat < 0; }      ///< an uncounted warm-up trial

@@ -50,6 +50,10 @@ struct RunOptions {
   std::string repeat = "3";
   std::string cpu_work = "25ms";
   std::string io_wait = "20ms";
+  std::string python_func;
+  std::string cpu_fraction = "0.5";
+  std::string task_time = "20ms";
+  std::string switch_interval = "5ms";
   std::string seed;
   std::string start_method = "fork";
   std::string out;
@@ -89,6 +93,10 @@ Spec make_spec(const RunOptions& o) {
   spec.repeat = static_cast<int>(parse_count(o.repeat, "--repeat", 1, 10000));
   spec.cpu_work = parse_cpu_work(o.cpu_work);
   spec.io_wait = parse_duration(o.io_wait, "--io-wait");
+  spec.python_func = o.python_func;
+  spec.cpu_fraction = parse_fraction(o.cpu_fraction, "--cpu-fraction");
+  spec.task_time = parse_duration(o.task_time, "--task-time");
+  spec.model_options.switch_interval = parse_duration(o.switch_interval, "--switch-interval");
   spec.seed = !o.seed_given ? std::random_device{}()
                             : static_cast<std::uint64_t>(parse_count(
                                   o.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
@@ -150,33 +158,18 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
   const bool chatty = !options.quiet;
   const bool progress = chatty && ::isatty(STDERR_FILENO) == 1;
 
-  // Resolve task sizes: a CPU-work duration becomes iterations measured on this machine.
-  nlohmann::json calibration = nullptr;
-  std::uint64_t cpu_iters = spec.cpu_work.iters;
-  const bool wants_cpu =
-      std::find(spec.workloads.begin(), spec.workloads.end(), "cpu") != spec.workloads.end();
-  if (cpu_iters == 0 && wants_cpu) {
-    const CpuCalibration c = calibrate_cpu(spec.cpu_work.duration);
-    cpu_iters = c.iters;
-    calibration = {{"target_s", c.target_s},
-                   {"iters_per_s", c.iters_per_s},
-                   {"iters", c.iters},
-                   {"measured_s", c.measured_s}};
-    if (chatty) {
-      err << fmt::format("calibrated: {:.0f} loop iterations/s, so a {} cpu task = {} iterations\n",
-                         c.iters_per_s, format_duration(c.target_s), c.iters);
+  // Task sizes: a CPU-work duration becomes loop iterations measured on this machine.
+  const ResolvedWorkloads resolved = resolve_workloads(spec);
+  if (chatty) {
+    for (const auto& [workload, c] : resolved.calibration.items()) {
+      err << fmt::format(
+          "calibrated {}: {:.0f} loop iterations/s, so {} of CPU work = {} iterations\n", workload,
+          c.at("iters_per_s").get<double>(), format_duration(c.at("target_s").get<double>()),
+          c.at("iters").get<std::uint64_t>());
     }
   }
-  std::vector<WorkloadSpec> workloads;
-  for (const auto& name : spec.workloads) {
-    // Each built-in gets only the parameter it uses, so records show what sized each task;
-    // a workload registered by a library user may use either.
-    WorkloadSpec ws{name, cpu_iters == 0 ? 1 : cpu_iters, spec.io_wait};
-    if (name == "io" || name == "noop") ws.cpu_iters = 0;
-    if (name == "cpu" || name == "noop") ws.io_wait = std::chrono::nanoseconds(0);
-    workloads.push_back(ws);
-    make_workload(workloads.back());  // rejects a spec its workload cannot run, before any file
-  }
+  const nlohmann::json& calibration = resolved.calibration;
+  const std::vector<WorkloadSpec>& workloads = resolved.workloads;
   const Plan plan = make_plan(spec, workloads, cores);
 
   std::error_code ec;
@@ -284,6 +277,18 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       ->default_str(options.cpu_work);
   run->add_option("--io-wait", options.io_wait, "io task wait, e.g. 20ms")
       ->default_str(options.io_wait);
+  run->add_option("--python-func", options.python_func,
+                  "python workload: MODULE:FUNCTION called with the task number, returning an "
+                  "int checksum (default: the seed's loop in Python, sized by --cpu-work)");
+  run->add_option("--cpu-fraction", options.cpu_fraction,
+                  "mixed workload: share of each task spent computing, 0 to 1")
+      ->default_str(options.cpu_fraction);
+  run->add_option("--task-time", options.task_time, "mixed workload: length of each task")
+      ->default_str(options.task_time);
+  run->add_option("--switch-interval", options.switch_interval,
+                  "gil model: how long a waiting thread lets the holder run before asking for "
+                  "the lock (like sys.setswitchinterval)")
+      ->default_str(options.switch_interval);
   auto* seed_option = run->add_option("--seed", options.seed,
                                       "seed for the trial order (default: random, recorded)");
   run->add_option("--start-method", options.start_method, "processes: fork or spawn")

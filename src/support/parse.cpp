@@ -91,6 +91,18 @@ std::int64_t parse_count(std::string_view text, std::string_view flag, std::int6
   return parse_int(text, flag, min, max, "a number");
 }
 
+double parse_fraction(std::string_view text, std::string_view flag) {
+  const std::string_view t = trim(text);
+  double value = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || !std::isfinite(value) ||
+      value < 0 || value > 1) {
+    throw Error(fmt::format("{}: '{}' is not a fraction; expected a number from 0 to 1, like 0.25",
+                            flag, t));
+  }
+  return value;
+}
+
 std::vector<int> parse_workers(std::string_view text, std::string_view flag, int max_workers) {
   const std::string_view all = trim(text);
   if (all.empty()) {

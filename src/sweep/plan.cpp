@@ -61,6 +61,14 @@ void validate(const Spec& spec) {
     throw Error("--cpu-work: give an iteration count above 0 or a duration like 25ms");
   }
   if (spec.io_wait.count() <= 0) throw Error("--io-wait: give a duration above 0, like 20ms");
+  if (!(spec.cpu_fraction >= 0 && spec.cpu_fraction <= 1)) {  // also rejects NaN
+    throw Error(fmt::format("--cpu-fraction: {} is not a fraction; use a number from 0 to 1",
+                            spec.cpu_fraction));
+  }
+  if (spec.task_time.count() <= 0) throw Error("--task-time: give a duration above 0, like 20ms");
+  if (spec.model_options.switch_interval.count() <= 0) {
+    throw Error("--switch-interval: give a duration above 0, like 5ms");
+  }
 }
 
 nlohmann::json to_json(const Spec& spec) {
@@ -80,8 +88,81 @@ nlohmann::json to_json(const Spec& spec) {
       {"seed", spec.seed},
       {"cpu_work", cpu_work},
       {"io_wait_s", std::chrono::duration<double>(spec.io_wait).count()},
+      {"python_func", spec.python_func},
+      {"cpu_fraction", spec.cpu_fraction},
+      {"task_time_s", std::chrono::duration<double>(spec.task_time).count()},
+      {"switch_interval_s",
+       std::chrono::duration<double>(spec.model_options.switch_interval).count()},
       {"start_method", spec.model_options.start_method == StartMethod::fork ? "fork" : "spawn"},
   };
+}
+
+Registry<Calibrator>& calibrator_registry() {
+  static Registry<Calibrator> registry;
+  static const bool filled = [] {
+    registry.add({"cpu", "the seed's loop in C++", calibrate_cpu});
+    registry.add({"mixed", "the seed's loop in C++", calibrate_cpu});
+    return true;
+  }();
+  (void)filled;
+  return registry;
+}
+
+ResolvedWorkloads resolve_workloads(const Spec& spec) {
+  ResolvedWorkloads resolved;
+  resolved.calibration = nlohmann::json::object();
+  // One calibration per loop, shared by the workloads that use it.
+  std::map<std::string, CpuCalibration> by_calibrator;
+  const auto iterations_for = [&](const std::string& workload,
+                                  std::chrono::nanoseconds target) -> std::uint64_t {
+    if (target.count() <= 0) return 0;
+    const auto entry = calibrator_registry().find(workload);
+    const std::string key = entry ? entry->name : "cpu";
+    const Calibrator calibrate = entry ? entry->make : Calibrator(calibrate_cpu);
+    // The loop's speed is measured once; each workload scales it to its own target.
+    auto it = by_calibrator.find(key);
+    if (it == by_calibrator.end()) it = by_calibrator.emplace(key, calibrate(target)).first;
+    CpuCalibration c = it->second;
+    c.target_s = std::chrono::duration<double>(target).count();
+    c.iters = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(c.target_s * c.iters_per_s));
+    resolved.calibration[workload] = {{"target_s", c.target_s},
+                                      {"iters_per_s", c.iters_per_s},
+                                      {"iters", c.iters},
+                                      {"measured_s", c.measured_s}};
+    return c.iters;
+  };
+  for (const auto& name : spec.workloads) {
+    WorkloadSpec ws{name};
+    if (name == "io") {
+      ws.io_wait = spec.io_wait;
+    } else if (name == "noop") {
+      // no parameters
+    } else if (name == "mixed") {
+      const auto cpu_part =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(spec.task_time * spec.cpu_fraction);
+      ws.cpu_iters = iterations_for(name, cpu_part);
+      ws.io_wait = spec.task_time - cpu_part;
+    } else {
+      // cpu, python, and a library user's workload: CPU work, and the wait in case it waits.
+      ws.cpu_iters = spec.cpu_work.iters != 0 ? spec.cpu_work.iters
+                                              : iterations_for(name, spec.cpu_work.duration);
+      if (name == "python") {
+        ws.python_func = spec.python_func;
+      } else if (name != "cpu") {
+        ws.io_wait = spec.io_wait;
+      }
+    }
+    // Rejects what the workload cannot run, before any file is written; and a model that
+    // cannot run it is refused now, not failed trial by trial.
+    const auto workload = make_workload(ws);
+    for (const auto& model : spec.models) {
+      if (const std::string why = workload->unsupported_by(model); !why.empty()) {
+        throw Error(fmt::format("--model: {} cannot run the {} workload: {}", model, name, why));
+      }
+    }
+    resolved.workloads.push_back(std::move(ws));
+  }
+  return resolved;
 }
 
 std::size_t Plan::counted() const {
