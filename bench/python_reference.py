@@ -253,7 +253,7 @@ def parse_args(argv):
                         "or up to --tasks (io)")
     p.add_argument("--tasks", type=positive_int, default=32)
     p.add_argument("--repeat", type=positive_int, default=3)
-    p.add_argument("--cpu-work", type=cpu_work_arg, default=("seconds", 0.025))
+    p.add_argument("--cpu-work", type=cpu_work_arg, default=("seconds", 0.015))
     p.add_argument("--io-wait", type=io_wait_arg, default=0.020)
     p.add_argument("--seed", type=any_int, default=0)
     p.add_argument("--start-method", type=start_method_arg, default="fork")

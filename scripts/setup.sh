@@ -3,7 +3,7 @@
 # Safe to run again: it installs nothing when everything is there.
 set -euo pipefail
 packages=(g++ cmake make pkg-config libasio-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-          libgtest-dev libbenchmark-dev python3)
+          libgtest-dev libbenchmark-dev python3 libpython3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -63,11 +63,9 @@ TEST_P(EveryModel, RunsEachTaskExactlyOnceWithSerialChecksums) {
 }
 
 std::vector<Case> all_models() {
-  return {{"serial", StartMethod::fork},
-          {"threads", StartMethod::fork},
-          {"processes", StartMethod::fork},
-          {"processes", StartMethod::spawn},
-          {"async", StartMethod::fork}};
+  return {{"serial", StartMethod::fork},    {"threads", StartMethod::fork},
+          {"processes", StartMethod::fork}, {"processes", StartMethod::spawn},
+          {"async", StartMethod::fork},     {"gil", StartMethod::fork}};
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
@@ -117,7 +115,8 @@ INSTANTIATE_TEST_SUITE_P(Models, Sleeping,
                          ::testing::Values(Case{"threads", StartMethod::fork},
                                            Case{"processes", StartMethod::fork},
                                            Case{"processes", StartMethod::spawn},
-                                           Case{"async", StartMethod::fork}),
+                                           Case{"async", StartMethod::fork},
+                                           Case{"gil", StartMethod::fork}),
                          [](const auto& info) { return info.param.label(); });
 
 TEST(Async, NeverHasMoreThanWTasksInFlight) {
@@ -203,7 +202,7 @@ TEST(Processes, ASpawnWorkerWhoseMainDidNotBecomeOneDoesNotStartMoreWorkers) {
 
 TEST(Pools, RefuseZeroWorkers) {
   const auto workload = make_workload({"noop"});
-  for (const char* model : {"threads", "processes", "async"}) {
+  for (const char* model : {"threads", "processes", "async", "gil"}) {
     EXPECT_THROW(make_model(model)->start(*workload, 0, {}), Error) << model;
     EXPECT_THROW(make_model(model)->start(*workload, -3, {}), Error) << model;
   }

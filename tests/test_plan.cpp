@@ -376,3 +376,26 @@ TEST(PlanSpecJson, RecordsWhatDecidesTheRun) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(PlanUnsupported, APairTheWorkloadRefusesIsAnErrorOrLeftOut) {
+  // A model the workload cannot run under: an Error naming --model when the user named both,
+  // left out of the plan (and said) otherwise.
+  Spec spec;
+  spec.workloads = {"refuses_async"};
+  spec.models = {"serial", "async"};
+  spec.workers = {1};
+  spec.repeat = 1;
+  spec.skip_unsupported = false;
+  EXPECT_TRUE(
+      scalelab::testing::throws_naming([&] { scalelab::resolve_workloads(spec); }, "--model"));
+  spec.skip_unsupported = true;
+  const auto resolved = scalelab::resolve_workloads(spec);
+  const Plan plan = make_plan(spec, resolved.workloads, 2);
+  ASSERT_EQ(plan.skipped.size(), 1u);
+  EXPECT_NE(plan.skipped[0].find("refuses_async under async"), std::string::npos);
+  for (const auto& t : plan.trials) EXPECT_EQ(t.model, "serial");
+}
+
+}  // namespace

@@ -111,3 +111,74 @@ TEST(Calibration, SizesATaskToTheAskedDuration) {
 
 }  // namespace
 }  // namespace scalelab
+
+namespace scalelab {
+namespace {
+
+TEST(MixedWorkload, ComputesThenWaitsWithTheCpuChecksum) {
+  const auto w = make_workload({"mixed", 20000, std::chrono::milliseconds(10)});
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(w->run(5), cpu_loop(20000, 5));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(10));
+  EXPECT_EQ(w->expected_checksum(5), cpu_loop(20000, 5));
+  EXPECT_EQ(w->bound(), Bound::wait);
+  EXPECT_EQ(make_workload({"mixed", 20000})->bound(), Bound::cpu);  // fraction 1: no wait
+}
+
+TEST(MixedWorkload, AwaitableFormWaitsOnTheLoop) {
+  const auto w = make_workload({"mixed", 1000, std::chrono::milliseconds(10)});
+  asio::io_context io;
+  auto future = asio::co_spawn(io, w->run_async(3), asio::use_future);
+  const auto t0 = std::chrono::steady_clock::now();
+  io.run();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(10));
+  EXPECT_EQ(future.get(), cpu_loop(1000, 3));
+}
+
+TEST(ResolveWorkloads, GivesEachWorkloadTheParametersItUses) {
+  Spec spec;
+  spec.workloads = {"cpu", "io", "noop", "mixed"};
+  spec.cpu_work = CpuWork{12345, std::chrono::nanoseconds(0)};
+  spec.io_wait = std::chrono::milliseconds(7);
+  spec.cpu_fraction = 0.25;
+  spec.task_time = std::chrono::milliseconds(40);
+  const ResolvedWorkloads r = resolve_workloads(spec);
+  ASSERT_EQ(r.workloads.size(), 4u);
+  EXPECT_EQ(r.workloads[0], (WorkloadSpec{"cpu", 12345}));
+  EXPECT_EQ(r.workloads[1], (WorkloadSpec{"io", 0, std::chrono::milliseconds(7)}));
+  EXPECT_EQ(r.workloads[2], (WorkloadSpec{"noop"}));
+  // mixed: a quarter of 40 ms computing (calibrated), the other 30 ms waiting.
+  EXPECT_EQ(r.workloads[3].name, "mixed");
+  EXPECT_EQ(r.workloads[3].io_wait, std::chrono::milliseconds(30));
+  ASSERT_TRUE(r.calibration.contains("mixed"));
+  EXPECT_NEAR(r.calibration["mixed"]["target_s"].get<double>(), 0.010, 1e-9);
+  EXPECT_EQ(r.calibration["mixed"]["iters"].get<std::uint64_t>(), r.workloads[3].cpu_iters);
+  EXPECT_FALSE(r.calibration.contains("cpu"));  // given as iterations: nothing calibrated
+}
+
+TEST(ResolveWorkloads, MixedAtTheEndsIsPureWaitOrPureCpu) {
+  Spec spec;
+  spec.workloads = {"mixed"};
+  spec.task_time = std::chrono::milliseconds(20);
+  spec.cpu_fraction = 0;
+  EXPECT_EQ(resolve_workloads(spec).workloads[0],
+            (WorkloadSpec{"mixed", 0, std::chrono::milliseconds(20)}));
+  spec.cpu_fraction = 1;
+  const auto all_cpu = resolve_workloads(spec).workloads[0];
+  EXPECT_GT(all_cpu.cpu_iters, 0u);
+  EXPECT_EQ(all_cpu.io_wait.count(), 0);
+}
+
+TEST(ResolveWorkloads, ACalibratedDurationSizesTheTask) {
+  Spec spec;
+  spec.workloads = {"cpu"};
+  spec.cpu_work = CpuWork{0, std::chrono::milliseconds(5)};
+  const ResolvedWorkloads r = resolve_workloads(spec);
+  const auto& c = r.calibration["cpu"];
+  EXPECT_EQ(c["iters"].get<std::uint64_t>(), r.workloads[0].cpu_iters);
+  EXPECT_NEAR(static_cast<double>(r.workloads[0].cpu_iters), 0.005 * c["iters_per_s"].get<double>(),
+              1.0);
+}
+
+}  // namespace
+}  // namespace scalelab

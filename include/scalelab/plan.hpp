@@ -35,12 +35,16 @@ struct Spec {
   int repeat = 3;          ///< counted trials per (workload, model, workers)
   bool warmup = true;      ///< one uncounted trial per (workload, model, workers) first
   std::uint64_t seed = 0;  ///< shuffles the trial order
-  CpuWork cpu_work{0, std::chrono::milliseconds(25)};                ///< `cpu` task size
+  CpuWork cpu_work{0, std::chrono::milliseconds(15)};                ///< `cpu` task size
   std::chrono::nanoseconds io_wait = std::chrono::milliseconds(20);  ///< `io` task wait
   std::string python_func;    ///< `python`: "module:function"; empty runs the seed's loop
   double cpu_fraction = 0.5;  ///< `mixed`: share of each task spent computing, 0 … 1
   std::chrono::nanoseconds task_time = std::chrono::milliseconds(20);  ///< `mixed` task length
   ModelOptions model_options;  ///< start method, worker executable, switch interval
+  /// A workload that cannot run under a listed model (python under gil): true leaves the pair
+  /// out of the plan (Plan::skipped says so), false makes resolve_workloads throw Error. The
+  /// CLI skips when the user did not name both the workload and the model.
+  bool skip_unsupported = false;
 };
 
 /// Checks every name and number in `spec`; throws Error naming the flag at the first problem.
@@ -83,7 +87,10 @@ struct PlannedTrial {
 struct Plan {
   std::vector<WorkloadSpec> workloads;  ///< resolved: cpu iterations known
   std::vector<PlannedTrial> trials;     ///< warm-ups directly precede their group's first trial
-  std::size_t counted() const;          ///< trials that are not warm-ups
+  /// (workload, model) pairs left out because the workload cannot run under the model, with
+  /// the reason: "python under gil: …".
+  std::vector<std::string> skipped;
+  std::size_t counted() const;  ///< trials that are not warm-ups
 };
 
 /// Most workers a default worker list goes to: waiting scales to the task count, but a default

@@ -4,6 +4,7 @@
 
 #include "scalelab/analysis.hpp"
 #include "scalelab/error.hpp"
+#include "scalelab/gil.hpp"
 #include "scalelab/model.hpp"
 #include "scalelab/parse.hpp"
 #include "scalelab/plan.hpp"

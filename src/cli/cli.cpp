@@ -42,13 +42,22 @@ Examples:
 )";
 
 // What the user typed for `run`, before it is checked.
+// The default experiment: the seed's workloads (and the same loop in embedded CPython when
+// scalelab is built with it) under the seed's models plus the emulated GIL.
+#if SCALELAB_HAVE_PYTHON
+constexpr const char* kDefaultWorkloads = "cpu,io,python";
+#else
+constexpr const char* kDefaultWorkloads = "cpu,io";
+#endif
+constexpr const char* kDefaultModels = "serial,threads,processes,async,gil";
+
 struct RunOptions {
-  std::string workloads = "cpu,io";
-  std::string models = "serial,threads,processes,async";
+  std::string workloads = kDefaultWorkloads;
+  std::string models = kDefaultModels;
   std::string workers;
   std::string tasks = "32";
   std::string repeat = "3";
-  std::string cpu_work = "25ms";
+  std::string cpu_work = "15ms";
   std::string io_wait = "20ms";
   std::string python_func;
   std::string cpu_fraction = "0.5";
@@ -62,6 +71,8 @@ struct RunOptions {
   bool workers_given = false;  // given, even as "": an empty value is an error, not a default
   bool seed_given = false;
   bool out_given = false;
+  bool workloads_given = false;
+  bool models_given = false;
 };
 
 CpuWork parse_cpu_work(const std::string& text) {
@@ -109,6 +120,8 @@ Spec make_spec(const RunOptions& o) {
                             o.start_method));
   }
   spec.warmup = !o.no_warmup;
+  // Only a pair the user named on both sides is an error; a default side just leaves it out.
+  spec.skip_unsupported = !(o.workloads_given && o.models_given);
   validate(spec);
   return spec;
 }
@@ -171,6 +184,9 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
   const nlohmann::json& calibration = resolved.calibration;
   const std::vector<WorkloadSpec>& workloads = resolved.workloads;
   const Plan plan = make_plan(spec, workloads, cores);
+  if (chatty) {
+    for (const auto& skipped : plan.skipped) err << "left out: " << skipped << "\n";
+  }
 
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -260,11 +276,12 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
 
   RunOptions options;
   auto* run = app.add_subcommand("run", "run a sweep (the default when no subcommand is given)");
-  run->add_option("--workload", options.workloads,
-                  "workloads, comma-separated (see `scalelab list`)")
-      ->default_str(options.workloads);
-  run->add_option("--model", options.models, "models, comma-separated (see `scalelab list`)")
-      ->default_str(options.models);
+  auto* workload_option = run->add_option("--workload", options.workloads,
+                                          "workloads, comma-separated (see `scalelab list`)")
+                              ->default_str(options.workloads);
+  auto* model_option =
+      run->add_option("--model", options.models, "models, comma-separated (see `scalelab list`)")
+          ->default_str(options.models);
   auto* workers_option =
       run->add_option("--workers", options.workers,
                       "worker counts: 1,2,8 or 1..16 (powers of two, the upper bound included); "
@@ -320,6 +337,8 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   options.workers_given = workers_option->count() > 0;
   options.seed_given = seed_option->count() > 0;
   options.out_given = out_option->count() > 0;
+  options.workloads_given = workload_option->count() > 0;
+  options.models_given = model_option->count() > 0;
   try {
     if (list->parsed()) {
       list_command(out);

@@ -12,6 +12,7 @@ std::unique_ptr<Model> make_serial_model();
 std::unique_ptr<Model> make_threads_model();
 std::unique_ptr<Model> make_processes_model();
 std::unique_ptr<Model> make_async_model();
+std::unique_ptr<Model> make_gil_model();
 
 /// Seconds from `t0` to `t`.
 inline double seconds_since(std::chrono::steady_clock::time_point t0,

@@ -28,6 +28,10 @@ Registry<ModelFactory>& model_registry() {
            detail::make_processes_model});
     r.add({"async", "one thread, one Asio event loop, C++20 coroutines, W = tasks in flight",
            detail::make_async_model});
+    r.add({"gil",
+           "threads under an emulated CPython GIL: CPU work serialised, waits overlap "
+           "(--switch-interval)",
+           detail::make_gil_model});
     return true;
   }();
   (void)filled;

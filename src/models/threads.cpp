@@ -11,13 +11,16 @@
 #include <vector>
 
 #include "models/builtin.hpp"
+#include "models/threads.hpp"
+#include "scalelab/gil.hpp"
 
 namespace scalelab::detail {
 namespace {
 
 class ThreadsPool final : public Pool {
  public:
-  ThreadsPool(const Workload& workload, int workers) : workload_(workload) {
+  ThreadsPool(const Workload& workload, int workers, InterpreterLock* interpreter_lock)
+      : workload_(workload), lock_(interpreter_lock) {
     threads_.reserve(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) {
       threads_.emplace_back([this](std::stop_token stop) { work(stop); });
@@ -68,7 +71,12 @@ class ThreadsPool final : public Pool {
       for (;;) {
         const std::size_t task = next_.fetch_add(1, std::memory_order_relaxed);
         if (task >= tasks) break;
-        run_task_blocking(workload_, task, results[task], t0);
+        if (lock_ != nullptr) {
+          const GilHeld held(*lock_);  // an interpreter thread holds its lock while it runs
+          run_task_blocking(workload_, task, results[task], t0);
+        } else {
+          run_task_blocking(workload_, task, results[task], t0);
+        }
       }
       lock.lock();
       if (--active_ == 0) done_.notify_all();
@@ -76,6 +84,7 @@ class ThreadsPool final : public Pool {
   }
 
   const Workload& workload_;
+  InterpreterLock* const lock_;  // gil model: held around each task; null for plain threads
   std::mutex mutex_;
   std::condition_variable_any wake_;  // _any: its wait also returns on a stop request
   std::condition_variable_any done_;
@@ -94,7 +103,7 @@ class ThreadsModel final : public Model {
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions&) const override {
     check_workers(workers);
-    return std::make_unique<ThreadsPool>(workload, workers);
+    return make_threads_pool(workload, workers, nullptr);
   }
 };
 
@@ -102,6 +111,11 @@ class ThreadsModel final : public Model {
 
 std::unique_ptr<Model> make_threads_model() {
   return std::make_unique<ThreadsModel>();
+}
+
+std::unique_ptr<Pool> make_threads_pool(const Workload& workload, int workers,
+                                        InterpreterLock* lock) {
+  return std::make_unique<ThreadsPool>(workload, workers, lock);
 }
 
 }  // namespace scalelab::detail

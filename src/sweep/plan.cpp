@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
+#include "workloads/builtin.hpp"
 
 namespace scalelab {
 namespace {
@@ -102,6 +103,10 @@ Registry<Calibrator>& calibrator_registry() {
   static const bool filled = [] {
     registry.add({"cpu", "the seed's loop in C++", calibrate_cpu});
     registry.add({"mixed", "the seed's loop in C++", calibrate_cpu});
+#if SCALELAB_HAVE_PYTHON
+    registry.add(
+        {"python", "the seed's loop in the embedded interpreter", detail::calibrate_python});
+#endif
     return true;
   }();
   (void)filled;
@@ -156,7 +161,8 @@ ResolvedWorkloads resolve_workloads(const Spec& spec) {
     // cannot run it is refused now, not failed trial by trial.
     const auto workload = make_workload(ws);
     for (const auto& model : spec.models) {
-      if (const std::string why = workload->unsupported_by(model); !why.empty()) {
+      if (const std::string why = workload->unsupported_by(model);
+          !why.empty() && !spec.skip_unsupported) {
         throw Error(fmt::format("--model: {} cannot run the {} workload: {}", model, name, why));
       }
     }
@@ -190,6 +196,11 @@ Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores)
   for (std::size_t wi = 0; wi < plan.workloads.size(); ++wi) {
     const auto workload = make_workload(plan.workloads[wi]);
     for (const auto& model_name : spec.models) {
+      if (const std::string why = workload->unsupported_by(model_name); !why.empty()) {
+        plan.skipped.push_back(
+            fmt::format("{} under {}: {}", plan.workloads[wi].name, model_name, why));
+        continue;
+      }
       const auto model = make_model(model_name);
       const std::vector<int> workers = !model->uses_workers() ? std::vector<int>{1}
                                        : spec.workers.empty()

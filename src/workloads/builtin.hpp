@@ -1,7 +1,10 @@
 #pragma once
 // The built-in workloads' factories, one per file in src/workloads/.
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "scalelab/workload.hpp"
 
@@ -10,5 +13,27 @@ namespace scalelab::detail {
 std::unique_ptr<Workload> make_cpu_workload(const WorkloadSpec& spec);
 std::unique_ptr<Workload> make_io_workload(const WorkloadSpec& spec);
 std::unique_ptr<Workload> make_noop_workload(const WorkloadSpec& spec);
+std::unique_ptr<Workload> make_mixed_workload(const WorkloadSpec& spec);
+
+#if SCALELAB_HAVE_PYTHON
+/// `python` (src/workloads/python.cpp): the seed's loop, or --python-func, in embedded CPython.
+std::unique_ptr<Workload> make_python_workload(const WorkloadSpec& spec);
+/// Times the seed's loop in the embedded interpreter, as calibrate_cpu times the C++ one.
+CpuCalibration calibrate_python(std::chrono::nanoseconds target);
+#endif
+
+/// The serial checksums of cpu_loop(iters, task) for every task, from one run of the loop
+/// (made on first use): the loop only adds modulo 1000003, so starting from the task number
+/// shifts the result by it. Thread-safe.
+class CpuLoopChecksums {
+ public:
+  explicit CpuLoopChecksums(std::uint64_t iters);
+  std::uint64_t operator()(std::size_t task) const;
+
+ private:
+  std::uint64_t iters_;
+  mutable std::once_flag once_;
+  mutable std::uint64_t from_zero_ = 0;
+};
 
 }  // namespace scalelab::detail

@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "scalelab/error.hpp"
+#include "scalelab/gil.hpp"
 #include "workloads/builtin.hpp"
 
 namespace scalelab::detail {
@@ -24,7 +25,10 @@ class IoWorkload final : public Workload {
   const WorkloadSpec& spec() const override { return spec_; }
   Bound bound() const override { return Bound::wait; }
   std::uint64_t run(std::size_t task) const override {
-    std::this_thread::sleep_for(spec_.io_wait);
+    {
+      const GilReleased released;  // a blocking wait lets other interpreter threads run
+      std::this_thread::sleep_for(spec_.io_wait);
+    }
     return io_checksum(task);
   }
   asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {

@@ -27,6 +27,14 @@ Registry<WorkloadFactory>& workload_registry() {
            detail::make_io_workload});
     r.add({"noop", "an empty task: what is left is the model's dispatch overhead",
            detail::make_noop_workload});
+    r.add({"mixed", "computes --cpu-fraction of --task-time (the seed's loop), then waits the rest",
+           detail::make_mixed_workload});
+#if SCALELAB_HAVE_PYTHON
+    r.add({"python",
+           "the seed's loop in embedded CPython (size with --cpu-work), or --python-func "
+           "MODULE:FUNCTION",
+           detail::make_python_workload});
+#endif
     return true;
   }();
   (void)filled;

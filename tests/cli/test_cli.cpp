@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -437,5 +438,58 @@ TEST_F(CliTest, InProcessBadInputIsOneLineAndExitTwo) {
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out_dir()));
 }
+
+// --- the python workload (embedded CPython) -------------------------------------------------
+
+#if SCALELAB_HAVE_PYTHON
+TEST_F(CliTest, PythonMissingModuleIsOneLineNamingPythonFunc) {
+  const auto r = run_exe({"run", "--workload", "python", "--python-func", "nosuch:f", "--cpu-work",
+                          "1000", "--out", out_dir().string(), "--quiet"});
+  EXPECT_TRUE(usage_error_naming(r, "--python-func"));
+  EXPECT_NE(r.err.find("No module named 'nosuch'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out_dir())) << "a results folder was created for bad input";
+}
+
+TEST_F(CliTest, PythonUnderGilIsRefusedNamingModel) {
+  const auto r = run_exe({"run", "--workload", "python", "--model", "gil,threads", "--cpu-work",
+                          "1000", "--out", out_dir().string(), "--quiet"});
+  EXPECT_TRUE(usage_error_naming(r, "--model"));
+  EXPECT_NE(r.err.find("GIL"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out_dir()));
+}
+
+TEST_F(CliTest, PythonTinySweepUnderSerialThreadsAndProcesses) {
+  const auto r = run_exe({"run", "--workload", "python", "--model", "serial,threads,processes",
+                          "--workers", "1,2", "--tasks", "4", "--repeat", "1", "--cpu-work", "2ms",
+                          "--seed", "1", "--out", out_dir().string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_TRUE(all.at("calibration").contains("python")) << all.at("calibration").dump();
+  ASSERT_EQ(all.at("trials").size(), 5u);  // serial at 1, threads and processes at 1 and 2
+  for (const auto& t : all.at("trials")) {
+    EXPECT_EQ(t.at("workload"), "python");
+    EXPECT_EQ(t.at("checksum_ok"), true) << t.dump();
+    EXPECT_TRUE(t.at("error").is_null()) << t.dump();
+  }
+}
+
+TEST_F(CliTest, PythonExceptionFailsItsTrialsAndTheSweepGoesOn) {
+  // The spawned scalelab inherits this process's environment, so it finds the sample module.
+  ::setenv("PYTHONPATH", SCALELAB_TEST_PYTHON_DIR, 1);
+  const auto r =
+      run_exe({"run", "--workload", "python", "--python-func", "scalelab_sample:fail_on_3",
+               "--model", "serial,threads,processes", "--workers", "2", "--tasks", "6", "--repeat",
+               "1", "--out", out_dir().string(), "--quiet"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("ZeroDivisionError: division by zero"), std::string::npos) << r.err;
+  const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
+  ASSERT_EQ(lines.size(), 4u) << "the header and one line per trial";
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto trial = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(trial.at("error"), "task 3 threw: ZeroDivisionError: division by zero") << lines[i];
+    EXPECT_EQ(trial.at("tasks_done"), 5);
+  }
+}
+#endif
 
 }  // namespace

@@ -46,6 +46,7 @@ class SleepWorkload final : public Workload {
   const WorkloadSpec& spec() const override { return spec_; }
   Bound bound() const override { return Bound::wait; }
   std::uint64_t run(std::size_t task) const override {
+    const GilReleased released;  // a blocking wait, as a well-behaved task does
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return task;
   }
@@ -55,6 +56,20 @@ class SleepWorkload final : public Workload {
     co_return task;
   }
   std::uint64_t expected_checksum(std::size_t task) const override { return task; }
+
+ private:
+  WorkloadSpec spec_;
+};
+
+class RefusesAsyncWorkload final : public Workload {
+ public:
+  explicit RefusesAsyncWorkload(WorkloadSpec spec) : spec_(std::move(spec)) {}
+  const WorkloadSpec& spec() const override { return spec_; }
+  Bound bound() const override { return Bound::none; }
+  std::uint64_t run(std::size_t task) const override { return task; }
+  std::string unsupported_by(const std::string& model) const override {
+    return model == "async" ? "it cannot run on an event loop" : "";
+  }
 
  private:
   WorkloadSpec spec_;
@@ -97,6 +112,8 @@ void register_fixtures() {
   workload_registry().add({"counting", "test: counts runs per task", factory<CountingWorkload>()});
   workload_registry().add({"throw_at3", "test: task 3 throws", factory<ThrowWorkload>()});
   workload_registry().add({"sleep100ms", "test: sleeps 100 ms", factory<SleepWorkload>()});
+  workload_registry().add(
+      {"refuses_async", "test: unsupported by async", factory<RefusesAsyncWorkload>()});
   model_registry().add({"corrupt", "test: serial with a wrong checksum for task 0",
                         [] { return std::make_unique<CorruptModel>(); }});
 }

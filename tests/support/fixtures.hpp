@@ -17,6 +17,7 @@ std::vector<std::atomic<int>>& counting_runs();
 /// `throw_at3`: like noop, but task 3 throws std::runtime_error("boom at task 3").
 /// `sleep100ms`: sleeps 100 ms (blocking form) or awaits a 100 ms timer (async form).
 
+/// `refuses_async`: like noop, but unsupported_by("async") gives a reason.
 /// `corrupt`: a model that runs tasks serially but returns a wrong checksum for task 0.
 void register_fixtures();
 

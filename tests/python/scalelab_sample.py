@@ -1,0 +1,39 @@
+"""Task functions for scalelab's python-workload tests (--python-func scalelab_sample:NAME).
+
+Each is called with the task number and returns the task's checksum, an int.
+"""
+
+import time
+
+NOT_CALLABLE = 42
+
+
+def square(i):
+    return i * i
+
+
+def fail_on_3(i):
+    """Task 3 raises ZeroDivisionError; the others return their number."""
+    if i == 3:
+        return 1 / 0
+    return i
+
+
+def nap(i):
+    """Sleeps 100 ms (time.sleep releases the GIL), then returns the task number."""
+    time.sleep(0.1)
+    return i
+
+
+def not_int(i):
+    return str(i)
+
+
+def negative(i):
+    return -1 - i
+
+
+class Tasks:
+    @staticmethod
+    def triple(i):
+        return 3 * i
