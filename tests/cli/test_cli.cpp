@@ -317,6 +317,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"CpuWorkParsecs", {"--cpu-work", "5parsecs"}, "--cpu-work"},
         BadInput{"CpuWorkZero", {"--cpu-work", "0"}, "--cpu-work"},
         BadInput{"CpuWorkExponent", {"--cpu-work", "2e5"}, "iteration count"},
+        BadInput{"CpuFractionAboveOne", {"--cpu-fraction", "1.5"}, "--cpu-fraction"},
+        BadInput{"CpuFractionNegative", {"--cpu-fraction", "-0.1"}, "--cpu-fraction"},
+        BadInput{"CpuFractionNan", {"--cpu-fraction", "nan"}, "--cpu-fraction"},
+        BadInput{"CpuFractionPercent", {"--cpu-fraction", "50%"}, "--cpu-fraction"},
+        BadInput{"TaskTimeZero", {"--task-time", "0ms"}, "--task-time"},
+        BadInput{"SwitchIntervalNoUnit", {"--switch-interval", "5"}, "--switch-interval"},
+        BadInput{"SwitchIntervalZero", {"--switch-interval", "0us"}, "--switch-interval"},
         BadInput{"IoWaitNoUnit", {"--io-wait", "20"}, "--io-wait"},
         BadInput{"IoWaitZero", {"--io-wait", "0ms"}, "--io-wait"},
         BadInput{"SeedNotANumber", {"--seed", "abc"}, "--seed"},
@@ -398,6 +405,44 @@ TEST_F(CliTest, InProcessOutPathThatIsAFileIsRefused) {
   EXPECT_EQ(read_file(out_dir()), "a file, not a folder\n");
 }
 
+TEST_F(CliTest, MixedUnderGilRecordsTheLockCountersInJsonAndCsv) {
+  const auto r = run_exe({"run",
+                          "--workload",
+                          "mixed",
+                          "--model",
+                          "serial,gil",
+                          "--workers",
+                          "2",
+                          "--tasks",
+                          "4",
+                          "--repeat",
+                          "1",
+                          "--cpu-fraction",
+                          "0.5",
+                          "--task-time",
+                          "4ms",
+                          "--switch-interval",
+                          "1ms",
+                          "--out",
+                          out_dir().string(),
+                          "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_NEAR(all.at("spec").at("switch_interval_s").get<double>(), 0.001, 1e-12);
+  EXPECT_NEAR(all.at("spec").at("cpu_fraction").get<double>(), 0.5, 1e-12);
+  for (const auto& t : all.at("trials")) {
+    if (t.at("model") == "gil") {
+      EXPECT_TRUE(has_keys(t.at("counters"), {"gil_switches", "gil_wait_s", "gil_max_hold_s"}));
+    } else {
+      EXPECT_TRUE(t.at("counters").empty()) << t.dump();
+    }
+  }
+  const auto rows = parse_csv(read_file(out_dir() / "results.csv"));
+  ASSERT_TRUE(rows.has_value());
+  const auto& header = rows->front();
+  EXPECT_NE(std::find(header.begin(), header.end(), "gil_switches"), header.end());
+}
+
 TEST_F(CliTest, InProcessEmptyOutIsAUsageErrorNotTheDefaultFolder) {
   const fs::path cwd = fs::current_path();
   fs::create_directories(dir_);
@@ -456,6 +501,18 @@ TEST_F(CliTest, PythonUnderGilIsRefusedNamingModel) {
   EXPECT_TRUE(usage_error_naming(r, "--model"));
   EXPECT_NE(r.err.find("GIL"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out_dir()));
+}
+
+TEST_F(CliTest, PythonWithTheDefaultModelsLeavesGilOutAndSaysSo) {
+  const auto r =
+      run_exe({"run", "--workload", "python", "--workers", "1", "--tasks", "2", "--repeat", "1",
+               "--cpu-work", "1000", "--no-warmup", "--out", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("left out: python under gil"), std::string::npos) << r.err;
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  std::set<std::string> models;
+  for (const auto& t : all.at("trials")) models.insert(t.at("model").get<std::string>());
+  EXPECT_EQ(models, (std::set<std::string>{"serial", "threads", "processes", "async"}));
 }
 
 TEST_F(CliTest, PythonTinySweepUnderSerialThreadsAndProcesses) {
