@@ -108,6 +108,45 @@ TEST(InterpreterLock, ForcedSwitchingTheRequesterGetsItNext) {
   }
 }
 
+TEST(InterpreterLock, CheckpointsInsideAReleasedScopeLeaveOtherHoldersAlone) {
+  // One thread does lock-free CPU work (GilReleased, then the checkpointed loop, as a C
+  // extension computing without the GIL would) while two others take turns holding the lock.
+  // Its checkpoints must not hand over a lock it does not hold: never two holders at once, and
+  // it gets the lock back at the end of its scope without waiting on itself.
+  InterpreterLock lock(100us);
+  std::atomic<int> inside{0}, most{0};
+  std::atomic<bool> stop{false};
+  const auto hold_and_count = [&] {
+    while (!stop) {
+      const GilHeld held(lock);
+      const int now = ++inside;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      // Busy work without checkpoints: these holders never hand over mid-scope, so `inside`
+      // counts holders exactly.
+      std::uint64_t sum = 0;
+      for (std::uint64_t i = 0; i < 300'000; ++i) sum += i * i % 7;
+      volatile auto sink = sum;
+      (void)sink;
+      --inside;
+    }
+  };
+  {
+    std::jthread a(hold_and_count), b(hold_and_count);
+    {
+      const GilHeld held(lock);
+      for (int round = 0; round < 20; ++round) {
+        const GilReleased released;
+        volatile auto sink = cpu_loop(200'000);  // checkpoints every 4096 iterations
+        (void)sink;
+      }
+    }
+    stop = true;
+  }
+  EXPECT_EQ(most.load(), 1);
+}
+
 TEST(InterpreterLock, CheckpointsAndReleasesOutsideTheGilModelDoNothing) {
   gil_checkpoint();
   const GilReleased released;

@@ -80,7 +80,8 @@ class GilReleased {
 };
 
 /// While alive, the calling thread holds `lock` and gil_checkpoint/GilReleased act on it
-/// (what a `gil` worker thread does around each task).
+/// (what a `gil` worker thread does around each task). Not re-entrant: a thread must not nest
+/// two GilHeld on the same lock (CPython's GIL is not re-entrant either).
 class GilHeld {
  public:
   explicit GilHeld(InterpreterLock& lock);
@@ -89,6 +90,7 @@ class GilHeld {
   GilHeld& operator=(const GilHeld&) = delete;
 
  private:
+  InterpreterLock* lock_;
   InterpreterLock* previous_;
 };
 

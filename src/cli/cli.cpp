@@ -73,6 +73,10 @@ struct RunOptions {
   bool out_given = false;
   bool workloads_given = false;
   bool models_given = false;
+  bool python_func_given = false;
+  bool cpu_fraction_given = false;
+  bool task_time_given = false;
+  bool switch_interval_given = false;
 };
 
 CpuWork parse_cpu_work(const std::string& text) {
@@ -119,6 +123,20 @@ Spec make_spec(const RunOptions& o) {
     throw Error(fmt::format("--start-method: '{}' is not a start method; choose fork or spawn",
                             o.start_method));
   }
+  // A flag only one workload or model reads, given while that one is not selected, would be
+  // ignored without a word: say so instead.
+  const auto requires_selected = [](bool given, const std::vector<std::string>& selected,
+                                    const char* name, const char* flag, const char* where) {
+    if (given && std::find(selected.begin(), selected.end(), name) == selected.end()) {
+      throw Error(fmt::format("{}: only the {} {} uses it; add {} to {}", flag, name,
+                              std::string_view(where) == "--model" ? "model" : "workload", name,
+                              where));
+    }
+  };
+  requires_selected(o.python_func_given, spec.workloads, "python", "--python-func", "--workload");
+  requires_selected(o.cpu_fraction_given, spec.workloads, "mixed", "--cpu-fraction", "--workload");
+  requires_selected(o.task_time_given, spec.workloads, "mixed", "--task-time", "--workload");
+  requires_selected(o.switch_interval_given, spec.models, "gil", "--switch-interval", "--model");
   spec.warmup = !o.no_warmup;
   // Only a pair the user named on both sides is an error; a default side just leaves it out.
   spec.skip_unsupported = !(o.workloads_given && o.models_given);
@@ -294,18 +312,22 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       ->default_str(options.cpu_work);
   run->add_option("--io-wait", options.io_wait, "io task wait, e.g. 20ms")
       ->default_str(options.io_wait);
-  run->add_option("--python-func", options.python_func,
-                  "python workload: MODULE:FUNCTION called with the task number, returning an "
-                  "int checksum (default: the seed's loop in Python, sized by --cpu-work)");
-  run->add_option("--cpu-fraction", options.cpu_fraction,
-                  "mixed workload: share of each task spent computing, 0 to 1")
-      ->default_str(options.cpu_fraction);
-  run->add_option("--task-time", options.task_time, "mixed workload: length of each task")
-      ->default_str(options.task_time);
-  run->add_option("--switch-interval", options.switch_interval,
-                  "gil model: how long a waiting thread lets the holder run before asking for "
-                  "the lock (like sys.setswitchinterval)")
-      ->default_str(options.switch_interval);
+  auto* python_func_option =
+      run->add_option("--python-func", options.python_func,
+                      "python workload: MODULE:FUNCTION called with the task number, returning an "
+                      "int checksum (default: the seed's loop in Python, sized by --cpu-work)");
+  auto* cpu_fraction_option =
+      run->add_option("--cpu-fraction", options.cpu_fraction,
+                      "mixed workload: share of each task spent computing, 0 to 1")
+          ->default_str(options.cpu_fraction);
+  auto* task_time_option =
+      run->add_option("--task-time", options.task_time, "mixed workload: length of each task")
+          ->default_str(options.task_time);
+  auto* switch_interval_option =
+      run->add_option("--switch-interval", options.switch_interval,
+                      "gil model: how long a waiting thread lets the holder run before asking for "
+                      "the lock (like sys.setswitchinterval)")
+          ->default_str(options.switch_interval);
   auto* seed_option = run->add_option("--seed", options.seed,
                                       "seed for the trial order (default: random, recorded)");
   run->add_option("--start-method", options.start_method, "processes: fork or spawn")
@@ -339,6 +361,10 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   options.out_given = out_option->count() > 0;
   options.workloads_given = workload_option->count() > 0;
   options.models_given = model_option->count() > 0;
+  options.python_func_given = python_func_option->count() > 0;
+  options.cpu_fraction_given = cpu_fraction_option->count() > 0;
+  options.task_time_given = task_time_option->count() > 0;
+  options.switch_interval_given = switch_interval_option->count() > 0;
   try {
     if (list->parsed()) {
       list_command(out);

@@ -24,7 +24,7 @@ thread_local InterpreterLock* t_lock = nullptr;
 }  // namespace
 
 InterpreterLock::InterpreterLock(std::chrono::nanoseconds switch_interval)
-    : interval_(std::max(switch_interval, std::chrono::nanoseconds(1000))) {}
+    : interval_(std::max(switch_interval, std::chrono::nanoseconds(1000))) {}  // as validate()
 
 void InterpreterLock::take() {
   const auto me = std::this_thread::get_id();
@@ -98,20 +98,26 @@ void gil_checkpoint() {
 }
 
 GilReleased::GilReleased() : lock_(t_lock) {
-  if (lock_ != nullptr) lock_->drop();
+  if (lock_ == nullptr) return;
+  lock_->drop();
+  // Not holding it now: checkpoints in this scope (lock-free work that calls cpu_loop, say)
+  // must not hand over a lock another thread holds.
+  t_lock = nullptr;
 }
 
 GilReleased::~GilReleased() {
-  if (lock_ != nullptr) lock_->take();
+  if (lock_ == nullptr) return;
+  lock_->take();
+  t_lock = lock_;
 }
 
-GilHeld::GilHeld(InterpreterLock& lock) : previous_(t_lock) {
+GilHeld::GilHeld(InterpreterLock& lock) : lock_(&lock), previous_(t_lock) {
   lock.take();
   t_lock = &lock;
 }
 
 GilHeld::~GilHeld() {
-  t_lock->drop();
+  lock_->drop();
   t_lock = previous_;
 }
 

@@ -67,8 +67,8 @@ void validate(const Spec& spec) {
                             spec.cpu_fraction));
   }
   if (spec.task_time.count() <= 0) throw Error("--task-time: give a duration above 0, like 20ms");
-  if (spec.model_options.switch_interval.count() <= 0) {
-    throw Error("--switch-interval: give a duration above 0, like 5ms");
+  if (spec.model_options.switch_interval < std::chrono::microseconds(1)) {
+    throw Error("--switch-interval: give a duration of at least 1us, like 5ms");
   }
 }
 

@@ -19,7 +19,8 @@ class MixedWorkload final : public Workload {
   explicit MixedWorkload(WorkloadSpec spec) : spec_(std::move(spec)), expected_(spec_.cpu_iters) {}
   const WorkloadSpec& spec() const override { return spec_; }
   Bound bound() const override {
-    // Mostly computing or mostly waiting: the ideal line follows the larger part.
+    // Any waiting part overlaps past the core count, so worker counts go up to the task count
+    // as for io; only a task with no waiting (--cpu-fraction 1) is CPU-bound.
     return spec_.io_wait.count() == 0 ? Bound::cpu : Bound::wait;
   }
   std::uint64_t run(std::size_t task) const override {
