@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -21,6 +22,11 @@ std::unique_ptr<Workload> make_python_workload(const WorkloadSpec& spec);
 /// Times the seed's loop in the embedded interpreter, as calibrate_cpu times the C++ one.
 CpuCalibration calibrate_python(std::chrono::nanoseconds target);
 #endif
+
+/// Measures how many iterations per second `run(iters)` manages (best of five runs of at least
+/// 20 ms, starting the probe at `first_iters`) and sizes a task to last `target`.
+CpuCalibration calibrate_loop(const std::function<void(std::uint64_t)>& run,
+                              std::uint64_t first_iters, std::chrono::nanoseconds target);
 
 /// The serial checksums of cpu_loop(iters, task) for every task, from one run of the loop
 /// (made on first use): the loop only adds modulo 1000003, so starting from the task number

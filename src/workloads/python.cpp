@@ -295,33 +295,16 @@ std::unique_ptr<Workload> make_python_workload(const WorkloadSpec& spec) {
 }
 
 CpuCalibration calibrate_python(std::chrono::nanoseconds target) {
-  using clock = std::chrono::steady_clock;
-  const auto started = clock::now();
   ensure_interpreter();
   const GilHold gil;
   const Ref task = compile_default_task();
-  // As calibrate_cpu: grow the probe until one run lasts >= 20 ms, keep the fastest of five.
-  std::uint64_t iters = 10000;
-  double best_rate = 0;
-  for (int kept = 0; kept < 5;) {
-    const auto t0 = clock::now();
-    const Ref result{
-        PyObject_CallFunction(task.get(), "KK", 0ULL, static_cast<unsigned long long>(iters))};
-    const double s = std::chrono::duration<double>(clock::now() - t0).count();
-    if (!result) throw Error(fmt::format("python workload: {}", take_exception_line()));
-    if (s < 0.02) {
-      iters *= 2;
-      continue;
-    }
-    best_rate = std::max(best_rate, static_cast<double>(iters) / s);
-    ++kept;
-  }
-  CpuCalibration c;
-  c.target_s = std::chrono::duration<double>(target).count();
-  c.iters_per_s = best_rate;
-  c.iters = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(c.target_s * best_rate));
-  c.measured_s = std::chrono::duration<double>(clock::now() - started).count();
-  return c;
+  return calibrate_loop(
+      [&](std::uint64_t iters) {
+        const Ref result{
+            PyObject_CallFunction(task.get(), "KK", 0ULL, static_cast<unsigned long long>(iters))};
+        if (!result) throw Error(fmt::format("python workload: {}", take_exception_line()));
+      },
+      10000, target);
 }
 
 }  // namespace scalelab::detail

@@ -73,17 +73,19 @@ WorkloadSpec workload_spec_from_json(const nlohmann::json& json) {
   }
 }
 
-CpuCalibration calibrate_cpu(std::chrono::nanoseconds target) {
+namespace detail {
+
+CpuCalibration calibrate_loop(const std::function<void(std::uint64_t)>& run,
+                              std::uint64_t first_iters, std::chrono::nanoseconds target) {
   using clock = std::chrono::steady_clock;
   const auto started = clock::now();
   // Grow the probe until one run lasts >= 20 ms (timer resolution and start-up effects are then
   // negligible), then keep the fastest of five: preemption only ever makes a run slower.
-  std::uint64_t iters = 100000;
+  std::uint64_t iters = first_iters;
   double best_rate = 0;
-  volatile std::uint64_t sink = 0;  // keeps the loop from being optimised away
   for (int kept = 0; kept < 5;) {
     const auto t0 = clock::now();
-    sink = sink + cpu_loop(iters);
+    run(iters);
     const double s = std::chrono::duration<double>(clock::now() - t0).count();
     if (s < 0.02) {
       iters *= 2;
@@ -98,6 +100,14 @@ CpuCalibration calibrate_cpu(std::chrono::nanoseconds target) {
   c.iters = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(c.target_s * best_rate));
   c.measured_s = std::chrono::duration<double>(clock::now() - started).count();
   return c;
+}
+
+}  // namespace detail
+
+CpuCalibration calibrate_cpu(std::chrono::nanoseconds target) {
+  volatile std::uint64_t sink = 0;  // keeps the loop from being optimised away
+  return detail::calibrate_loop([&](std::uint64_t iters) { sink = sink + cpu_loop(iters); }, 100000,
+                                target);
 }
 
 }  // namespace scalelab
