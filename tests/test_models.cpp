@@ -20,20 +20,8 @@ namespace {
 using testing::counting_runs;
 using testing::throws_naming;
 
-std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
-                                 StartMethod method = StartMethod::fork) {
-  ModelOptions options;
-  options.start_method = method;
-  return make_model(model)->start(workload, workers, options);
-}
-
-struct Case {
-  std::string model;
-  StartMethod method;
-  std::string label() const {
-    return model + (model == "processes" ? (method == StartMethod::fork ? "_fork" : "_spawn") : "");
-  }
-};
+using testing::start_pool;
+using Case = testing::ModelCase;
 
 class EveryModel : public ::testing::TestWithParam<std::tuple<Case, std::size_t, int>> {};
 

@@ -34,20 +34,8 @@ WorkloadSpec python_spec(std::uint64_t iters, const std::string& function = {}) 
   return spec;
 }
 
-std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
-                                 StartMethod method = StartMethod::fork) {
-  ModelOptions options;
-  options.start_method = method;
-  return make_model(model)->start(workload, workers, options);
-}
-
-struct Case {
-  std::string model;
-  StartMethod method;
-  std::string label() const {
-    return model + (model == "processes" ? (method == StartMethod::fork ? "_fork" : "_spawn") : "");
-  }
-};
+using testing::start_pool;
+using Case = testing::ModelCase;
 
 // Every model that can run the python workload: all but gil.
 std::vector<Case> python_models() {

@@ -139,4 +139,16 @@ void ScratchDirTest::TearDown() {
   fs::remove_all(dir_, ec);
 }
 
+std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
+                                 StartMethod method) {
+  ModelOptions options;
+  options.start_method = method;
+  return make_model(model)->start(workload, workers, options);
+}
+
+std::string ModelCase::label() const {
+  if (model != "processes") return model;
+  return model + (method == StartMethod::fork ? "_fork" : "_spawn");
+}
+
 }  // namespace scalelab::testing

@@ -8,11 +8,15 @@
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "scalelab/model.hpp"
+#include "scalelab/workload.hpp"
 
 namespace scalelab::testing {
 
@@ -53,6 +57,18 @@ class ScratchDirTest : public ::testing::Test {
   void TearDown() override;
 
   std::filesystem::path dir_;
+};
+
+/// Starts `workers` workers of `model` for `workload`, with the given start method.
+std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
+                                 StartMethod method = StartMethod::fork);
+
+/// A model (and, for processes, a start method) for parameterised tests.
+struct ModelCase {
+  std::string model;
+  StartMethod method = StartMethod::fork;
+  /// "threads", "processes_fork", "processes_spawn", …: a test-name suffix.
+  std::string label() const;
 };
 
 }  // namespace scalelab::testing
