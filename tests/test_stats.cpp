@@ -3,44 +3,41 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "scalelab/analysis.hpp"
 #include "scalelab/trial.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 
+using scalelab::AnalysisOptions;
+using scalelab::bootstrap_median_ci;
+using scalelab::bootstrap_ratio_ci;
+using scalelab::Boundness;
 using scalelab::describe;
+using scalelab::Interval;
+using scalelab::quantile;
 using scalelab::Stats;
 using scalelab::summarize;
 using scalelab::SummaryRow;
 using scalelab::Trial;
+using scalelab::testing::add_point;
+using scalelab::testing::make_trial;
 
-// A counted trial (repeat >= 0) or a warm-up (repeat = -1) with the given wall time.
-Trial make_trial(const std::string& workload, const std::string& model, int workers, int repeat,
-                 double wall_s, const std::string& error = "") {
-  Trial t;
-  t.workload = workload;
-  t.model = model;
-  t.workers = workers;
-  t.repeat = repeat;
-  t.tasks = 8;
-  t.tasks_done = error.empty() ? 8 : 0;
-  t.wall_s = wall_s;
-  t.user_s = wall_s;  // one busy core unless a test says otherwise
-  t.checksum_ok = error.empty();
-  t.error = error;
-  return t;
-}
-
-// Adds one counted trial per wall time, repeats numbered from 0.
-void add_point(std::vector<Trial>& trials, const std::string& workload, const std::string& model,
-               int workers, const std::vector<double>& walls) {
+// Like add_point, with every trial keeping `cpu_util` cores busy (user CPU = util × wall).
+void add_point_util(std::vector<Trial>& trials, const std::string& workload,
+                    const std::string& model, int workers, const std::vector<double>& walls,
+                    double cpu_util) {
   for (std::size_t r = 0; r < walls.size(); ++r) {
-    trials.push_back(make_trial(workload, model, workers, static_cast<int>(r), walls[r]));
+    Trial t = make_trial(workload, model, workers, static_cast<int>(r), walls[r]);
+    t.user_s = walls[r] * cpu_util;
+    trials.push_back(t);
   }
 }
 
@@ -63,6 +60,7 @@ void expect_exactly(const Stats& got, const Stats& want) {
   EXPECT_EQ(got.median, want.median);
   EXPECT_EQ(got.stddev, want.stddev);
   EXPECT_EQ(got.cv, want.cv);
+  EXPECT_EQ(got.p90, want.p90);
 }
 
 // Checks the three figures a scaling claim rests on together: speedup, efficiency and the
@@ -85,9 +83,14 @@ TEST(StatsDescribe, EmptySampleIsAllZero) {
 
 TEST(StatsDescribe, OnePoint) {
   const std::vector<double> values{2.5};
-  expect_exactly(
-      describe(values),
-      {.n = 1, .min = 2.5, .max = 2.5, .mean = 2.5, .median = 2.5, .stddev = 0, .cv = 0});
+  expect_exactly(describe(values), {.n = 1,
+                                    .min = 2.5,
+                                    .max = 2.5,
+                                    .mean = 2.5,
+                                    .median = 2.5,
+                                    .stddev = 0,
+                                    .cv = 0,
+                                    .p90 = 2.5});
 }
 
 TEST(StatsDescribe, AllEqualHasNoSpread) {
@@ -149,6 +152,114 @@ TEST(StatsDescribe, DoesNotReorderItsInput) {
   const std::vector<double> values{3, 1, 2};
   describe(values);
   EXPECT_EQ(values, (std::vector<double>{3, 1, 2}));
+}
+
+TEST(StatsDescribe, P90InterpolatesBetweenOrderStatistics) {
+  // 1..10: h = 9 × 0.9 = 8.1, so 0.1 of the way from the 9th value (9) to the 10th (10).
+  const std::vector<double> values{10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+  EXPECT_DOUBLE_EQ(describe(values).p90, 9.1);
+  const std::vector<double> equal{0.4, 0.4, 0.4};
+  EXPECT_DOUBLE_EQ(describe(equal).p90, 0.4);
+}
+
+// --- quantile -------------------------------------------------------------------------------
+
+TEST(StatsQuantile, Type7MatchesHandValues) {
+  // Hyndman & Fan type 7 on {1, 2, 3, 4}: h = 3p, x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋]);
+  // R's quantile(c(1,2,3,4), c(0, .25, .5, .9, 1)) gives 1, 1.75, 2.5, 3.7, 4.
+  const std::vector<double> values{4, 2, 1, 3};
+  EXPECT_DOUBLE_EQ(quantile(values, 0), 1);
+  EXPECT_DOUBLE_EQ(quantile(values, 0.25), 1.75);
+  EXPECT_DOUBLE_EQ(quantile(values, 0.5), 2.5);
+  EXPECT_DOUBLE_EQ(quantile(values, 0.9), 3.7);
+  EXPECT_DOUBLE_EQ(quantile(values, 1), 4);
+}
+
+TEST(StatsQuantile, EdgeCases) {
+  EXPECT_EQ(quantile({}, 0.5), 0);
+  const std::vector<double> one{7.5};
+  for (double p : {0.0, 0.3, 1.0}) EXPECT_EQ(quantile(one, p), 7.5) << p;
+  const std::vector<double> equal{2, 2, 2, 2};
+  EXPECT_EQ(quantile(equal, 0.37), 2);
+  // p outside [0, 1] is clamped rather than read past either end.
+  const std::vector<double> values{1, 2, 3};
+  EXPECT_EQ(quantile(values, -1), 1);
+  EXPECT_EQ(quantile(values, 2), 3);
+}
+
+TEST(StatsQuantile, MedianAgreesWithDescribe) {
+  const std::vector<double> values{0.9, 1.4, 1.1, 1.0, 3.2, 1.2};
+  EXPECT_DOUBLE_EQ(quantile(values, 0.5), describe(values).median);
+}
+
+// --- bootstrap ------------------------------------------------------------------------------
+
+TEST(StatsBootstrap, SameSeedGivesTheSameInterval) {
+  const std::vector<double> values{1.02, 0.98, 1.10, 0.95, 1.01, 1.30, 0.99};
+  const Interval first = bootstrap_median_ci(values, 42);
+  const Interval second = bootstrap_median_ci(values, 42);
+  EXPECT_EQ(first.low, second.low);
+  EXPECT_EQ(first.high, second.high);
+  const Interval ratio_first = bootstrap_ratio_ci(values, values, 7);
+  const Interval ratio_second = bootstrap_ratio_ci(values, values, 7);
+  EXPECT_EQ(ratio_first.low, ratio_second.low);
+  EXPECT_EQ(ratio_first.high, ratio_second.high);
+}
+
+TEST(StatsBootstrap, MedianIntervalContainsTheMedianWithinTheSample) {
+  const std::vector<double> values{1.02, 0.98, 1.10, 0.95, 1.01, 1.30, 0.99};
+  const auto s = describe(values);
+  for (std::uint64_t seed : {0ULL, 1ULL, 12345ULL}) {
+    const Interval ci = bootstrap_median_ci(values, seed);
+    EXPECT_TRUE(ci.contains(s.median)) << seed << ": [" << ci.low << ", " << ci.high << "]";
+    EXPECT_GE(ci.low, s.min);
+    EXPECT_LE(ci.high, s.max);
+    EXPECT_LT(ci.low, ci.high);  // seven distinct values do not resample to one median
+  }
+}
+
+TEST(StatsBootstrap, EdgeCases) {
+  const Interval empty = bootstrap_median_ci({}, 1);
+  EXPECT_EQ(empty.low, 0);
+  EXPECT_EQ(empty.high, 0);
+  const std::vector<double> one{0.25};
+  const Interval single = bootstrap_median_ci(one, 1);
+  EXPECT_EQ(single.low, 0.25);
+  EXPECT_EQ(single.high, 0.25);
+  const std::vector<double> equal{0.5, 0.5, 0.5, 0.5};
+  const Interval flat = bootstrap_median_ci(equal, 1);
+  EXPECT_EQ(flat.low, 0.5);
+  EXPECT_EQ(flat.high, 0.5);
+}
+
+TEST(StatsBootstrap, RatioOfConstantSamplesIsExact) {
+  const std::vector<double> baseline{2, 2, 2}, point{0.5, 0.5};
+  const Interval ci = bootstrap_ratio_ci(baseline, point, 3);
+  EXPECT_DOUBLE_EQ(ci.low, 4);
+  EXPECT_DOUBLE_EQ(ci.high, 4);
+  const std::vector<double> one{1};
+  const Interval single = bootstrap_ratio_ci(one, point, 3);
+  EXPECT_DOUBLE_EQ(single.low, 2);
+  EXPECT_DOUBLE_EQ(single.high, 2);
+}
+
+TEST(StatsBootstrap, RatioWithAnEmptySideIsZero) {
+  const std::vector<double> values{1, 2, 3};
+  for (const Interval& ci : {bootstrap_ratio_ci({}, values, 1), bootstrap_ratio_ci(values, {}, 1),
+                             bootstrap_ratio_ci({}, {}, 1)}) {
+    EXPECT_EQ(ci.low, 0);
+    EXPECT_EQ(ci.high, 0);
+  }
+}
+
+TEST(StatsBootstrap, RatioIntervalContainsTheRatioOfMedians) {
+  const std::vector<double> baseline{1.00, 1.05, 0.97, 1.02, 0.99};
+  const std::vector<double> point{0.51, 0.49, 0.50, 0.56, 0.48};
+  const Interval ci = bootstrap_ratio_ci(baseline, point, 11);
+  EXPECT_TRUE(ci.contains(1.0 / 0.50)) << ci.low << " " << ci.high;
+  // Every replicate is some baseline value over some point value.
+  EXPECT_GE(ci.low, 0.97 / 0.56);
+  EXPECT_LE(ci.high, 1.05 / 0.48);
 }
 
 // --- summarize ------------------------------------------------------------------------------
@@ -382,6 +493,300 @@ TEST(StatsToJson, MissingSpeedupIsNull) {
   EXPECT_TRUE(json.at("efficiency").is_null());
   EXPECT_TRUE(json.at("baseline").is_null());
   EXPECT_DOUBLE_EQ(json.at("median_s").get<double>(), 0.5);
+}
+
+TEST(StatsToJson, HasTheFiguresAddedWithTheIntervals) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "serial", 1, {1.0, 1.1, 0.9});
+  add_point(trials, "cpu", "threads", 2, {0.5, 0.7, 0.6});
+  trials.back().counters["gil_switches"] = 3;
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 2});
+  const auto& row = find_row(rows, "cpu", "threads", 2);
+  const auto json = scalelab::to_json(row);
+  EXPECT_TRUE(scalelab::testing::has_keys(
+      json, {"p90_s", "ci_low_s", "ci_high_s", "speedup_ci", "efficiency_ci", "ideal", "counters",
+             "noisy", "noise_reason", "tasks"}));
+  EXPECT_DOUBLE_EQ(json.at("p90_s").get<double>(), row.wall.p90);
+  EXPECT_DOUBLE_EQ(json.at("ci_low_s").get<double>(), row.wall_ci.low);
+  EXPECT_DOUBLE_EQ(json.at("ci_high_s").get<double>(), row.wall_ci.high);
+  ASSERT_TRUE(json.at("speedup_ci").is_array());
+  EXPECT_DOUBLE_EQ(json.at("speedup_ci")[0].get<double>(), row.speedup_ci->low);
+  EXPECT_DOUBLE_EQ(json.at("speedup_ci")[1].get<double>(), row.speedup_ci->high);
+  EXPECT_DOUBLE_EQ(json.at("efficiency_ci")[1].get<double>(), row.efficiency_ci->high);
+  EXPECT_DOUBLE_EQ(json.at("ideal").get<double>(), 2);
+  EXPECT_EQ(json.at("counters"), (nlohmann::json{{"gil_switches", 3.0}}));
+  EXPECT_EQ(json.at("tasks"), 8);
+  EXPECT_EQ(json.at("noisy"), row.noisy);
+  EXPECT_EQ(json.at("noise_reason").is_null(), !row.noisy);
+}
+
+TEST(StatsToJson, NoisyRowCarriesItsReasonAndNoBaselineGivesNullIntervals) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "threads", 2, {0.9, 1.0, 1.1});
+  const auto rows = summarize(trials, {"cpu"}, {"threads"});
+  const auto json = scalelab::to_json(rows.at(0));
+  EXPECT_EQ(json.at("noisy"), true);
+  EXPECT_EQ(json.at("noise_reason"), "CV 10.0 % > 5 %");
+  EXPECT_TRUE(json.at("speedup_ci").is_null());
+  EXPECT_TRUE(json.at("efficiency_ci").is_null());
+  EXPECT_TRUE(json.at("counters").is_object());
+  EXPECT_TRUE(json.at("counters").empty());
+}
+
+// --- summarize: intervals, ideal, noise, counters --------------------------------------------
+
+TEST(StatsSummarize, WallSamplesAreInRunOrderAndTheCiHoldsTheMedian) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "threads", 2, {0.52, 0.48, 0.50, 0.51, 0.49});
+  trials.push_back(make_trial("cpu", "threads", 2, 5, 9.0, "boom"));  // not a sample
+  const auto rows = summarize(trials, {"cpu"}, {"threads"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].wall_samples, (std::vector<double>{0.52, 0.48, 0.50, 0.51, 0.49}));
+  EXPECT_EQ(rows[0].tasks, 8u);
+  EXPECT_NEAR(rows[0].wall.p90, 0.516, 1e-12);
+  EXPECT_TRUE(rows[0].wall_ci.contains(rows[0].wall.median));
+  EXPECT_GE(rows[0].wall_ci.low, 0.48);
+  EXPECT_LE(rows[0].wall_ci.high, 0.52);
+}
+
+TEST(StatsSummarize, SpeedupAndEfficiencyIntervals) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "serial", 1, {1.00, 1.02, 0.98, 1.01, 0.99});
+  add_point(trials, "cpu", "threads", 4, {0.26, 0.25, 0.24, 0.25, 0.27});
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"});
+  const auto& serial = find_row(rows, "cpu", "serial", 1);
+  // The baseline against itself is exactly 1.
+  ASSERT_TRUE(serial.speedup_ci.has_value());
+  EXPECT_EQ(serial.speedup_ci->low, 1);
+  EXPECT_EQ(serial.speedup_ci->high, 1);
+
+  const auto& row = find_row(rows, "cpu", "threads", 4);
+  ASSERT_TRUE(row.speedup_ci.has_value());
+  ASSERT_TRUE(row.efficiency_ci.has_value());
+  EXPECT_TRUE(row.speedup_ci->contains(*row.speedup));
+  EXPECT_GE(row.speedup_ci->low, 0.98 / 0.27);
+  EXPECT_LE(row.speedup_ci->high, 1.02 / 0.24);
+  EXPECT_DOUBLE_EQ(row.efficiency_ci->low, row.speedup_ci->low / 4);
+  EXPECT_DOUBLE_EQ(row.efficiency_ci->high, row.speedup_ci->high / 4);
+}
+
+TEST(StatsSummarize, IntervalsAreDeterministicAndDependOnlyOnThePoint) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "serial", 1, {1.00, 1.07, 0.93, 1.01, 0.99, 1.04});
+  add_point(trials, "cpu", "threads", 2, {0.52, 0.47, 0.50, 0.55, 0.49, 0.51});
+  const AnalysisOptions options{.seed = 99};
+  const auto first = summarize(trials, {"cpu"}, {"serial", "threads"}, options);
+  const auto second = summarize(trials, {"cpu"}, {"serial", "threads"}, options);
+  // Another point, run first, must not shift this point's random stream.
+  std::vector<Trial> more;
+  add_point(more, "io", "async", 8, {0.1, 0.2, 0.3});
+  more.insert(more.end(), trials.begin(), trials.end());
+  const auto third = summarize(more, {"io", "cpu"}, {"serial", "threads", "async"}, options);
+  for (const auto* rows : {&second, &third}) {
+    const auto& a = find_row(first, "cpu", "threads", 2);
+    const auto& b = find_row(*rows, "cpu", "threads", 2);
+    EXPECT_EQ(a.wall_ci.low, b.wall_ci.low);
+    EXPECT_EQ(a.wall_ci.high, b.wall_ci.high);
+    EXPECT_EQ(a.speedup_ci->low, b.speedup_ci->low);
+    EXPECT_EQ(a.speedup_ci->high, b.speedup_ci->high);
+  }
+}
+
+TEST(StatsSummarize, IdealForCpuBoundWorkIsCappedByCores) {
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0}, 1.0);
+  for (int w : {1, 2, 4}) add_point_util(trials, "cpu", "threads", w, {1.0 / w}, 1.0);
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 2});
+  EXPECT_EQ(find_row(rows, "cpu", "serial", 1).ideal, 1);
+  EXPECT_EQ(find_row(rows, "cpu", "threads", 1).ideal, 1);
+  EXPECT_EQ(find_row(rows, "cpu", "threads", 2).ideal, 2);
+  EXPECT_EQ(find_row(rows, "cpu", "threads", 4).ideal, 2);
+}
+
+TEST(StatsSummarize, IdealForWaitBoundWorkIsCappedByTasks) {
+  std::vector<Trial> trials;  // 8 tasks per trial (make_trial)
+  add_point_util(trials, "io", "serial", 1, {1.0}, 0.01);
+  for (int w : {4, 8, 16}) add_point_util(trials, "io", "async", w, {1.0 / w}, 0.01);
+  const auto rows = summarize(trials, {"io"}, {"serial", "async"}, {.cores = 2});
+  EXPECT_EQ(find_row(rows, "io", "serial", 1).ideal, 1);
+  EXPECT_EQ(find_row(rows, "io", "async", 4).ideal, 4);
+  EXPECT_EQ(find_row(rows, "io", "async", 8).ideal, 8);
+  EXPECT_EQ(find_row(rows, "io", "async", 16).ideal, 8);
+}
+
+TEST(StatsSummarize, IdealForMixedWorkIsCappedByCoresOverUtilisation) {
+  // Serial keeps 0.4 cores busy: 2 cores saturate at 2 / 0.4 = 5 overlapping runs.
+  std::vector<Trial> trials;
+  add_point_util(trials, "mixed", "serial", 1, {1.0}, 0.4);
+  for (int w : {2, 4, 8, 16}) add_point_util(trials, "mixed", "threads", w, {1.0 / w}, 0.4);
+  const auto rows = summarize(trials, {"mixed"}, {"serial", "threads"}, {.cores = 2});
+  EXPECT_DOUBLE_EQ(find_row(rows, "mixed", "threads", 2).ideal, 2);   // min(2, min(2, 2) / 0.4)
+  EXPECT_DOUBLE_EQ(find_row(rows, "mixed", "threads", 4).ideal, 4);   // min(4, 5)
+  EXPECT_DOUBLE_EQ(find_row(rows, "mixed", "threads", 8).ideal, 5);   // min(8, 5)
+  EXPECT_DOUBLE_EQ(find_row(rows, "mixed", "threads", 16).ideal, 5);  // min(8 tasks, 5)
+}
+
+TEST(StatsSummarize, NoisyByCv) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "threads", 1, {0.9, 1.0, 1.1});  // sd 0.1, mean 1: CV 10 %
+  add_point(trials, "cpu", "threads", 2, {0.5, 0.5, 0.5});
+  add_point(trials, "cpu", "threads", 4, {2.0});  // one trial: no CV to speak of
+  const auto rows = summarize(trials, {"cpu"}, {"threads"});
+  const auto& noisy = find_row(rows, "cpu", "threads", 1);
+  EXPECT_TRUE(noisy.noisy);
+  EXPECT_EQ(noisy.noise_reason, "CV 10.0 % > 5 %");
+  for (int w : {2, 4}) {
+    EXPECT_FALSE(find_row(rows, "cpu", "threads", w).noisy) << w;
+    EXPECT_EQ(find_row(rows, "cpu", "threads", w).noise_reason, "") << w;
+  }
+  // The threshold is an option; the reason quotes it.
+  const auto strict = summarize(trials, {"cpu"}, {"threads"}, {.noisy_cv = 0.075});
+  EXPECT_EQ(find_row(strict, "cpu", "threads", 1).noise_reason, "CV 10.0 % > 7.5 %");
+  const auto lax = summarize(trials, {"cpu"}, {"threads"}, {.noisy_cv = 0.2});
+  EXPECT_FALSE(find_row(lax, "cpu", "threads", 1).noisy);
+}
+
+TEST(StatsSummarize, NoisyByOverlappingNeighbourDespiteDifferentMedians) {
+  // Medians 1.00 and 1.08 differ by 8 %, yet each CI ({1.0, 1.1} and {0.99, 1.08} are the only
+  // resampled medians possible) overlaps the other: the noise hides the difference.
+  // CVs are about 5 %, under the 10 % threshold chosen here, so only the overlap can flag.
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "threads", 2, {1.00, 1.00, 1.10});
+  add_point(trials, "cpu", "threads", 4, {1.08, 1.08, 0.99});
+  add_point(trials, "cpu", "threads", 8, {0.50, 0.50, 0.50});  // far away: not overlapping
+  add_point(trials, "cpu", "async", 1, {1.00, 1.00, 1.01});    // another curve: no neighbour
+  const auto rows = summarize(trials, {"cpu"}, {"threads", "async"}, {.noisy_cv = 0.1});
+  const auto& two = find_row(rows, "cpu", "threads", 2);
+  const auto& four = find_row(rows, "cpu", "threads", 4);
+  EXPECT_TRUE(two.wall_ci.overlaps(four.wall_ci));
+  EXPECT_TRUE(two.noisy);
+  EXPECT_EQ(two.noise_reason, "CI overlaps 4 workers' although medians differ by 8 %");
+  EXPECT_TRUE(four.noisy);
+  EXPECT_EQ(four.noise_reason, "CI overlaps 2 workers' although medians differ by 8 %");
+  EXPECT_FALSE(find_row(rows, "cpu", "threads", 8).noisy);
+  EXPECT_FALSE(find_row(rows, "cpu", "async", 1).noisy);
+}
+
+TEST(StatsSummarize, OverlapWithCloseMediansIsNotNoise) {
+  // Overlapping CIs of medians within 5 % of each other say the same thing: nothing hidden.
+  std::vector<Trial> trials;
+  add_point(trials, "io", "threads", 1, {1.00, 1.00, 1.03});
+  add_point(trials, "io", "threads", 2, {1.02, 1.02, 0.99});
+  const auto rows = summarize(trials, {"io"}, {"threads"});
+  for (const auto& row : rows) EXPECT_FALSE(row.noisy) << row.workers << ": " << row.noise_reason;
+}
+
+TEST(StatsSummarize, CountersAreMediansOfTheSuccessfulTrials) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "gil", 2, {1.0, 1.0, 1.0});
+  trials[0].counters = {{"gil_switches", 10}, {"gil_wait_s", 0.5}};
+  trials[1].counters = {{"gil_switches", 30}, {"gil_wait_s", 0.1}};
+  trials[2].counters = {{"gil_switches", 20}};  // a counter missing from one trial
+  Trial failed = make_trial("cpu", "gil", 2, 3, 1.0, "boom");
+  failed.counters = {{"gil_switches", 1000}, {"other", 1}};
+  trials.push_back(failed);
+  const auto rows = summarize(trials, {"cpu"}, {"gil"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].counters,
+            (std::map<std::string, double>{{"gil_switches", 20}, {"gil_wait_s", 0.3}}));
+}
+
+// --- profile_workloads ----------------------------------------------------------------------
+
+TEST(StatsProfile, ClassifiesBySerialCpuUtilisation) {
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0}, 0.97);
+  add_point_util(trials, "cpu", "threads", 2, {0.5}, 1.9);
+  add_point_util(trials, "io", "serial", 1, {1.0}, 0.02);
+  add_point_util(trials, "mixed", "serial", 1, {1.0}, 0.5);
+  add_point_util(trials, "edge", "serial", 1, {1.0}, 0.8);  // at the threshold: CPU-bound
+  const auto rows = summarize(trials, {"cpu", "io", "mixed", "edge"}, {"serial", "threads"});
+  const auto profiles = scalelab::profile_workloads(rows);
+  ASSERT_EQ(profiles.size(), 4u);
+  EXPECT_EQ(profiles[0].workload, "cpu");
+  EXPECT_EQ(profiles[0].bound, Boundness::cpu_bound);
+  EXPECT_DOUBLE_EQ(profiles[0].serial_cpu_util, 0.97);
+  EXPECT_EQ(profiles[0].tasks, 8u);
+  EXPECT_EQ(profiles[1].bound, Boundness::wait_bound);
+  EXPECT_EQ(profiles[2].bound, Boundness::mixed);
+  EXPECT_DOUBLE_EQ(profiles[2].serial_cpu_util, 0.5);
+  EXPECT_EQ(profiles[3].bound, Boundness::cpu_bound);
+  EXPECT_STREQ(scalelab::to_string(Boundness::cpu_bound), "CPU-bound");
+  EXPECT_STREQ(scalelab::to_string(Boundness::wait_bound), "wait-bound");
+  EXPECT_STREQ(scalelab::to_string(Boundness::mixed), "mixed");
+}
+
+TEST(StatsProfile, WithoutSerialUsesTheFirstModelAtOneWorkerElseTheFewestWorkers) {
+  std::vector<Trial> trials;
+  add_point_util(trials, "io", "threads", 2, {1.0}, 0.9);
+  add_point_util(trials, "io", "threads", 1, {1.0}, 0.1);
+  add_point_util(trials, "io", "async", 1, {1.0}, 0.5);
+  add_point_util(trials, "cpu", "threads", 8, {1.0}, 0.1);
+  add_point_util(trials, "cpu", "threads", 4, {1.0}, 0.9);
+  const auto rows = summarize(trials, {"io", "cpu"}, {"threads", "async"});
+  const auto profiles = scalelab::profile_workloads(rows);
+  ASSERT_EQ(profiles.size(), 2u);
+  EXPECT_DOUBLE_EQ(profiles[0].serial_cpu_util, 0.1);  // threads@1
+  EXPECT_EQ(profiles[0].bound, Boundness::wait_bound);
+  EXPECT_DOUBLE_EQ(profiles[1].serial_cpu_util, 0.9);  // threads@4, the fewest workers
+  EXPECT_EQ(profiles[1].bound, Boundness::cpu_bound);
+}
+
+TEST(StatsProfile, ThresholdsAreOptionsAndNoRowsNoProfiles) {
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0}, 0.7);
+  const auto rows = summarize(trials, {"cpu"}, {"serial"});
+  EXPECT_EQ(scalelab::profile_workloads(rows).at(0).bound, Boundness::mixed);
+  EXPECT_EQ(scalelab::profile_workloads(rows, {.cpu_bound_util = 0.6}).at(0).bound,
+            Boundness::cpu_bound);
+  EXPECT_TRUE(scalelab::profile_workloads({}).empty());
+}
+
+// --- analyze --------------------------------------------------------------------------------
+
+TEST(StatsAnalyze, OneFitPerNonSerialModelInRowOrder) {
+  std::vector<Trial> trials;
+  add_point(trials, "cpu", "serial", 1, {1.0, 1.0});
+  for (int w : {1, 2, 4, 8}) {
+    add_point(trials, "cpu", "threads", w, {1.0 / std::min(w, 2), 1.0 / std::min(w, 2)});
+    add_point(trials, "cpu", "processes", w, {1.0 / w, 1.0 / w});
+  }
+  add_point(trials, "cpu", "async", 1, {1.0});
+  add_point(trials, "cpu", "async", 2, {1.0});
+  // A workload without a baseline has no speedups, hence no fit.
+  add_point(trials, "io", "threads", 2, {1.0});
+  add_point(trials, "io", "threads", 4, {0.5});
+  const auto analysis = scalelab::analyze(
+      trials, {"cpu", "io"}, {"serial", "threads", "processes", "async"}, {.cores = 2});
+  EXPECT_EQ(analysis.cores, 2);
+  EXPECT_EQ(analysis.rows.size(), 13u);
+  ASSERT_EQ(analysis.workloads.size(), 2u);
+  EXPECT_EQ(analysis.workloads[0].workload, "cpu");
+  ASSERT_EQ(analysis.fits.size(), 3u);
+  EXPECT_EQ(analysis.fits[0].model, "threads");
+  EXPECT_EQ(analysis.fits[1].model, "processes");
+  EXPECT_EQ(analysis.fits[2].model, "async");
+  for (const auto& fit : analysis.fits) EXPECT_EQ(fit.workload, "cpu");
+  EXPECT_TRUE(analysis.fits[0].fitted());
+  EXPECT_EQ(analysis.fits[0].points, 4u);
+  // Linear speedup on processes: no contention, no coherency cost.
+  EXPECT_TRUE(analysis.fits[1].fitted());
+  EXPECT_NEAR(analysis.fits[1].usl_sigma, 0, 1e-6);
+  EXPECT_EQ(analysis.fits[1].usl_kappa, 0);
+  EXPECT_EQ(analysis.fits[2].refused, "needs at least 4 distinct worker counts, has 2");
+
+  const auto json = scalelab::to_json(analysis.fits[0]);
+  EXPECT_EQ(json.at("workload"), "cpu");
+  EXPECT_EQ(json.at("model"), "threads");
+  EXPECT_TRUE(json.at("refused").is_null());
+  EXPECT_TRUE(json.at("usl").is_object());
+}
+
+TEST(StatsAnalyze, NoTrialsGiveAnEmptyAnalysis) {
+  const auto analysis = scalelab::analyze({}, {"cpu"}, {"serial"}, {});
+  EXPECT_TRUE(analysis.rows.empty());
+  EXPECT_TRUE(analysis.workloads.empty());
+  EXPECT_TRUE(analysis.fits.empty());
 }
 
 }  // namespace

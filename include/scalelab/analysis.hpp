@@ -1,8 +1,12 @@
 #pragma once
 /// \file analysis.hpp
-/// From trials to figures: per (workload, model, workers) statistics, speedup and efficiency.
-/// Pure functions: no I/O.
+/// From trials to figures: per (workload, model, workers) statistics with confidence
+/// intervals, speedup and efficiency, noise flags, Amdahl and USL fits, comparisons of two runs,
+/// and the conclusions written from them. Pure functions: no I/O, no clocks; every random
+/// choice (the bootstrap) is seeded, so the same trials always give the same figures.
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,34 +24,171 @@ struct Stats {
   double min = 0, max = 0, mean = 0, median = 0;
   double stddev = 0;  ///< sample standard deviation (n − 1); 0 for n < 2
   double cv = 0;      ///< stddev / mean; 0 when mean is 0
+  double p90 = 0;     ///< 90th percentile, linear interpolation between order statistics
 };
 
 /// Statistics of `values` (any order). All zero for an empty sample.
 Stats describe(std::span<const double> values);
 
+/// The p-quantile (0 ≤ p ≤ 1) of `values` by linear interpolation between order statistics
+/// (Hyndman & Fan type 7, as R's and NumPy's default). 0 for an empty sample.
+double quantile(std::span<const double> values, double p);
+
+/// A closed interval [low, high].
+struct Interval {
+  double low = 0, high = 0;
+  bool overlaps(const Interval& other) const { return low <= other.high && other.low <= high; }
+  bool contains(double x) const { return low <= x && x <= high; }
+};
+
+/// Percentile-bootstrap 95 % confidence interval of the median (Efron & Tibshirani 1993,
+/// ch. 13): `resamples` resamples with replacement drawn by splitmix64 from `seed`. One value
+/// gives [v, v]; an empty sample [0, 0].
+Interval bootstrap_median_ci(std::span<const double> values, std::uint64_t seed,
+                             int resamples = 2000);
+
+/// Percentile-bootstrap 95 % interval of median(numerator) / median(denominator), both samples
+/// resampled independently. Used for speedup (baseline / point) and for comparing two runs.
+Interval bootstrap_ratio_ci(std::span<const double> numerator, std::span<const double> denominator,
+                            std::uint64_t seed, int resamples = 2000);
+
+/// Mann–Whitney U test, two-sided (Mann & Whitney 1947). Exact p from the U distribution when
+/// both samples are small and untied, else the normal approximation with tie correction and
+/// continuity correction.
+struct MannWhitney {
+  double u = 0;        ///< U of the first sample
+  double p_value = 1;  ///< two-sided
+  bool exact = false;  ///< p from the exact distribution
+};
+MannWhitney mann_whitney(std::span<const double> a, std::span<const double> b);
+
+/// What bounds a workload, from the CPU its serial trials used per second of wall time.
+enum class Boundness { cpu_bound, wait_bound, mixed };
+/// "CPU-bound", "wait-bound", "mixed".
+const char* to_string(Boundness b);
+
+/// Settings of the analysis.
+struct AnalysisOptions {
+  int cores = 1;                 ///< usable cores of the machine the run measured
+  std::uint64_t seed = 0;        ///< seeds every bootstrap (deterministic figures)
+  int resamples = 2000;          ///< bootstrap resamples
+  double noisy_cv = 0.05;        ///< a point whose CV exceeds this is noisy
+  double cpu_bound_util = 0.8;   ///< serial CPU utilisation at or above: CPU-bound
+  double wait_bound_util = 0.2;  ///< at or below: wait-bound; between: mixed
+};
+
 /// One line of the summary: a (workload, model, workers) point.
 struct SummaryRow {
   std::string workload, model;
   int workers = 1;
-  std::size_t trials = 0;  ///< counted trials that succeeded
-  std::size_t failed = 0;  ///< counted trials that failed (excluded from the figures)
-  Stats wall;              ///< wall seconds of the successful trials
+  std::size_t tasks = 0;             ///< tasks per trial
+  std::size_t trials = 0;            ///< counted trials that succeeded
+  std::size_t failed = 0;            ///< counted trials that failed (excluded from the figures)
+  std::vector<double> wall_samples;  ///< wall seconds of the successful trials, in run order
+  Stats wall;                        ///< statistics of wall_samples
+  Interval wall_ci;                  ///< bootstrap 95 % CI of the median wall time
   /// Baseline median / this median; the baseline is `serial` for the same workload when it
   /// ran, else this model at 1 worker. Empty without a usable baseline.
   std::optional<double> speedup;
-  std::optional<double> efficiency;  ///< speedup / workers
-  std::string baseline;              ///< "serial", "threads@1", … or empty
-  double cpu_util = 0;               ///< median of (user + sys) / wall
-  double startup_s = 0;              ///< median pool start-up time
+  std::optional<Interval> speedup_ci;     ///< bootstrap 95 % CI of the speedup
+  std::optional<double> efficiency;       ///< speedup / workers
+  std::optional<Interval> efficiency_ci;  ///< speedup_ci / workers
+  std::string baseline;                   ///< "serial", "threads@1", … or empty
+  /// The best speedup this point could reach: min(W, cores) for CPU-bound work, min(W, tasks)
+  /// for waiting, and min(min(W, tasks), min(W, cores) / u) for mixed work whose serial run
+  /// used u cores.
+  double ideal = 1;
+  double cpu_util = 0;                     ///< median of (user + sys) / wall
+  double startup_s = 0;                    ///< median pool start-up time
+  std::map<std::string, double> counters;  ///< medians of the model's counters (gil_switches…)
+  bool noisy = false;        ///< CV above AnalysisOptions::noisy_cv, or CI overlaps a neighbour's
+  std::string noise_reason;  ///< "CV 7.1 % > 5 %", "CI overlaps 4 workers", …; empty if not noisy
+};
+
+/// How a workload behaved.
+struct WorkloadProfile {
+  std::string workload;
+  Boundness bound = Boundness::cpu_bound;
+  double serial_cpu_util = 0;  ///< CPU per wall second of its baseline trials
+  std::size_t tasks = 0;
+};
+
+/// Amdahl's law and the Universal Scalability Law (Gunther 1993) fitted to one (workload,
+/// model) speedup curve by least squares.
+struct ScalingFit {
+  std::string workload, model;
+  std::size_t points = 0;  ///< distinct worker counts used
+  std::string refused;     ///< why no fit was made ("needs at least 4 distinct worker counts,
+                           ///< has 3"); empty when fitted
+  double amdahl_serial_fraction = 0;  ///< f in S(N) = 1 / (f + (1 − f) / N)
+  double amdahl_r2 = 0;
+  double usl_sigma = 0;   ///< σ, contention
+  double usl_kappa = 0;   ///< κ, coherency
+  double usl_lambda = 1;  ///< λ, speedup at N = 1 relative to the baseline
+  double usl_r2 = 0;
+  std::optional<double> usl_peak_workers;  ///< W* = √((1 − σ) / κ) when κ > 0
+  bool fitted() const { return refused.empty(); }
+};
+
+/// Fits Amdahl and USL to (workers, speedup) points; refuses (ScalingFit::refused) with fewer
+/// than 4 distinct worker counts. σ and κ are constrained to be ≥ 0.
+ScalingFit fit_scaling(std::span<const int> workers, std::span<const double> speedup);
+
+/// One sentence of the conclusions, with the figures it rests on already in its text.
+struct Conclusion {
+  std::string workload;  ///< empty for a conclusion about the whole run
+  std::string text;  ///< e.g. "CPU-bound: threads reached 1.93× at 2 workers (efficiency 97 %)"
+};
+
+/// Everything the reports show, computed once.
+struct Analysis {
+  int cores = 1;
+  std::vector<WorkloadProfile> workloads;  ///< in workload order
+  std::vector<SummaryRow> rows;            ///< by workload, model, then workers
+  std::vector<ScalingFit> fits;            ///< one per (workload, model) other than serial
+  std::vector<Conclusion> conclusions;     ///< written from the rows and fits
 };
 
 /// Summarises counted trials, ordered by workload (as first seen), model (as first seen),
-/// then workers.
+/// then workers. Fills statistics, CIs, speedup, ideal and noise flags; not fits or
+/// conclusions.
 std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
                                   const std::vector<std::string>& workload_order,
-                                  const std::vector<std::string>& model_order);
+                                  const std::vector<std::string>& model_order,
+                                  const AnalysisOptions& options = {});
 
-/// A summary row as JSON (median_s, speedup, efficiency, cpu_util, …).
+/// Classifies each workload of `rows` by its baseline's CPU utilisation.
+std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& rows,
+                                               const AnalysisOptions& options = {});
+
+/// Conclusions in the seed's spirit, each carrying its figure and true of these rows only:
+/// scaling and non-scaling per model, significant and non-significant differences between
+/// models (by CI overlap), where a curve peaks, noisy points.
+std::vector<Conclusion> write_conclusions(const Analysis& analysis);
+
+/// The whole analysis: summarize, profile, fit every curve, write conclusions.
+Analysis analyze(const std::vector<Trial>& trials, const std::vector<std::string>& workload_order,
+                 const std::vector<std::string>& model_order, const AnalysisOptions& options);
+
+/// One (workload, model, workers) point of two runs side by side.
+struct ComparisonRow {
+  std::string workload, model;
+  int workers = 1;
+  Stats a, b;        ///< wall statistics in run A and run B
+  double ratio = 0;  ///< median(B) / median(A): below 1, B is faster
+  Interval ratio_ci;
+  MannWhitney test;
+  std::string verdict;  ///< "faster", "slower" or "no significant difference" (B against A)
+};
+
+/// Compares two runs point by point (points present in both); significance at p < 0.05 and
+/// a ratio CI that excludes 1.
+std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::vector<Trial>& b,
+                                        std::uint64_t seed = 0);
+
+/// A summary row as JSON (median_s, ci, speedup, efficiency, cpu_util, noisy, …).
 nlohmann::json to_json(const SummaryRow& row);
+/// A fit as JSON.
+nlohmann::json to_json(const ScalingFit& fit);
 
 }  // namespace scalelab

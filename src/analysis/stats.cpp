@@ -1,13 +1,138 @@
-// Descriptive statistics and the per-point summary (speedup, efficiency).
+// Descriptive statistics, bootstrap intervals, the per-point summary (speedup, efficiency,
+// ideal speedup, noise flags), workload profiles, and the whole analysis put together.
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <numeric>
+#include <string>
+#include <tuple>
 
+#include <fmt/format.h>
+
+#include "analysis/seeding.hpp"
 #include "scalelab/analysis.hpp"
 
 namespace scalelab {
+namespace {
+
+using detail::point_seed;
+
+// splitmix64 (Steele, Lea & Flood 2014, Vigna's reference constants): tiny, fast, and the same
+// stream on every platform, which std::uniform_int_distribution does not promise.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
+
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  // An index in [0, n) by Lemire's multiply-shift (2019) on the upper 32 bits: no division,
+  // and a bias of at most n / 2^32, far below anything a bootstrap of a few trials can show.
+  std::size_t index(std::size_t n) {
+    if (n > 0xffffffffULL) return static_cast<std::size_t>(next() % n);
+    return static_cast<std::size_t>(((next() >> 32) * static_cast<std::uint64_t>(n)) >> 32);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+// The median of `values`, reordering them (nth_element is linear; a bootstrap takes thousands).
+double median_in_place(std::vector<double>& values) {
+  const std::size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
+  const double upper = values[mid];
+  if (values.size() % 2 == 1) return upper;
+  const double lower =
+      *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
+  return (lower + upper) / 2;
+}
+
+// The median of a resample (with replacement) of `values`, drawn from `rng` into `scratch`.
+double resampled_median(std::span<const double> values, SplitMix64& rng,
+                        std::vector<double>& scratch) {
+  scratch.resize(values.size());
+  for (auto& v : scratch) v = values[rng.index(values.size())];
+  return median_in_place(scratch);
+}
+
+// The 2.5 % and 97.5 % quantiles of the bootstrap replicates: the percentile interval
+// (Efron & Tibshirani 1993, §13.3).
+Interval percentile_interval(const std::vector<double>& replicates) {
+  if (replicates.empty()) return {};
+  return {quantile(replicates, 0.025), quantile(replicates, 0.975)};
+}
+
+// "CI overlaps 4 workers'" / "CI overlaps 1 worker's": whose interval this one overlaps.
+std::string workers_possessive(int workers) {
+  return workers == 1 ? "1 worker's" : fmt::format("{} workers'", workers);
+}
+
+// The ideal speedup of a non-serial point at `workers` for a workload so profiled.
+double ideal_speedup(const WorkloadProfile& profile, int workers, int cores) {
+  const double w = workers;
+  const double by_cores = std::min(w, static_cast<double>(std::max(cores, 1)));
+  // Without a task count (0) the tasks do not limit overlap.
+  const double by_tasks = profile.tasks > 0 ? std::min(w, static_cast<double>(profile.tasks)) : w;
+  switch (profile.bound) {
+    case Boundness::cpu_bound:
+      return by_cores;
+    case Boundness::wait_bound:
+      return by_tasks;
+    case Boundness::mixed:
+      // A run that keeps u cores busy serially can overlap at most cores / u such runs before
+      // the CPU saturates; waiting overlaps up to the task count.
+      return profile.serial_cpu_util > 0 ? std::min(by_tasks, by_cores / profile.serial_cpu_util)
+                                         : by_tasks;
+  }
+  return by_cores;
+}
+
+// Flags `rows[i]` noisy when its CV is above the threshold or when its CI overlaps a
+// neighbour's although the medians differ by more than 5 %: the noise then hides a
+// difference the medians claim.
+void flag_noise(std::vector<SummaryRow>& rows, std::size_t i, const AnalysisOptions& options) {
+  auto& row = rows[i];
+  // A CV needs two trials; a one-trial "interval" is no interval at all.
+  if (row.trials < 2) return;
+  if (row.wall.cv > options.noisy_cv) {
+    row.noisy = true;
+    row.noise_reason =
+        fmt::format("CV {:.1f} % > {:.3g} %", row.wall.cv * 100, options.noisy_cv * 100);
+    return;
+  }
+  const auto same_curve = [&](const SummaryRow& other) {
+    return other.workload == row.workload && other.model == row.model;
+  };
+  // The nearest smaller and larger worker counts of the same curve that have an interval.
+  const auto neighbour = [&](int step) -> const SummaryRow* {
+    for (std::ptrdiff_t j = static_cast<std::ptrdiff_t>(i) + step;
+         j >= 0 && j < static_cast<std::ptrdiff_t>(rows.size()) && same_curve(rows[j]); j += step) {
+      if (rows[j].trials >= 2) return &rows[j];
+    }
+    return nullptr;
+  };
+  for (const SummaryRow* other : {neighbour(-1), neighbour(+1)}) {
+    if (other == nullptr || row.wall.median <= 0 || other->wall.median <= 0) continue;
+    const double difference = std::max(row.wall.median, other->wall.median) /
+                                  std::min(row.wall.median, other->wall.median) -
+                              1;
+    if (difference > 0.05 && row.wall_ci.overlaps(other->wall_ci)) {
+      row.noisy = true;
+      row.noise_reason = fmt::format("CI overlaps {} although medians differ by {:.0f} %",
+                                     workers_possessive(other->workers), difference * 100);
+      return;
+    }
+  }
+}
+
+}  // namespace
 
 Stats describe(std::span<const double> values) {
   Stats s;
@@ -26,12 +151,72 @@ Stats describe(std::span<const double> values) {
     s.stddev = std::sqrt(squares / static_cast<double>(s.n - 1));
   }
   s.cv = s.mean != 0 ? s.stddev / s.mean : 0;
+  s.p90 = quantile(sorted, 0.9);
   return s;
+}
+
+double quantile(std::span<const double> values, double p) {
+  if (values.empty()) return 0;
+  std::vector<double> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  // Hyndman & Fan (1996) type 7: h = (n − 1) p, interpolating between x[⌊h⌋] and x[⌊h⌋ + 1].
+  const double h = (static_cast<double>(sorted.size()) - 1) * std::clamp(p, 0.0, 1.0);
+  const auto below = static_cast<std::size_t>(std::floor(h));
+  if (below + 1 >= sorted.size()) return sorted.back();
+  return sorted[below] + (h - static_cast<double>(below)) * (sorted[below + 1] - sorted[below]);
+}
+
+Interval bootstrap_median_ci(std::span<const double> values, std::uint64_t seed, int resamples) {
+  if (values.empty()) return {};
+  if (values.size() == 1) return {values[0], values[0]};
+  SplitMix64 rng(seed);
+  std::vector<double> scratch, medians;
+  medians.reserve(static_cast<std::size_t>(std::max(resamples, 0)));
+  for (int r = 0; r < resamples; ++r) medians.push_back(resampled_median(values, rng, scratch));
+  if (medians.empty()) {
+    const double median = describe(values).median;
+    return {median, median};
+  }
+  return percentile_interval(medians);
+}
+
+Interval bootstrap_ratio_ci(std::span<const double> numerator, std::span<const double> denominator,
+                            std::uint64_t seed, int resamples) {
+  if (numerator.empty() || denominator.empty()) return {};
+  SplitMix64 rng(seed);
+  std::vector<double> scratch, ratios;
+  ratios.reserve(static_cast<std::size_t>(std::max(resamples, 0)));
+  for (int r = 0; r < resamples; ++r) {
+    const double top = resampled_median(numerator, rng, scratch);
+    const double bottom = resampled_median(denominator, rng, scratch);
+    // A zero median (no time measured) has no ratio; such replicates are left out.
+    if (bottom != 0) ratios.push_back(top / bottom);
+  }
+  if (ratios.empty()) {
+    const double bottom = describe(denominator).median;
+    if (bottom == 0) return {};
+    const double ratio = describe(numerator).median / bottom;
+    return {ratio, ratio};
+  }
+  return percentile_interval(ratios);
+}
+
+const char* to_string(Boundness b) {
+  switch (b) {
+    case Boundness::cpu_bound:
+      return "CPU-bound";
+    case Boundness::wait_bound:
+      return "wait-bound";
+    case Boundness::mixed:
+      return "mixed";
+  }
+  return "mixed";
 }
 
 std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
                                   const std::vector<std::string>& workload_order,
-                                  const std::vector<std::string>& model_order) {
+                                  const std::vector<std::string>& model_order,
+                                  const AnalysisOptions& options) {
   // Names missing from the given orders go after them, in the order they first appear.
   std::vector<std::string> workloads = workload_order, models = model_order;
   for (const auto& t : trials) {
@@ -46,13 +231,16 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
   using Key = std::tuple<std::size_t, std::size_t, int, std::string, std::string>;
   struct Group {
     std::vector<double> wall, util, startup;
+    std::map<std::string, std::vector<double>> counters;
     std::size_t failed = 0;
+    std::size_t tasks = 0;
   };
   std::map<Key, Group> groups;
   for (const auto& t : trials) {
     if (t.warmup()) continue;
     auto& g = groups[{rank(workloads, t.workload), rank(models, t.model), t.workers, t.workload,
                       t.model}];
+    if (g.tasks == 0) g.tasks = t.tasks;
     if (t.failed()) {
       ++g.failed;
       continue;
@@ -60,6 +248,7 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
     g.wall.push_back(t.wall_s);
     g.util.push_back(t.cpu_util());
     g.startup.push_back(t.startup_s);
+    for (const auto& [name, value] : t.counters) g.counters[name].push_back(value);
   }
 
   std::vector<SummaryRow> rows;
@@ -68,12 +257,19 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
     row.workload = std::get<3>(key);
     row.model = std::get<4>(key);
     row.workers = std::get<2>(key);
+    row.tasks = g.tasks;
     row.trials = g.wall.size();
     row.failed = g.failed;
+    row.wall_samples = g.wall;
     row.wall = describe(g.wall);
+    row.wall_ci = bootstrap_median_ci(
+        g.wall, point_seed(options.seed, "wall", row.workload, row.model, row.workers),
+        options.resamples);
     row.cpu_util = describe(g.util).median;
     row.startup_s = describe(g.startup).median;
-    rows.push_back(row);
+    // A counter a model reports in only some trials is the median of those that have it.
+    for (const auto& [name, values] : g.counters) row.counters[name] = describe(values).median;
+    rows.push_back(std::move(row));
   }
   // Baseline: serial for the workload; without it, the same model at 1 worker.
   for (auto& row : rows) {
@@ -97,33 +293,163 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
     row.baseline = base->model == "serial" ? "serial" : base->model + "@1";
     row.speedup = base->wall.median / row.wall.median;
     row.efficiency = *row.speedup / row.workers;
+    // The baseline against itself is 1 by definition, with no uncertainty to resample.
+    row.speedup_ci = base == &row
+                         ? Interval{1, 1}
+                         : bootstrap_ratio_ci(base->wall_samples, row.wall_samples,
+                                              point_seed(options.seed, "speedup", row.workload,
+                                                         row.model, row.workers),
+                                              options.resamples);
+    row.efficiency_ci =
+        Interval{row.speedup_ci->low / row.workers, row.speedup_ci->high / row.workers};
   }
+  // The ideal needs each workload's profile, which needs the rows' CPU utilisation first.
+  const auto profiles = profile_workloads(rows, options);
+  for (auto& row : rows) {
+    if (row.model == "serial") continue;
+    const auto profile = std::find_if(profiles.begin(), profiles.end(),
+                                      [&](const auto& p) { return p.workload == row.workload; });
+    if (profile != profiles.end()) row.ideal = ideal_speedup(*profile, row.workers, options.cores);
+  }
+  for (std::size_t i = 0; i < rows.size(); ++i) flag_noise(rows, i, options);
   return rows;
+}
+
+std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& rows,
+                                               const AnalysisOptions& options) {
+  std::vector<std::string> order;
+  for (const auto& row : rows) {
+    if (std::find(order.begin(), order.end(), row.workload) == order.end()) {
+      order.push_back(row.workload);
+    }
+  }
+  std::vector<WorkloadProfile> profiles;
+  for (const auto& workload : order) {
+    // The baseline as summarize chooses it: serial, else the first model's 1-worker row, else
+    // the fewest workers; a row whose every trial failed measured nothing and is passed over.
+    const SummaryRow* serial = nullptr;
+    const SummaryRow* one_worker = nullptr;
+    const SummaryRow* fewest = nullptr;
+    const SummaryRow* any = nullptr;
+    for (const auto& row : rows) {
+      if (row.workload != workload) continue;
+      if (any == nullptr) any = &row;
+      if (row.trials == 0) continue;
+      if (serial == nullptr && row.model == "serial") serial = &row;
+      if (one_worker == nullptr && row.workers == 1) one_worker = &row;
+      if (fewest == nullptr || row.workers < fewest->workers) fewest = &row;
+    }
+    const SummaryRow* base = serial ? serial : one_worker ? one_worker : fewest ? fewest : any;
+    WorkloadProfile profile;
+    profile.workload = workload;
+    profile.serial_cpu_util = base->cpu_util;
+    profile.tasks = base->tasks;
+    if (profile.serial_cpu_util >= options.cpu_bound_util) {
+      profile.bound = Boundness::cpu_bound;
+    } else if (profile.serial_cpu_util <= options.wait_bound_util) {
+      profile.bound = Boundness::wait_bound;
+    } else {
+      profile.bound = Boundness::mixed;
+    }
+    profiles.push_back(profile);
+  }
+  return profiles;
+}
+
+Analysis analyze(const std::vector<Trial>& trials, const std::vector<std::string>& workload_order,
+                 const std::vector<std::string>& model_order, const AnalysisOptions& options) {
+  Analysis analysis;
+  analysis.cores = options.cores;
+  analysis.rows = summarize(trials, workload_order, model_order, options);
+  analysis.workloads = profile_workloads(analysis.rows, options);
+  // Rows are grouped by workload then model, so each curve is one run of consecutive rows.
+  for (std::size_t first = 0; first < analysis.rows.size();) {
+    std::size_t end = first;
+    std::vector<int> workers;
+    std::vector<double> speedups;
+    for (; end < analysis.rows.size() &&
+           analysis.rows[end].workload == analysis.rows[first].workload &&
+           analysis.rows[end].model == analysis.rows[first].model;
+         ++end) {
+      if (analysis.rows[end].speedup) {
+        workers.push_back(analysis.rows[end].workers);
+        speedups.push_back(*analysis.rows[end].speedup);
+      }
+    }
+    if (analysis.rows[first].model != "serial" && !speedups.empty()) {
+      ScalingFit fit = fit_scaling(workers, speedups);
+      fit.workload = analysis.rows[first].workload;
+      fit.model = analysis.rows[first].model;
+      analysis.fits.push_back(std::move(fit));
+    }
+    first = end;
+  }
+  analysis.conclusions = write_conclusions(analysis);
+  return analysis;
 }
 
 nlohmann::json to_json(const SummaryRow& row) {
   const auto optional = [](const std::optional<double>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
+  const auto interval = [](const std::optional<Interval>& v) {
+    return v ? nlohmann::json::array({v->low, v->high}) : nlohmann::json(nullptr);
+  };
   const bool any = row.trials > 0;
+  const auto if_any = [any](double v) { return any ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json counters = nlohmann::json::object();
+  for (const auto& [name, value] : row.counters) counters[name] = value;
   return {
       {"workload", row.workload},
       {"model", row.model},
       {"workers", row.workers},
+      {"tasks", row.tasks},
       {"trials", row.trials},
       {"failed", row.failed},
-      {"median_s", any ? nlohmann::json(row.wall.median) : nlohmann::json(nullptr)},
-      {"mean_s", any ? nlohmann::json(row.wall.mean) : nlohmann::json(nullptr)},
-      {"min_s", any ? nlohmann::json(row.wall.min) : nlohmann::json(nullptr)},
-      {"max_s", any ? nlohmann::json(row.wall.max) : nlohmann::json(nullptr)},
-      {"stddev_s", any ? nlohmann::json(row.wall.stddev) : nlohmann::json(nullptr)},
-      {"cv", any ? nlohmann::json(row.wall.cv) : nlohmann::json(nullptr)},
+      {"median_s", if_any(row.wall.median)},
+      {"mean_s", if_any(row.wall.mean)},
+      {"min_s", if_any(row.wall.min)},
+      {"max_s", if_any(row.wall.max)},
+      {"p90_s", if_any(row.wall.p90)},
+      {"stddev_s", if_any(row.wall.stddev)},
+      {"cv", if_any(row.wall.cv)},
+      {"ci_low_s", if_any(row.wall_ci.low)},
+      {"ci_high_s", if_any(row.wall_ci.high)},
       {"speedup", optional(row.speedup)},
+      {"speedup_ci", interval(row.speedup_ci)},
       {"efficiency", optional(row.efficiency)},
+      {"efficiency_ci", interval(row.efficiency_ci)},
+      {"ideal", row.ideal},
       {"baseline", row.baseline.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.baseline)},
-      {"cpu_util", any ? nlohmann::json(row.cpu_util) : nlohmann::json(nullptr)},
-      {"startup_s", any ? nlohmann::json(row.startup_s) : nlohmann::json(nullptr)},
+      {"cpu_util", if_any(row.cpu_util)},
+      {"startup_s", if_any(row.startup_s)},
+      {"counters", counters},
+      {"noisy", row.noisy},
+      {"noise_reason", row.noisy ? nlohmann::json(row.noise_reason) : nlohmann::json(nullptr)},
   };
+}
+
+nlohmann::json to_json(const ScalingFit& fit) {
+  nlohmann::json json = {
+      {"workload", fit.workload},
+      {"model", fit.model},
+      {"points", fit.points},
+      {"refused", fit.fitted() ? nlohmann::json(nullptr) : nlohmann::json(fit.refused)},
+      {"amdahl", nullptr},
+      {"usl", nullptr},
+  };
+  if (fit.fitted()) {
+    json["amdahl"] = {{"serial_fraction", fit.amdahl_serial_fraction}, {"r2", fit.amdahl_r2}};
+    json["usl"] = {
+        {"sigma", fit.usl_sigma},
+        {"kappa", fit.usl_kappa},
+        {"lambda", fit.usl_lambda},
+        {"r2", fit.usl_r2},
+        {"peak_workers",
+         fit.usl_peak_workers ? nlohmann::json(*fit.usl_peak_workers) : nlohmann::json(nullptr)},
+    };
+  }
+  return json;
 }
 
 }  // namespace scalelab

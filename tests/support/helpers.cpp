@@ -151,4 +151,45 @@ std::string ModelCase::label() const {
   return model + (method == StartMethod::fork ? "_fork" : "_spawn");
 }
 
+Trial make_trial(const std::string& workload, const std::string& model, int workers, int repeat,
+                 double wall_s, const std::string& error) {
+  Trial t;
+  t.workload = workload;
+  t.model = model;
+  t.workers = workers;
+  t.repeat = repeat;
+  t.tasks = 8;
+  t.tasks_done = error.empty() ? 8 : 0;
+  t.wall_s = wall_s;
+  t.user_s = wall_s;  // one busy core unless a test says otherwise
+  t.checksum_ok = error.empty();
+  t.error = error;
+  return t;
+}
+
+void add_point(std::vector<Trial>& trials, const std::string& workload, const std::string& model,
+               int workers, const std::vector<double>& walls) {
+  for (std::size_t r = 0; r < walls.size(); ++r) {
+    trials.push_back(make_trial(workload, model, workers, static_cast<int>(r), walls[r]));
+  }
+}
+
+SummaryRow make_row(const std::string& workload, const std::string& model, int workers,
+                    double speedup, Interval ci, double ideal, double cpu_util) {
+  SummaryRow row;
+  row.workload = workload;
+  row.model = model;
+  row.workers = workers;
+  row.tasks = 32;
+  row.trials = 3;
+  row.speedup = speedup;
+  row.speedup_ci = ci;
+  row.efficiency = speedup / workers;
+  row.efficiency_ci = Interval{ci.low / workers, ci.high / workers};
+  row.baseline = "serial";
+  row.ideal = ideal;
+  row.cpu_util = cpu_util;
+  return row;
+}
+
 }  // namespace scalelab::testing

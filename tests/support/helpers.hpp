@@ -1,7 +1,8 @@
 #pragma once
 // Helpers that more than one test file needs: reading back what scalelab wrote, checking the
-// one error type, and a scratch folder per test. Kept here so that two test files cannot
-// drift into two slightly different CSV parsers or error checks.
+// one error type, a scratch folder per test, and hand-built trials and summary rows. Kept here
+// so that two test files cannot drift into two slightly different CSV parsers, error checks or
+// fixtures.
 
 #include <gtest/gtest.h>
 
@@ -15,7 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scalelab/analysis.hpp"
 #include "scalelab/model.hpp"
+#include "scalelab/trial.hpp"
 #include "scalelab/workload.hpp"
 
 namespace scalelab::testing {
@@ -70,5 +73,19 @@ struct ModelCase {
   /// "threads", "processes_fork", "processes_spawn", …: a test-name suffix.
   std::string label() const;
 };
+
+/// A counted trial (repeat >= 0) or a warm-up (repeat = -1) of 8 tasks with the given wall
+/// time, keeping one core busy (user CPU = wall); a non-empty `error` makes it a failed trial.
+Trial make_trial(const std::string& workload, const std::string& model, int workers, int repeat,
+                 double wall_s, const std::string& error = "");
+
+/// Adds one counted trial (make_trial) per wall time to `trials`, repeats numbered from 0.
+void add_point(std::vector<Trial>& trials, const std::string& workload, const std::string& model,
+               int workers, const std::vector<double>& walls);
+
+/// A summary row of 3 trials of 32 tasks with the figures the conclusions read: speedup `speedup`
+/// against serial with CI `ci`, and efficiency (and its CI) following from them / workers.
+SummaryRow make_row(const std::string& workload, const std::string& model, int workers,
+                    double speedup, Interval ci, double ideal, double cpu_util = 1.0);
 
 }  // namespace scalelab::testing

@@ -1,0 +1,154 @@
+// Comparing two samples (Mann–Whitney U) and two runs point by point.
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "analysis/seeding.hpp"
+#include "scalelab/analysis.hpp"
+
+namespace scalelab {
+namespace {
+
+// Both samples at most this large and untied: the exact U distribution is enumerated (its
+// counts stay below C(40, 20) ≈ 1.4e11, exact in a double), as scipy's "exact" method does.
+constexpr std::size_t max_exact_size = 20;
+
+// How many of the C(m + n, m) orderings of m values of A and n of B give each U of A
+// (Mann & Whitney 1947, their recurrence): the largest value is either A's, beating all n of
+// B's (U − n), or B's (U unchanged).
+std::vector<double> u_frequencies(std::size_t m, std::size_t n) {
+  const std::size_t width = m * n + 1;
+  // previous[j] and current[j]: the distribution for i − 1 and i values of A against j of B.
+  std::vector<std::vector<double>> previous(n + 1, std::vector<double>(width, 0));
+  for (auto& counts : previous) counts[0] = 1;  // no values of A: U = 0, one ordering
+  std::vector<std::vector<double>> current = previous;
+  for (std::size_t i = 1; i <= m; ++i) {
+    for (std::size_t j = 1; j <= n; ++j) {
+      for (std::size_t u = 0; u <= i * j; ++u) {
+        current[j][u] = current[j - 1][u] + (u >= j ? previous[j][u - j] : 0);
+      }
+    }
+    std::swap(previous, current);
+  }
+  return previous[n];
+}
+
+}  // namespace
+
+MannWhitney mann_whitney(std::span<const double> a, std::span<const double> b) {
+  MannWhitney result;
+  if (a.empty() || b.empty()) return result;
+  const std::size_t n_a = a.size(), n_b = b.size(), n = n_a + n_b;
+
+  // Midranks: tied values share the mean of the ranks they span.
+  std::vector<std::pair<double, bool>> pooled;  // value, from a
+  for (double v : a) pooled.emplace_back(v, true);
+  for (double v : b) pooled.emplace_back(v, false);
+  std::sort(pooled.begin(), pooled.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  double rank_sum_a = 0;
+  double tie_term = 0;  // Σ (t³ − t) over groups of t tied values
+  for (std::size_t first = 0; first < n;) {
+    std::size_t end = first + 1;
+    while (end < n && pooled[end].first == pooled[first].first) ++end;
+    const double midrank = (static_cast<double>(first + 1) + static_cast<double>(end)) / 2;
+    for (std::size_t i = first; i < end; ++i) {
+      if (pooled[i].second) rank_sum_a += midrank;
+    }
+    const auto t = static_cast<double>(end - first);
+    tie_term += t * t * t - t;
+    first = end;
+  }
+  const double na = static_cast<double>(n_a), nb = static_cast<double>(n_b);
+  result.u = rank_sum_a - na * (na + 1) / 2;
+
+  if (tie_term == 0 && n_a <= max_exact_size && n_b <= max_exact_size) {
+    const auto frequencies = u_frequencies(n_a, n_b);
+    double total = 0, at_most = 0, at_least = 0;
+    for (std::size_t u = 0; u < frequencies.size(); ++u) {
+      total += frequencies[u];
+      if (static_cast<double>(u) <= result.u) at_most += frequencies[u];
+      if (static_cast<double>(u) >= result.u) at_least += frequencies[u];
+    }
+    result.exact = true;
+    result.p_value = std::min(1.0, 2 * std::min(at_most, at_least) / total);
+    return result;
+  }
+
+  // Normal approximation: mean n_a n_b / 2, variance with the tie correction
+  // n_a n_b / 12 · ((n + 1) − Σ(t³ − t) / (n (n − 1))) (Lehmann 1975), and a continuity
+  // correction of ½ towards the mean.
+  const double mean = na * nb / 2;
+  const double nd = static_cast<double>(n);
+  const double variance = na * nb / 12 * ((nd + 1) - tie_term / (nd * (nd - 1)));
+  if (variance <= 0) return result;  // every value tied: no evidence of any difference
+  const double z = std::max(0.0, std::abs(result.u - mean) - 0.5) / std::sqrt(variance);
+  result.p_value = std::min(1.0, std::erfc(z / std::sqrt(2.0)));
+  return result;
+}
+
+std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::vector<Trial>& b,
+                                        std::uint64_t seed) {
+  // Points ordered as run A first shows its workloads and models, then by workers.
+  std::vector<std::string> workloads, models;
+  for (const auto& t : a) {
+    if (t.warmup() || t.failed()) continue;
+    if (std::find(workloads.begin(), workloads.end(), t.workload) == workloads.end()) {
+      workloads.push_back(t.workload);
+    }
+    if (std::find(models.begin(), models.end(), t.model) == models.end()) models.push_back(t.model);
+  }
+  const auto rank = [](const std::vector<std::string>& order, const std::string& name) {
+    return static_cast<std::size_t>(std::find(order.begin(), order.end(), name) - order.begin());
+  };
+  using Key = std::tuple<std::size_t, std::size_t, int, std::string, std::string>;
+  // Wall times of the successful counted trials, in run order, for run A and run B.
+  std::map<Key, std::pair<std::vector<double>, std::vector<double>>> points;
+  const auto collect = [&](const std::vector<Trial>& trials, bool from_a) {
+    for (const auto& t : trials) {
+      if (t.warmup() || t.failed()) continue;
+      const Key key{rank(workloads, t.workload), rank(models, t.model), t.workers, t.workload,
+                    t.model};
+      // Only points run A has: the rest cannot be compared.
+      if (!from_a && points.find(key) == points.end()) continue;
+      auto& [walls_a, walls_b] = points[key];
+      (from_a ? walls_a : walls_b).push_back(t.wall_s);
+    }
+  };
+  collect(a, true);
+  collect(b, false);
+
+  std::vector<ComparisonRow> rows;
+  for (const auto& [key, walls] : points) {
+    const auto& [walls_a, walls_b] = walls;
+    if (walls_b.empty()) continue;
+    ComparisonRow row;
+    row.workload = std::get<3>(key);
+    row.model = std::get<4>(key);
+    row.workers = std::get<2>(key);
+    row.a = describe(walls_a);
+    row.b = describe(walls_b);
+    row.ratio = row.a.median != 0 ? row.b.median / row.a.median : 0;
+    row.ratio_ci = bootstrap_ratio_ci(
+        walls_b, walls_a,
+        detail::point_seed(seed, "compare", row.workload, row.model, row.workers));
+    row.test = mann_whitney(walls_a, walls_b);
+    // Both the rank test and the interval must agree: a significant p with a CI straddling 1
+    // is a shift too small to name a direction.
+    if (row.test.p_value < 0.05 && row.ratio_ci.high < 1) {
+      row.verdict = "faster";
+    } else if (row.test.p_value < 0.05 && row.ratio_ci.low > 1) {
+      row.verdict = "slower";
+    } else {
+      row.verdict = "no significant difference";
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace scalelab

@@ -1,0 +1,415 @@
+// The conclusions, on hand-built Analysis values whose figures are known: each rule's sentence
+// with its numbers, and the cases where a rule must stay silent.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "scalelab/analysis.hpp"
+#include "support/helpers.hpp"
+
+namespace {
+
+using scalelab::Analysis;
+using scalelab::Boundness;
+using scalelab::Conclusion;
+using scalelab::Interval;
+using scalelab::ScalingFit;
+using scalelab::SummaryRow;
+using scalelab::WorkloadProfile;
+using scalelab::write_conclusions;
+using scalelab::testing::make_row;
+
+WorkloadProfile profile(const std::string& workload, Boundness bound, double util) {
+  return {workload, bound, util, 32};
+}
+
+// A 2-core analysis of `cpu` with a serial row and the given curves.
+Analysis cpu_analysis(std::vector<SummaryRow> curves) {
+  Analysis a;
+  a.cores = 2;
+  a.workloads = {profile("cpu", Boundness::cpu_bound, 0.99)};
+  a.rows.push_back(make_row("cpu", "serial", 1, 1.0, {0.97, 1.03}, 1));
+  for (auto& r : curves) a.rows.push_back(std::move(r));
+  return a;
+}
+
+std::vector<std::string> texts(const std::vector<Conclusion>& conclusions) {
+  std::vector<std::string> out;
+  for (const auto& c : conclusions) out.push_back(c.text);
+  return out;
+}
+
+// Passes when some conclusion's text is exactly `sentence`; a failure shows them all.
+::testing::AssertionResult has_sentence(const std::vector<Conclusion>& conclusions,
+                                        const std::string& sentence) {
+  for (const auto& c : conclusions) {
+    if (c.text == sentence) return ::testing::AssertionSuccess();
+  }
+  auto failure = ::testing::AssertionFailure()
+                 << "no conclusion reads\n  " << sentence << "\nconclusions:";
+  for (const auto& c : conclusions) failure << "\n  " << c.text;
+  return failure;
+}
+
+// How many conclusions contain `fragment`.
+std::size_t count_containing(const std::vector<Conclusion>& conclusions,
+                             const std::string& fragment) {
+  return static_cast<std::size_t>(std::count_if(
+      conclusions.begin(), conclusions.end(),
+      [&](const Conclusion& c) { return c.text.find(fragment) != std::string::npos; }));
+}
+
+TEST(Verdicts, EmptyAnalysisGivesNoConclusions) {
+  EXPECT_TRUE(write_conclusions(Analysis{}).empty());
+}
+
+TEST(Verdicts, CpuBoundProfileCarriesItsUtilisation) {
+  const auto c = write_conclusions(cpu_analysis({}));
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.front().text, "cpu is CPU-bound: its serial run kept 0.99 cores busy.");
+  EXPECT_EQ(c.front().workload, "cpu");
+}
+
+TEST(Verdicts, ScalingCurveGivesReachedSentenceWithItsNumbers) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 1, 1.00, {0.96, 1.04}, 1),
+      make_row("cpu", "threads", 2, 1.94, {1.85, 2.01}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu (CPU-bound): threads reached 1.94× at 2 workers (efficiency 97 %, "
+                           "ideal 2×)."));
+}
+
+TEST(Verdicts, GilCurveStaysWithTheLockAsReason) {
+  auto at4 = make_row("cpu", "gil", 4, 1.02, {0.97, 1.07}, 2);
+  at4.counters["gil_switches"] = 312;
+  auto at2 = make_row("cpu", "gil", 2, 0.98, {0.95, 1.01}, 2);
+  at2.counters["gil_switches"] = 150;
+  const auto c =
+      write_conclusions(cpu_analysis({make_row("cpu", "gil", 1, 1.00, {0.98, 1.02}, 1), at2, at4}));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu (CPU-bound): gil stayed at 1.02× (best, at 4 workers) — the lock "
+                           "serialises CPU work (312 lock hand-overs per trial at 4 workers)."));
+  EXPECT_EQ(count_containing(c, "reached"), 0u);
+}
+
+TEST(Verdicts, AsyncOnCpuWorkStaysBecauseOfTheOneLoop) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "async", 1, 1.01, {0.99, 1.03}, 1, 1.0),
+      make_row("cpu", "async", 4, 1.03, {0.99, 1.06}, 2, 1.01),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu (CPU-bound): async stayed at 1.03× (best, at 4 workers) — one "
+                           "event loop runs CPU work one task at a time (1.01 cores busy at 4 "
+                           "workers)."));
+}
+
+TEST(Verdicts, WideCiAboveOnePointTwoIsNotCalledScaling) {
+  // 1.5× looks like a gain, but its CI reaches down to 1.1×: not significant.
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 1, 1.0, {0.9, 1.1}, 1, 1.0),
+      make_row("cpu", "threads", 2, 1.5, {1.1, 1.9}, 2, 1.6),
+  }));
+  EXPECT_TRUE(has_sentence(
+      c,
+      "cpu (CPU-bound): threads stayed at 1.50× (best, at 2 workers) — no gain from more "
+      "workers."));
+}
+
+TEST(Verdicts, OneCoreMachineNamesTheIdealAsReason) {
+  auto a = cpu_analysis({
+      make_row("cpu", "threads", 1, 1.0, {0.98, 1.02}, 1),
+      make_row("cpu", "threads", 2, 0.99, {0.97, 1.01}, 1),
+  });
+  a.cores = 1;
+  const auto c = write_conclusions(a);
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu (CPU-bound): threads stayed at 1.00× (best, at 1 worker) — with 1 "
+                           "usable core the ideal is 1×."));
+}
+
+TEST(Verdicts, ModelRunAtOneWorkerOnlyGetsNoScalingSentence) {
+  const auto c = write_conclusions(cpu_analysis({make_row("cpu", "threads", 1, 1.0, {1, 1}, 1)}));
+  EXPECT_EQ(count_containing(c, "threads"), 0u);
+}
+
+TEST(Verdicts, OverlappingCisGiveNoSignificantDifference) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 1, 1.00, {0.97, 1.03}, 1),
+      make_row("cpu", "threads", 2, 1.93, {1.86, 1.99}, 2),
+      make_row("cpu", "processes", 1, 0.99, {0.96, 1.02}, 1),
+      make_row("cpu", "processes", 2, 1.90, {1.84, 1.96}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu at 2 workers: threads 1.93× and processes 1.90× — no significant "
+                           "difference (95 % CIs overlap)."));
+}
+
+TEST(Verdicts, SeparateCisGiveFasterBy) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "processes", 1, 1.00, {0.97, 1.03}, 1),
+      make_row("cpu", "processes", 2, 1.90, {1.84, 1.96}, 2),
+      make_row("cpu", "async", 1, 1.00, {0.98, 1.02}, 1),
+      make_row("cpu", "async", 2, 1.00, {0.97, 1.03}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu at 2 workers: processes 1.90× vs async 1.00×: processes "
+                           "faster by 90 %."));
+}
+
+TEST(Verdicts, ComparisonUsesLargestSharedWorkerCountAndNamesTheFasterFirst) {
+  // threads has the best curve (2.00× at 2) but processes is faster at 4, the largest count
+  // both ran; async ran only to 2, so it is compared at 2.
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 2, 2.00, {1.98, 2.02}, 2),
+      make_row("cpu", "threads", 4, 1.60, {1.55, 1.65}, 2),
+      make_row("cpu", "processes", 2, 1.90, {1.88, 1.92}, 2),
+      make_row("cpu", "processes", 4, 1.95, {1.92, 1.98}, 2),
+      make_row("cpu", "processes", 8, 1.96, {1.93, 1.99}, 2),
+      make_row("cpu", "async", 2, 1.00, {0.98, 1.02}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu at 4 workers: processes 1.95× vs threads 1.60×: processes "
+                           "faster by 22 %."));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu at 2 workers: threads 2.00× vs async 1.00×: threads 2.0 times "
+                           "as fast."));
+  EXPECT_EQ(count_containing(c, " vs "), 2u);  // each model against the best only
+}
+
+TEST(Verdicts, SpeedupsOverDifferentBaselinesAreNotCompared) {
+  auto threads = make_row("cpu", "threads", 2, 1.9, {1.85, 1.95}, 2);
+  threads.baseline = "threads@1";
+  auto async = make_row("cpu", "async", 2, 1.0, {0.98, 1.02}, 2);
+  async.baseline = "async@1";
+  Analysis a;
+  a.cores = 2;
+  a.rows = {threads, async};
+  const auto c = write_conclusions(a);
+  EXPECT_EQ(count_containing(c, " vs "), 0u);
+  EXPECT_EQ(count_containing(c, "no significant difference"), 0u);
+}
+
+TEST(Verdicts, PeakedCurveSaysWhereAndHowFarItFell) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 1, 1.00, {0.97, 1.03}, 1),
+      make_row("cpu", "threads", 2, 1.95, {1.90, 2.00}, 2),
+      make_row("cpu", "threads", 4, 1.90, {1.85, 1.95}, 2),
+      make_row("cpu", "threads", 8, 1.80, {1.75, 1.85}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "threads on cpu peaked at 2 workers (1.95×); at 8 workers it fell "
+                           "to 1.80× — more workers than the 2 cores only add overhead."));
+}
+
+TEST(Verdicts, FallWithinTheCisIsNoPeak) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 2, 1.95, {1.88, 2.00}, 2),
+      make_row("cpu", "threads", 4, 1.90, {1.84, 1.96}, 2),
+  }));
+  EXPECT_EQ(count_containing(c, "peaked"), 0u);
+}
+
+TEST(Verdicts, CurveThatNeverRoseDidNotPeak) {
+  // 1.01× at 1 worker and a significant fall to 0.90×: it stayed, it did not peak.
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "async", 1, 1.01, {0.99, 1.03}, 1),
+      make_row("cpu", "async", 4, 0.90, {0.88, 0.92}, 2),
+  }));
+  EXPECT_EQ(count_containing(c, "peaked"), 0u);
+  EXPECT_EQ(count_containing(c, "async stayed at 1.01× (best, at 1 worker)"), 1u);
+}
+
+TEST(Verdicts, UslFitWithPeakIsReportedAndRefusedFitIsNot) {
+  auto a = cpu_analysis({
+      make_row("cpu", "threads", 1, 1.00, {0.97, 1.03}, 1),
+      make_row("cpu", "threads", 2, 1.95, {1.90, 2.00}, 2),
+      make_row("cpu", "threads", 4, 1.97, {1.92, 2.02}, 2),
+      make_row("cpu", "threads", 8, 1.96, {1.91, 2.01}, 2),
+      make_row("cpu", "async", 2, 1.00, {0.98, 1.02}, 2),
+  });
+  ScalingFit fit;
+  fit.workload = "cpu";
+  fit.model = "threads";
+  fit.points = 4;
+  fit.usl_sigma = 0.031;
+  fit.usl_kappa = 0.0012;
+  fit.usl_r2 = 0.99;
+  fit.usl_peak_workers = 27.9;
+  ScalingFit refused;
+  refused.workload = "cpu";
+  refused.model = "async";
+  refused.refused = "needs at least 4 distinct worker counts, has 1";
+  a.fits = {fit, refused};
+  const auto c = write_conclusions(a);
+  EXPECT_TRUE(has_sentence(c,
+                           "USL fit for threads on cpu: σ = 0.031, κ = 0.0012, peak near 28 "
+                           "workers, beyond the 8 workers measured (R² 0.99)."));
+  EXPECT_EQ(count_containing(c, "USL"), 1u);
+}
+
+TEST(Verdicts, NoUslSentenceForAFlatCurveOrAPoorFit) {
+  // A gil curve that never rose fits USL with σ near 1 and a "peak" that means nothing; a
+  // threads fit with R² 0.5 explains too little to quote.
+  Analysis a = cpu_analysis({
+      make_row("cpu", "threads", 2, 1.95, {1.90, 2.00}, 2),
+      make_row("cpu", "threads", 4, 1.97, {1.92, 2.02}, 2),
+      make_row("cpu", "gil", 2, 1.01, {0.98, 1.03}, 2),
+      make_row("cpu", "gil", 4, 0.99, {0.97, 1.02}, 2),
+  });
+  ScalingFit flat;
+  flat.workload = "cpu";
+  flat.model = "gil";
+  flat.points = 4;
+  flat.usl_sigma = 0.99;
+  flat.usl_kappa = 0.003;
+  flat.usl_r2 = 0.95;
+  flat.usl_peak_workers = 1.0;
+  ScalingFit poor;
+  poor.workload = "cpu";
+  poor.model = "threads";
+  poor.points = 4;
+  poor.usl_sigma = 0.1;
+  poor.usl_kappa = 0.01;
+  poor.usl_r2 = 0.5;
+  poor.usl_peak_workers = 9.5;
+  a.fits = {poor, flat};
+  EXPECT_EQ(count_containing(write_conclusions(a), "USL"), 0u);
+}
+
+TEST(Verdicts, WaitBoundCurveIsComparedWithItsIdeal) {
+  Analysis a;
+  a.cores = 2;
+  a.workloads = {profile("io", Boundness::wait_bound, 0.01)};
+  a.rows = {make_row("io", "serial", 1, 1.0, {0.99, 1.01}, 1, 0.01),
+            make_row("io", "async", 1, 1.0, {0.99, 1.01}, 1, 0.0),
+            make_row("io", "async", 32, 31.98, {31.9, 32.05}, 32, 0.01)};
+  const auto c = write_conclusions(a);
+  ASSERT_GE(c.size(), 2u);
+  EXPECT_EQ(c[0].text,
+            "io is wait-bound: its serial run kept 0.01 cores busy, so workers can overlap the "
+            "waiting.");
+  EXPECT_EQ(c[1].text,
+            "io (wait-bound): async overlapped the waiting: 31.98× at 32 workers (efficiency "
+            "100 %, ideal 32×).");
+}
+
+TEST(Verdicts, NoisyPointsAreCountedAndNamed) {
+  auto a = cpu_analysis({
+      make_row("cpu", "threads", 1, 1.00, {0.97, 1.03}, 1),
+      make_row("cpu", "threads", 2, 1.93, {1.85, 2.01}, 2),
+      make_row("cpu", "threads", 4, 1.90, {1.80, 2.00}, 2),
+  });
+  a.rows[2].noisy = true;
+  a.rows[2].noise_reason = "CV 7.1 % > 5 %";
+  a.rows[3].noisy = true;
+  a.rows[3].noise_reason = "CI overlaps 2 workers";
+  const auto c = write_conclusions(a);
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.back().workload, "");
+  EXPECT_EQ(c.back().text,
+            "2 of 4 points are noisy: threads on cpu at 2 workers (CV 7.1 % > 5 %); threads on "
+            "cpu at 4 workers (CI overlaps 2 workers); differences there may be noise.");
+}
+
+TEST(Verdicts, NoNoisyPointsGiveNoNoiseSentence) {
+  const auto c = write_conclusions(cpu_analysis({make_row("cpu", "threads", 2, 1.9, {1.8, 2}, 2)}));
+  EXPECT_EQ(count_containing(c, "noisy"), 0u);
+}
+
+TEST(Verdicts, FailedTrialsAreCountedPerModel) {
+  auto at2 = make_row("cpu", "processes", 2, 1.9, {1.8, 2.0}, 2);
+  at2.failed = 1;
+  at2.trials = 2;
+  auto at4 = make_row("cpu", "processes", 4, 1.9, {1.8, 2.0}, 2);
+  at4.failed = 1;
+  at4.trials = 2;
+  const auto c = write_conclusions(cpu_analysis({at2, at4}));
+  EXPECT_TRUE(has_sentence(c,
+                           "2 trials of processes on cpu failed (at 2, 4 workers); the "
+                           "figures exclude them."));
+}
+
+TEST(Verdicts, PointWithEveryTrialFailedIsNamed) {
+  SummaryRow dead;
+  dead.workload = "cpu";
+  dead.model = "processes";
+  dead.workers = 4;
+  dead.failed = 3;
+  dead.trials = 0;
+  const auto c = write_conclusions(cpu_analysis({dead}));
+  EXPECT_TRUE(has_sentence(c,
+                           "3 trials of processes on cpu failed (at 4 workers); the figures "
+                           "exclude them, and at 4 workers no trial succeeded, so that point "
+                           "has no figures."));
+}
+
+TEST(Verdicts, PlaceholderCiFallsBackToTheEstimate) {
+  // A CI of [0, 0] (no resamples) must not make a clear gain look insignificant.
+  const auto c = write_conclusions(cpu_analysis({make_row("cpu", "threads", 2, 1.9, {0, 0}, 2)}));
+  EXPECT_EQ(count_containing(c, "threads reached 1.90×"), 1u);
+}
+
+// A run like the README's: every rule fires somewhere; checks order, digits and determinism.
+Analysis full_analysis() {
+  Analysis a = cpu_analysis({
+      make_row("cpu", "threads", 1, 1.00, {0.97, 1.03}, 1),
+      make_row("cpu", "threads", 2, 2.00, {1.95, 2.05}, 2),
+      make_row("cpu", "threads", 4, 1.80, {1.75, 1.85}, 2),
+      make_row("cpu", "processes", 1, 1.01, {0.98, 1.04}, 1),
+      make_row("cpu", "processes", 2, 1.94, {1.90, 1.98}, 2),
+      make_row("cpu", "processes", 4, 1.97, {1.93, 2.01}, 2),
+      make_row("cpu", "async", 1, 1.01, {0.99, 1.03}, 1),
+      make_row("cpu", "async", 4, 1.03, {1.00, 1.06}, 2),
+      make_row("cpu", "gil", 1, 1.01, {0.99, 1.03}, 1),
+      make_row("cpu", "gil", 4, 0.97, {0.95, 0.99}, 2),
+  });
+  a.rows.back().counters["gil_switches"] = 96;
+  a.rows[3].noisy = true;
+  a.rows[3].noise_reason = "CV 6 % > 5 %";
+  a.rows[5].failed = 1;
+  a.workloads.push_back(profile("io", Boundness::wait_bound, 0.0));
+  a.rows.push_back(make_row("io", "serial", 1, 1.0, {0.99, 1.01}, 1, 0.0));
+  a.rows.push_back(make_row("io", "threads", 32, 30.72, {30.1, 31.2}, 32, 0.08));
+  a.rows.push_back(make_row("io", "async", 32, 31.98, {31.9, 32.05}, 32, 0.01));
+  return a;
+}
+
+TEST(Verdicts, EverySentenceCarriesAFigure) {
+  const auto c = write_conclusions(full_analysis());
+  ASSERT_GE(c.size(), 10u);
+  for (const auto& conclusion : c) {
+    EXPECT_TRUE(std::any_of(conclusion.text.begin(), conclusion.text.end(), [](unsigned char ch) {
+      return std::isdigit(ch) != 0;
+    })) << conclusion.text;
+  }
+}
+
+TEST(Verdicts, OrderIsByWorkloadThenRuleAndDeterministic) {
+  const Analysis a = full_analysis();
+  const auto c = write_conclusions(a);
+  EXPECT_EQ(texts(c), texts(write_conclusions(a)));
+  // cpu's conclusions, then io's, then the run-wide noise sentence.
+  std::vector<std::string> workloads;
+  for (const auto& conclusion : c) workloads.push_back(conclusion.workload);
+  const auto first_io = std::find(workloads.begin(), workloads.end(), "io");
+  ASSERT_NE(first_io, workloads.end());
+  EXPECT_TRUE(std::all_of(workloads.begin(), first_io, [](auto& w) { return w == "cpu"; }));
+  EXPECT_EQ(workloads.back(), "");
+  // Within cpu: the profile first, then the per-model sentences before the comparisons.
+  EXPECT_EQ(c[0].text, "cpu is CPU-bound: its serial run kept 0.99 cores busy.");
+  EXPECT_EQ(c[1].text,
+            "cpu (CPU-bound): threads reached 2.00× at 2 workers (efficiency 100 %, ideal 2×).");
+  EXPECT_EQ(c[2].text,
+            "cpu (CPU-bound): processes reached 1.97× at 4 workers (efficiency 49 %, ideal 2×).");
+  EXPECT_TRUE(has_sentence(c,
+                           "io at 32 workers: async 31.98× vs threads 30.72×: async faster by "
+                           "4.1 %."));
+}
+
+}  // namespace
