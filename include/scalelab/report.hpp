@@ -1,17 +1,76 @@
 #pragma once
 /// \file report.hpp
-/// Reporters: format results computed elsewhere; they never compute figures themselves.
+/// Reporters: format results computed elsewhere (analysis.hpp); they never compute figures
+/// themselves. The same input always gives the same text, byte for byte.
 
+#include <filesystem>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "scalelab/analysis.hpp"
+#include "scalelab/records.hpp"
 
 namespace scalelab {
 
-/// Prints one table per workload: model, workers, median wall, speedup, efficiency, CPU
-/// utilisation, and a line for failed trials.
+/// What a report shows: one run's analysis and where it came from.
+struct ReportInput {
+  nlohmann::json environment;         ///< the record header's environment
+  nlohmann::json spec;                ///< the record header's spec
+  Analysis analysis;                  ///< computed once by analyze()
+  std::vector<std::string> warnings;  ///< environment and record warnings, one sentence each
+  bool interrupted = false;           ///< the run was stopped before its plan finished
+  std::size_t planned_trials = 0;     ///< counted trials the plan had
+  std::size_t recorded_trials = 0;    ///< counted trials on record
+};
+
+/// Prints one table per workload: model, workers, median wall, CV, speedup, efficiency, CPU
+/// utilisation, a mark on noisy points, and a line for failed trials.
 void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows);
+
+/// report.md: environment, warnings, one table per workload (median with CI, CV, p90,
+/// speedup with CI, efficiency, ideal, noisy marks), fits, conclusions.
+std::string render_markdown(const ReportInput& input);
+
+/// report.html: one self-contained page (no network, no external scripts or styles) with the
+/// same content as report.md and inline SVG charts per workload.
+std::string render_html(const ReportInput& input);
+
+/// One series of a line chart.
+struct ChartSeries {
+  std::string name;          ///< legend text, e.g. "threads"
+  std::vector<double> x, y;  ///< points, x ascending
+  std::vector<bool> marked;  ///< per point: drawn as a hollow "noisy" marker when true
+  bool dashed = false;       ///< e.g. the ideal line
+};
+
+/// A line chart; x may be drawn on a log2 scale.
+struct Chart {
+  std::string title, x_label, y_label;
+  bool log_x = true;
+  bool y_from_zero = true;
+  std::vector<ChartSeries> series;
+};
+
+/// The chart as an inline <svg> element: axes with ticks and labels, a legend, one polyline
+/// and markers per series. Text is XML-escaped.
+std::string render_svg(const Chart& chart);
+
+/// The comparison of two runs as a console/Markdown table with verdicts.
+void print_comparison(std::ostream& out, const std::vector<ComparisonRow>& rows,
+                      const std::string& name_a, const std::string& name_b);
+
+/// Analyses a recorded run: workload and model order from its spec, cores from its
+/// environment, the bootstrap seeded by its seed; warnings from its environment and records.
+ReportInput make_report_input(const RecordedRun& run);
+
+/// results.json: environment, spec, calibration, every trial, workload profiles, summary rows,
+/// fits, conclusions, warnings, and whether the run was interrupted.
+nlohmann::json results_json(const RecordedRun& run, const ReportInput& input);
+
+/// Writes report.md and report.html into `dir` (each atomically).
+void write_reports(const std::filesystem::path& dir, const ReportInput& input);
 
 }  // namespace scalelab

@@ -1,4 +1,4 @@
-// The console table: one per workload.
+// The console tables: one per workload for a run, one per workload for a comparison of two.
 
 #include <fmt/format.h>
 
@@ -12,8 +12,9 @@ void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows
   for (const auto& row : rows) {
     if (row.workload != current) {
       current = row.workload;
-      out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>6} {:>8} {:>10} {:>8}\n", current, "model",
-                         "workers", "median", "cv", "speedup", "efficiency", "cpu util");
+      out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>24} {:>6} {:>8} {:>10} {:>8}\n", current,
+                         "model", "workers", "median", "95 % CI", "cv", "speedup", "efficiency",
+                         "cpu util");
     }
     if (row.trials == 0) {
       out << fmt::format("{:<10} {:>7} {:>11}  all {} trials failed\n", row.model, row.workers, "-",
@@ -23,12 +24,55 @@ void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows
     const std::string speedup = row.speedup ? fmt::format("{:.2f}x", *row.speedup) : "-";
     const std::string efficiency =
         row.efficiency ? fmt::format("{:.0f}%", *row.efficiency * 100) : "-";
-    out << fmt::format("{:<10} {:>7} {:>11} {:>5.1f}% {:>8} {:>10} {:>8.2f}", row.model,
-                       row.workers, format_duration(row.wall.median), row.wall.cv * 100, speedup,
-                       efficiency, row.cpu_util);
+    const std::string ci = fmt::format("[{}, {}]", format_duration(row.wall_ci.low),
+                                       format_duration(row.wall_ci.high));
+    out << fmt::format("{:<10} {:>7} {:>11} {:>24} {:>5.1f}% {:>8} {:>10} {:>8.2f}", row.model,
+                       row.workers, format_duration(row.wall.median), ci, row.wall.cv * 100,
+                       speedup, efficiency, row.cpu_util);
     if (row.failed > 0) out << fmt::format("  ({} failed)", row.failed);
+    if (row.noisy) out << "  noisy: " << row.noise_reason;
     out << "\n";
   }
+}
+
+void print_comparison(std::ostream& out, const std::vector<ComparisonRow>& rows,
+                      const std::string& name_a, const std::string& name_b) {
+  out << fmt::format(
+      "A: {}\nB: {}\nratio = median B / median A (below 1: B is faster); p from a "
+      "two-sided Mann-Whitney U test\n",
+      name_a, name_b);
+  if (rows.empty()) {
+    out << "\nno (workload, model, workers) point ran in both\n";
+    return;
+  }
+  std::size_t faster = 0, slower = 0, same = 0;
+  std::string current;
+  bool first = true;
+  for (const auto& row : rows) {
+    if (first || row.workload != current) {
+      current = row.workload;
+      first = false;
+      out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>11} {:>22} {:>7}  {}\n", current, "model",
+                         "workers", "median A", "median B", "B/A [95 % CI]", "p", "verdict");
+    }
+    const std::string ratio =
+        fmt::format("{:.2f} [{:.2f}, {:.2f}]", row.ratio, row.ratio_ci.low, row.ratio_ci.high);
+    // Below 0.001 the digits say nothing more, and "0.000" would read as certainty.
+    const std::string p =
+        row.test.p_value < 0.001 ? std::string("<0.001") : fmt::format("{:.3f}", row.test.p_value);
+    out << fmt::format("{:<10} {:>7} {:>11} {:>11} {:>22} {:>7}  {}\n", row.model, row.workers,
+                       format_duration(row.a.median), format_duration(row.b.median), ratio, p,
+                       row.verdict);
+    if (row.verdict == "faster") {
+      ++faster;
+    } else if (row.verdict == "slower") {
+      ++slower;
+    } else {
+      ++same;
+    }
+  }
+  out << fmt::format("\nB against A: {} faster, {} slower, {} no significant difference\n", faster,
+                     slower, same);
 }
 
 }  // namespace scalelab

@@ -1,0 +1,143 @@
+#pragma once
+// The cell and list texts that report.md (markdown.cpp) and report.html (html.cpp) share: how a
+// spec or environment value reads, the task sizes line, the ×/% figures and a row's note. Kept
+// in one place so that the two reports always show the same content in the same formats; each
+// reporter only escapes the text for its own markup.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "scalelab/parse.hpp"
+#include "scalelab/report.hpp"
+
+namespace scalelab::detail {
+
+/// The cell text of a figure that does not exist (no baseline, all trials failed, no fit).
+inline constexpr const char* dash = "—";
+
+/// A JSON value as text: strings as they are, lists joined, missing or null "unknown".
+inline std::string json_text(const nlohmann::json& value) {
+  if (value.is_null()) return "unknown";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
+  if (value.is_number_unsigned()) return fmt::format("{}", value.get<std::uint64_t>());
+  if (value.is_number_integer()) return fmt::format("{}", value.get<std::int64_t>());
+  if (value.is_number_float()) return fmt::format("{:.2f}", value.get<double>());
+  if (value.is_array()) {
+    std::string out;
+    for (const auto& item : value) {
+      if (!out.empty()) out += ", ";
+      out += json_text(item);
+    }
+    return out.empty() ? "none" : out;
+  }
+  return value.dump();
+}
+
+/// The member `key` of `object`; a null value when `object` is no object or lacks the key.
+inline const nlohmann::json& field(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json null_value;
+  if (!object.is_object()) return null_value;
+  const auto it = object.find(key);
+  return it == object.end() ? null_value : *it;
+}
+
+/// The member `key` of `object` as text (json_text), "unknown" when missing.
+inline std::string field_text(const nlohmann::json& object, const char* key) {
+  return json_text(field(object, key));
+}
+
+/// Whether `name` is among the spec's `key` list; a spec without the list counts as having it,
+/// so an older or partial spec still shows every setting it records.
+inline bool selects(const nlohmann::json& spec, const char* key, const char* name) {
+  const nlohmann::json& list = field(spec, key);
+  if (!list.is_array()) return true;
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+/// A number of seconds as a duration ("15.0 ms"), "unknown" when it is no number.
+inline std::string seconds_text(const nlohmann::json& value) {
+  return value.is_number() ? format_duration(value.get<double>()) : "unknown";
+}
+
+/// The task sizes of the workloads and models the spec selects, joined by "; ".
+inline std::string task_sizes(const nlohmann::json& spec) {
+  std::vector<std::string> parts;
+  if (selects(spec, "workloads", "cpu") || selects(spec, "workloads", "python")) {
+    const nlohmann::json& work = field(spec, "cpu_work");
+    if (field(work, "iters").is_number()) {
+      parts.push_back(fmt::format("CPU work {} iterations per task", field_text(work, "iters")));
+    } else if (field(work, "duration_s").is_number()) {
+      parts.push_back(fmt::format("CPU work {} per task (calibrated to iterations)",
+                                  seconds_text(field(work, "duration_s"))));
+    }
+  }
+  if (selects(spec, "workloads", "io") && field(spec, "io_wait_s").is_number()) {
+    parts.push_back(fmt::format("I/O wait {} per task", seconds_text(field(spec, "io_wait_s"))));
+  }
+  if (selects(spec, "workloads", "mixed") && field(spec, "cpu_fraction").is_number()) {
+    parts.push_back(fmt::format("mixed tasks of {}, {:.0f} % computing",
+                                seconds_text(field(spec, "task_time_s")),
+                                field(spec, "cpu_fraction").get<double>() * 100));
+  }
+  const nlohmann::json& python_func = field(spec, "python_func");
+  if (python_func.is_string() && !python_func.get<std::string>().empty()) {
+    parts.push_back(fmt::format("Python function {}", python_func.get<std::string>()));
+  }
+  if (selects(spec, "models", "gil") && field(spec, "switch_interval_s").is_number()) {
+    parts.push_back(
+        fmt::format("GIL switch interval {}", seconds_text(field(spec, "switch_interval_s"))));
+  }
+  if (parts.empty()) return "unknown";
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) out += "; ";
+    out += part;
+  }
+  return out;
+}
+
+/// A speedup or other ratio: "1.93×".
+inline std::string times(double ratio) {
+  return fmt::format("{:.2f}×", ratio);
+}
+
+/// A fraction as a whole percentage: "97 %".
+inline std::string percent(double fraction) {
+  return fmt::format("{:.0f} %", fraction * 100);
+}
+
+/// The note cell of a summary row: noisy, failed trials, a baseline other than serial.
+inline std::string note(const SummaryRow& row) {
+  std::vector<std::string> parts;
+  if (row.noisy) parts.push_back("noisy: " + row.noise_reason);
+  if (row.failed > 0) parts.push_back(fmt::format("{} failed", row.failed));
+  if (!row.baseline.empty() && row.baseline != "serial" && row.speedup) {
+    parts.push_back("against " + row.baseline);
+  }
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) out += "; ";
+    out += part;
+  }
+  return out;
+}
+
+/// The workloads in the analysis's order, then any that only the rows name.
+inline std::vector<std::string> workload_order(const Analysis& analysis) {
+  std::vector<std::string> order;
+  for (const auto& profile : analysis.workloads) order.push_back(profile.workload);
+  for (const auto& row : analysis.rows) {
+    if (std::find(order.begin(), order.end(), row.workload) == order.end()) {
+      order.push_back(row.workload);
+    }
+  }
+  return order;
+}
+
+}  // namespace scalelab::detail
