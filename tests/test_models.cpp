@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <stop_token>
 #include <string>
 #include <tuple>
 
@@ -105,6 +106,29 @@ INSTANTIATE_TEST_SUITE_P(Models, Sleeping,
                                            Case{"processes", StartMethod::spawn},
                                            Case{"async", StartMethod::fork},
                                            Case{"gil", StartMethod::fork}),
+                         [](const auto& info) { return info.param.label(); });
+
+class Controlled : public ::testing::TestWithParam<Case> {};
+
+// A timeout that is not reached and a stop that is never requested change nothing.
+TEST_P(Controlled, ABatchWithinItsTimeoutRunsAsUsual) {
+  const auto workload = make_workload({"counting"});
+  const auto pool = start_pool(GetParam().model, *workload, 3, GetParam().method);
+  std::stop_source never;
+  RunControl control;
+  control.timeout = std::chrono::seconds(60);
+  control.stop = never.get_token();
+  for (int b = 0; b < 3; ++b) {
+    const BatchResult batch = pool->run(50, control);
+    ASSERT_EQ(batch.tasks.size(), 50u);
+    for (std::size_t i = 0; i < 50; ++i) {
+      EXPECT_EQ(batch.tasks[i].runs, 1u);
+      EXPECT_EQ(batch.tasks[i].checksum, workload->expected_checksum(i));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Controlled, ::testing::ValuesIn(all_models()),
                          [](const auto& info) { return info.param.label(); });
 
 TEST(Async, NeverHasMoreThanWTasksInFlight) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <ctime>
 #include <vector>
 
@@ -122,6 +123,63 @@ TEST(RunPlan, RunsEveryTrialAndReturnsTheCountedOnes) {
     // A failing workload fails its trials; the others still pass.
     EXPECT_EQ(t.failed(), t.workload == "throw_at3") << t.workload << " " << t.error;
   }
+}
+
+TEST(RunSweep, ACompletedRunSaysSo) {
+  Spec spec;
+  spec.workloads = {"noop"};
+  spec.models = {"serial", "threads"};
+  spec.workers = {2};
+  spec.tasks = 3;
+  spec.repeat = 2;
+  const Plan plan = make_plan(spec, {WorkloadSpec{"noop"}}, 2);
+  const RunResult result = run_sweep(spec, plan, {});
+  EXPECT_EQ(result.end, RunEnd::completed);
+  EXPECT_TRUE(result.reason.empty());
+  EXPECT_EQ(result.trials_run, plan.trials.size());
+  EXPECT_EQ(result.trials.size(), plan.counted());
+}
+
+TEST(RunTrial, AHungTrialIsInItsJson) {
+  Trial t;
+  EXPECT_EQ(to_json(t).at("hung"), false);
+  t.hung = true;
+  EXPECT_EQ(to_json(t).at("hung"), true);
+}
+
+using std::chrono::seconds;
+
+TEST(DefaultTrialTimeout, IsAMinuteWhenNothingIsKnownOrTheWorkIsSmall) {
+  EXPECT_EQ(default_trial_timeout({"noop"}, 32, {}), seconds(60));
+  EXPECT_EQ(default_trial_timeout({"somebody_elses"}, 1'000'000, {}), seconds(60));
+  // 32 waits of 20 ms: 0.64 s, x10 is still under the minute.
+  EXPECT_EQ(default_trial_timeout({"io", 0, std::chrono::milliseconds(20)}, 32, {}), seconds(60));
+}
+
+TEST(DefaultTrialTimeout, IsTenTimesTheEstimateFromTheSpecBeforeAnyMeasurement) {
+  // 100 waits of 1 s: 100 s, so 1000 s.
+  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {}), seconds(1000));
+  // 10 tasks of 1e9 iterations at the conservative 10 M/s: 1000 s, so 10000 s.
+  EXPECT_EQ(default_trial_timeout({"cpu", 1'000'000'000}, 10, {}), seconds(10000));
+}
+
+TEST(DefaultTrialTimeout, IsTenTimesTheMedianSerialTimeOnceMeasured) {
+  // The measurement wins over the estimate, and its median over an outlier.
+  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {10, 30, 2000}), seconds(300));
+  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {20, 40}), seconds(300));
+  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {0.5}), seconds(60));
+  // Absurd sizes do not overflow.
+  EXPECT_GT(default_trial_timeout({"cpu", ~std::uint64_t{0}}, 10'000'000, {}), seconds(60));
+}
+
+TEST(TrialTimeout, IsInTheSpecJsonAndValidated) {
+  Spec spec;
+  EXPECT_EQ(to_json(spec).at("trial_timeout_s"), "auto");
+  spec.trial_timeout = std::chrono::milliseconds(1500);
+  EXPECT_DOUBLE_EQ(to_json(spec).at("trial_timeout_s").get<double>(), 1.5);
+  EXPECT_NO_THROW(validate(spec));
+  spec.trial_timeout = seconds(-1);
+  EXPECT_THROW(validate(spec), Error);
 }
 
 }  // namespace

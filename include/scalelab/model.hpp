@@ -10,6 +10,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,8 @@ enum class StartMethod { fork, spawn };
 struct ModelOptions {
   /// processes: fork (each worker is a copy of this process: start pools from a moment when no
   /// other thread of it holds a lock, as scalelab's runner does) or spawn (fork + exec).
+  /// Either way a worker is killed when the thread that started its pool exits
+  /// (PR_SET_PDEATHSIG), so workers never outlive scalelab; start and use a pool on one thread.
   StartMethod start_method = StartMethod::fork;
   /// processes/spawn: the program to exec in worker mode; empty means this program
   /// (/proc/self/exe), whose main must call scalelab::maybe_run_worker first.
@@ -74,14 +78,51 @@ struct ModelOptions {
   std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
 };
 
+/// Limits on one batch: how long it may take, and a request to end it early.
+struct RunControl {
+  /// Longest the batch may run, from the call to Pool::run; zero or less: no limit.
+  std::chrono::nanoseconds timeout{0};
+  /// A stop request (Ctrl-C): the batch ends early and Pool::run throws BatchAborted
+  /// (interrupted). Threads finish their tasks in flight first; processes are killed; async
+  /// tasks are cancelled.
+  std::stop_token stop;
+  /// After the timeout (or a stop), how long tasks in flight get to finish or honour their
+  /// cancellation before they count as hung.
+  std::chrono::nanoseconds grace = std::chrono::milliseconds(500);
+};
+
+/// Why a batch ended before every task did.
+enum class AbortReason {
+  timed_out,    ///< the timeout passed; every task in flight was stopped (killed, cancelled)
+  interrupted,  ///< a stop was requested; every task in flight finished or was stopped
+  hung,         ///< tasks could not be stopped (threads): they still run, detached
+};
+
+/// Thrown by Pool::run when a batch is cut short. The message is one line for Trial::error.
+class BatchAborted : public std::runtime_error {
+ public:
+  /// `what` is the whole message, e.g. "timed out after 2s: task 5 still running (worker 1)".
+  BatchAborted(AbortReason reason, const std::string& what)
+      : std::runtime_error(what), reason_(reason) {}
+  /// Why the batch ended early.
+  AbortReason reason() const noexcept { return reason_; }
+
+ private:
+  AbortReason reason_;
+};
+
 /// Started workers, ready to run batches. Not thread-safe: one batch at a time.
 class Pool {
  public:
   virtual ~Pool() = default;
-  /// Runs tasks 0..tasks-1 and returns their results. Throws std::exception when the pool
-  /// itself fails (a worker died, a system call failed); a task's own exception is recorded in
-  /// its TaskResult instead.
-  virtual BatchResult run(std::size_t tasks) = 0;
+  /// Runs tasks 0..tasks-1 and returns their results. Throws BatchAborted when `control` cuts
+  /// the batch short, and std::exception when the pool itself fails (a worker died, a system
+  /// call failed); a task's own exception is recorded in its TaskResult instead. After a throw
+  /// the pool may only be destroyed; its destructor never waits for a hung task (such threads
+  /// are detached and keep using the workload, which must then live until the process exits).
+  virtual BatchResult run(std::size_t tasks, const RunControl& control) = 0;
+  /// Runs a batch with no time limit and no stop request.
+  BatchResult run(std::size_t tasks) { return run(tasks, RunControl{}); }
 };
 
 /// One way of running tasks concurrently. Implementations are stateless and thread-safe.

@@ -41,6 +41,8 @@ struct Spec {
   double cpu_fraction = 0.5;  ///< `mixed`: share of each task spent computing, 0 … 1
   std::chrono::nanoseconds task_time = std::chrono::milliseconds(20);  ///< `mixed` task length
   ModelOptions model_options;  ///< start method, worker executable, switch interval
+  /// Longest one trial's batch may run; 0: derived per workload (default_trial_timeout).
+  std::chrono::nanoseconds trial_timeout{0};
   /// A workload that cannot run under a listed model (python under gil): true leaves the pair
   /// out of the plan (Plan::skipped says so), false makes resolve_workloads throw Error. The
   /// CLI skips when the user did not name both the workload and the model.

@@ -2,9 +2,11 @@
 /// \file trial.hpp
 /// One trial's measurements, and running trials.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -34,8 +36,12 @@ struct Trial {
   std::map<std::string, double> counters;  ///< the model's own, e.g. gil_switches, gil_wait_s
   bool checksum_ok = false;                ///< every task ran once and returned the serial checksum
   std::string error;                       ///< why the trial failed; empty if it did not
-  std::vector<double> task_start_s;        ///< per task, seconds after the clock started
-  std::vector<double> task_end_s;          ///< per task, seconds after the clock started
+  /// Tasks could not be stopped at the timeout (threads, gil, serial; async when CPU work
+  /// blocks its loop): they still run, abandoned, so the runner must stop the sweep and the
+  /// process should exit soon. Such a trial has failed, too.
+  bool hung = false;
+  std::vector<double> task_start_s;  ///< per task, seconds after the clock started
+  std::vector<double> task_end_s;    ///< per task, seconds after the clock started
 
   bool failed() const { return !error.empty(); }  ///< whether the trial failed
   bool warmup() const { return repeat < 0; }      ///< an uncounted warm-up trial
@@ -46,19 +52,64 @@ struct Trial {
 /// The trial as one JSON object (the records' line format).
 nlohmann::json to_json(const Trial& trial);
 
-/// Runs one trial: starts the pool (timed apart), runs the batch, measures, checks every
-/// task against `expected` (the serial checksums). Never throws for a failure of the trial
-/// itself: that is recorded in Trial::error.
+/// Runs one trial: starts the pool (timed apart), runs the batch under `control` (timeout,
+/// stop request), measures, checks every task against `expected` (the serial checksums).
+/// Never throws for a failure of the trial itself: that is recorded in Trial::error (and
+/// Trial::hung). A pool that fails (a worker died, a timeout) is torn down with every worker
+/// reaped before this returns; the next trial starts a fresh one.
 Trial run_trial(const Workload& workload, const Model& model, const std::string& model_name,
                 int workers, int repeat, std::size_t tasks,
-                const std::vector<std::uint64_t>& expected, const ModelOptions& options);
+                const std::vector<std::uint64_t>& expected, const ModelOptions& options,
+                const RunControl& control = {});
 
-/// Called as the runner goes: after each trial (warm-ups included).
+/// The timeout a trial gets when Spec::trial_timeout is 0: max(60 s, 10 × the expected serial
+/// batch time). That is the median of `serial_wall_s` (this workload's serial or 1-worker
+/// trials measured so far in this run) when there are any, else an estimate from the spec
+/// (`tasks` × each task's waits and CPU iterations, the latter at a conservative 10 M
+/// iterations/s); a workload the estimate knows nothing of gets 60 s.
+std::chrono::nanoseconds default_trial_timeout(const WorkloadSpec& workload, std::size_t tasks,
+                                               const std::vector<double>& serial_wall_s);
+
+/// One line for --help on --trial-timeout's default.
+inline constexpr const char* kTrialTimeoutHelp =
+    "per-trial limit on the batch; default max(60s, 10 x the workload's serial batch time). On "
+    "expiry process workers are killed and async tasks cancelled (the trial fails); threads "
+    "cannot be stopped, so a hung thread ends the run (exit 1)";
+
+/// Called as the runner goes: after each trial (warm-ups included); and how to stop it.
 struct RunObserver {
   std::function<void(const Trial&, std::size_t done, std::size_t total)> on_trial;
+  /// A stop request (Ctrl-C): the trial in flight ends early (see RunResult) and no other
+  /// starts. Thread-safe to request from anywhere (a signal-watching thread, say).
+  std::stop_token stop;
 };
 
-/// Runs every trial of `plan` in order and returns the counted ones.
+/// How a run ended.
+enum class RunEnd {
+  completed,  ///< every trial of the plan ran
+  stopped,    ///< a stop was requested; the trial in flight, unless it finished, is dropped
+  hung,       ///< a trial hung (Trial::hung): recorded, and the run ended after it
+};
+
+/// What run_sweep returns.
+struct RunResult {
+  std::vector<Trial> trials;       ///< the counted trials that finished, in the order they ran
+  RunEnd end = RunEnd::completed;  ///< why the run ended
+  /// One line when end is not completed, e.g. "stopped: the cpu threads workers=4 repeat 2
+  /// trial was interrupted and is not recorded", "hung: cpu threads workers=4 repeat 1: …".
+  std::string reason;
+  std::size_t trials_run = 0;  ///< trials that ran to the end, warm-ups included
+};
+
+/// Runs the trials of `plan` in order, each under Spec::trial_timeout (or
+/// default_trial_timeout), until the plan is done, a stop is requested (observer.stop), or a
+/// trial hangs. The trial in flight at a stop request is dropped (neither returned nor passed
+/// to on_trial) unless it finished anyway; a hung trial is passed to on_trial and returned.
+/// After a hung trial its tasks still run, detached: the workloads are deliberately kept alive
+/// until the process exits, which it should do soon (a hung task may never return).
+RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& observer);
+
+/// run_sweep(...).trials: for callers that need only the trials.
 std::vector<Trial> run_plan(const Spec& spec, const Plan& plan, const RunObserver& observer);
 
 }  // namespace scalelab

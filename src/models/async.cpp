@@ -2,12 +2,28 @@
 // an asyncio.Semaphore(W) would set it: W coroutines ("lanes") each take the next task when
 // their last one ends, so at most W tasks are ever in flight. CPU work runs on the loop and
 // blocks it, exactly as it does in asyncio.
+//
+// The loop runs on a thread of the pool's own, so that the caller can enforce a timeout or a
+// stop request: it cancels every lane (terminal asio cancellation: an awaited timer or socket
+// operation ends with operation_aborted), stops the loop if a lane ignores that, and abandons a
+// loop that CPU work keeps blocked (hung), as the threads pool abandons a thread.
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <vector>
 
+#include <fmt/format.h>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -16,67 +32,221 @@
 namespace scalelab::detail {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// Everything the loop thread uses, owned jointly by the pool and that thread, so that a loop
+// abandoned in a hung task never touches freed memory.
+struct AsyncState {
+  AsyncState(const Workload& w, std::size_t lanes) : workload(w), workers(lanes), running(lanes) {}
+
+  const Workload& workload;
+  const std::size_t workers;
+
+  // Guarded by mutex: the hand-over between the caller and the loop thread.
+  std::mutex mutex;
+  std::condition_variable_any changed;
+  bool started = false;
+  bool quit = false;
+  std::uint64_t requested = 0;  // batches asked for
+  std::uint64_t finished = 0;   // the last batch the loop finished
+  std::size_t tasks = 0;
+  std::vector<TaskResult> results;
+  double wall_s = 0;
+  int max_in_flight = 0;
+
+  // Each lane's task in flight, read by the caller when a batch is cut short.
+  std::vector<std::atomic<std::size_t>> running;
+  // Set by the caller when it cuts a batch short: no lane starts another task, even before the
+  // cancellation reaches the loop (a blocked loop that wakes up must not run more of a
+  // workload its caller may be about to destroy).
+  std::atomic<bool> stop_taking{false};
+
+  // Loop thread only.
+  std::uint64_t current = 0;  // the batch being run
+  std::size_t batch_tasks = 0;
+  std::size_t next = 0;
+  std::size_t lanes = 0;
+  int in_flight = 0;
+  int most_in_flight = 0;
+  bool cancelled = false;
+  std::unique_ptr<asio::cancellation_signal[]> signals;  // one per lane
+
+  // Last, so it is destroyed first: destroying it destroys coroutines a stopped loop left
+  // suspended, whose cancellation slots live in `signals`.
+  asio::io_context io{1};
+};
+
+asio::awaitable<void> lane(AsyncState& s, std::size_t index, std::vector<TaskResult>& results,
+                           Clock::time_point t0) {
+  while (!s.cancelled && !s.stop_taking.load(std::memory_order_relaxed) && s.next < s.batch_tasks) {
+    const std::size_t task = s.next++;
+    s.running[index].store(task, std::memory_order_relaxed);
+    s.most_in_flight = std::max(s.most_in_flight, ++s.in_flight);
+    TaskResult& result = results[task];
+    const auto start = Clock::now();
+    try {
+      result.checksum = co_await s.workload.run_async(task);
+    } catch (...) {
+      result.error = s.cancelled ? "cancelled" : current_exception_text();
+    }
+    const auto end = Clock::now();
+    result.start_s = seconds_since(t0, start);
+    result.end_s = seconds_since(t0, end);
+    ++result.runs;
+    --s.in_flight;
+    s.running[index].store(kNoTask, std::memory_order_relaxed);
+  }
+}
+
+// On the loop thread: ends batch `batch` early, if it is still the one running.
+void cancel(AsyncState& s, std::uint64_t batch) {
+  if (s.current != batch || s.cancelled) return;
+  s.cancelled = true;
+  for (std::size_t i = 0; i < s.lanes; ++i) s.signals[i].emit(asio::cancellation_type::terminal);
+}
+
+void run_batch(AsyncState& s, std::uint64_t batch, std::size_t tasks,
+               std::vector<TaskResult>& results) {
+  s.current = batch;
+  s.batch_tasks = tasks;
+  s.next = 0;
+  s.in_flight = 0;
+  s.most_in_flight = 0;
+  s.cancelled = false;
+  s.lanes = std::min(s.workers, tasks);
+  s.signals = std::make_unique<asio::cancellation_signal[]>(s.lanes);
+  for (auto& r : s.running) r.store(kNoTask, std::memory_order_relaxed);
+  s.io.restart();
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < s.lanes; ++i) {
+    asio::co_spawn(s.io, lane(s, i, results, t0),
+                   asio::bind_cancellation_slot(s.signals[i].slot(), asio::detached));
+  }
+  s.io.run();
+  const double wall_s = seconds_since(t0, Clock::now());
+  std::lock_guard lock(s.mutex);
+  s.wall_s = wall_s;
+  s.max_in_flight = s.most_in_flight;
+}
+
+// The loop thread: warm up, then run each batch the caller asks for.
+void serve(AsyncState& s) {
+  // Warm: run the loop and its timer service once, so that their first-use costs (the
+  // reactor, the timer descriptor) fall outside the clock.
+  {
+    asio::steady_timer timer(s.io, std::chrono::nanoseconds(0));
+    timer.async_wait([](const asio::error_code&) {});
+    s.io.run();
+  }
+  std::unique_lock lock(s.mutex);
+  s.started = true;
+  s.changed.notify_all();
+  for (;;) {
+    s.changed.wait(lock, [&] { return s.quit || s.requested != s.finished; });
+    if (s.quit) return;
+    const std::uint64_t batch = s.requested;
+    const std::size_t tasks = s.tasks;
+    auto& results = s.results;
+    lock.unlock();
+    run_batch(s, batch, tasks, results);
+    lock.lock();
+    s.finished = batch;
+    s.changed.notify_all();
+  }
+}
+
 class AsyncPool final : public Pool {
  public:
   AsyncPool(const Workload& workload, int workers)
-      : workload_(workload), workers_(static_cast<std::size_t>(workers)), io_(1) {
-    // Warm: run the loop and its timer service once, so that their first-use costs (the
-    // reactor, the timer descriptor) fall outside the clock.
-    asio::steady_timer timer(io_, std::chrono::nanoseconds(0));
-    timer.async_wait([](const asio::error_code&) {});
-    io_.run();
+      : state_(std::make_shared<AsyncState>(workload, static_cast<std::size_t>(workers))) {
+    try {
+      loop_ = std::jthread([state = state_] { serve(*state); });
+    } catch (const std::system_error& e) {
+      throw std::runtime_error(fmt::format("could not start the event loop's thread: {}",
+                                           resource_error_text(e.code().value())));
+    }
+    std::unique_lock lock(state_->mutex);
+    state_->changed.wait(lock, [&] { return state_->started; });
   }
 
-  BatchResult run(std::size_t tasks) override {
-    BatchResult batch;
-    batch.tasks.resize(tasks);
-    next_ = 0;
-    tasks_ = tasks;
-    in_flight_ = 0;
-    max_in_flight_ = 0;
-    io_.restart();
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::size_t lanes = std::min(workers_, tasks);
-    for (std::size_t i = 0; i < lanes; ++i) {
-      asio::co_spawn(io_, lane(batch.tasks, t0), asio::detached);
+  ~AsyncPool() override {
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->quit = true;
     }
-    io_.run();
-    batch.wall_s = seconds_since(t0, std::chrono::steady_clock::now());
-    batch.max_in_flight = max_in_flight_;
-    return batch;
+    state_->changed.notify_all();
+    // A loop blocked in a task cannot be joined; it owns what it uses.
+    if (hung_) loop_.detach();
+  }
+
+  BatchResult run(std::size_t tasks, const RunControl& control) override {
+    if (aborted_) throw std::logic_error("async: a pool whose batch was cut short cannot run");
+    AsyncState& s = *state_;
+    const auto deadline = deadline_of(control, Clock::now());
+    std::unique_lock lock(s.mutex);
+    s.results.assign(tasks, TaskResult{});
+    s.tasks = tasks;
+    const std::uint64_t batch = ++s.requested;
+    s.changed.notify_all();
+    const auto finished = [&] { return s.finished == batch; };
+    if (!wait_until_done(s.changed, lock, control.stop, deadline, finished)) {
+      aborted_ = true;
+      cut_short(lock, batch, control, deadline);  // throws
+    }
+    BatchResult result;
+    result.tasks = std::move(s.results);
+    result.wall_s = s.wall_s;
+    result.max_in_flight = s.max_in_flight;
+    return result;
   }
 
  private:
-  asio::awaitable<void> lane(std::vector<TaskResult>& results,
-                             std::chrono::steady_clock::time_point t0) {
-    while (next_ < tasks_) {
-      const std::size_t task = next_++;
-      max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
-      TaskResult& result = results[task];
-      const auto start = std::chrono::steady_clock::now();
-      try {
-        result.checksum = co_await workload_.run_async(task);
-      } catch (const std::exception& e) {
-        result.error = e.what();
-      } catch (...) {
-        result.error = "unknown exception";
-      }
-      const auto end = std::chrono::steady_clock::now();
-      result.start_s = seconds_since(t0, start);
-      result.end_s = seconds_since(t0, end);
-      ++result.runs;
-      --in_flight_;
+  // Cancels the lanes; stops the loop if they do not end within the grace period; abandons it
+  // if even that does not end the batch (CPU work blocks the loop). Always throws BatchAborted.
+  [[noreturn]] void cut_short(std::unique_lock<std::mutex>& lock, std::uint64_t batch,
+                              const RunControl& control, Clock::time_point deadline) {
+    AsyncState& s = *state_;
+    s.stop_taking.store(true, std::memory_order_relaxed);
+    const bool stopped = control.stop.stop_requested() && Clock::now() < deadline;
+    std::vector<std::size_t> running;
+    for (const auto& r : s.running) {
+      const std::size_t task = r.load(std::memory_order_relaxed);
+      if (task != kNoTask) running.push_back(task);
     }
+    std::sort(running.begin(), running.end());
+    const std::string what =
+        stopped ? std::string("interrupted")
+                : fmt::format("timed out after {}", duration_text(control.timeout));
+    const std::string tasks = running.empty() ? "" : ": " + task_list(running) + " still running";
+    const auto finished = [&] { return s.finished == batch; };
+    // A raw pointer: the handler runs on the loop thread, which co-owns the state; a copy of
+    // the shared_ptr left in a stopped loop's queue would keep the state alive forever.
+    AsyncState* const state = &s;
+    asio::post(s.io, [state, batch] { cancel(*state, batch); });
+    if (wait_until_done(s.changed, lock, {}, later(Clock::now(), control.grace), finished)) {
+      throw BatchAborted(stopped ? AbortReason::interrupted : AbortReason::timed_out,
+                         fmt::format("{}{}; cancelled", what, tasks));
+    }
+    // A lane ignored its cancellation: stop the loop; its suspended coroutines are destroyed
+    // with the pool.
+    s.io.stop();
+    if (wait_until_done(s.changed, lock, {}, later(Clock::now(), control.grace), finished)) {
+      throw BatchAborted(stopped ? AbortReason::interrupted : AbortReason::timed_out,
+                         fmt::format("{}{}; cancelled, and the event loop stopped", what, tasks));
+    }
+    hung_ = true;
+    throw BatchAborted(AbortReason::hung,
+                       fmt::format("hung: {} still running after {}; a task blocks the event "
+                                   "loop (CPU work cannot be cancelled)",
+                                   running.empty() ? std::string("tasks") : task_list(running),
+                                   control.timeout.count() > 0 ? duration_text(control.timeout)
+                                                               : std::string("the stop request")));
   }
 
-  const Workload& workload_;
-  std::size_t workers_;
-  asio::io_context io_;
-  // Only touched from the loop's one thread.
-  std::size_t next_ = 0;
-  std::size_t tasks_ = 0;
-  int in_flight_ = 0;
-  int max_in_flight_ = 0;
+  std::shared_ptr<AsyncState> state_;
+  std::jthread loop_;
+  bool aborted_ = false;  // a batch was cut short: the pool may only be destroyed
+  bool hung_ = false;     // the loop is stuck in a task: detach, never join
 };
 
 class AsyncModel final : public Model {

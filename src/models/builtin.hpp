@@ -2,7 +2,14 @@
 // The built-in models' factories, one per file in src/models/, and helpers they share.
 
 #include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <limits>
 #include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
 
 #include "scalelab/model.hpp"
 
@@ -26,5 +33,56 @@ void check_workers(int workers);
 /// Runs one task on the calling thread, recording its checksum, times and any exception.
 void run_task_blocking(const Workload& workload, std::size_t task, TaskResult& result,
                        std::chrono::steady_clock::time_point t0);
+
+/// What the exception being handled says, for TaskResult::error; call inside a catch block.
+/// Running out of memory names the address-space limit: "std::bad_alloc (out of memory;
+/// RLIMIT_AS = unlimited)".
+std::string current_exception_text();
+
+/// "RLIMIT_NPROC = 4096" (or "= unlimited"): the calling process's soft limit on `resource`.
+std::string limit_text(int resource);
+
+/// The system's reason for `err` and the limit that most likely bit: "Resource temporarily
+/// unavailable (RLIMIT_NPROC = 4096)", "Too many open files (RLIMIT_NOFILE = 64)".
+std::string resource_error_text(int err);
+
+/// "300ms", "2s", "1.5s": a duration as a person would write it.
+std::string duration_text(std::chrono::nanoseconds length);
+
+/// "task 3", "tasks 3, 5, 9", or the first few and how many more.
+std::string task_list(const std::vector<std::size_t>& tasks);
+
+/// `t` + `d`, or time_point::max() where that would overflow (a deadline far away is none).
+inline std::chrono::steady_clock::time_point later(std::chrono::steady_clock::time_point t,
+                                                   std::chrono::nanoseconds d) {
+  using Clock = std::chrono::steady_clock;
+  if (t == Clock::time_point::max() || d > Clock::time_point::max() - t) {
+    return Clock::time_point::max();
+  }
+  return t + std::chrono::duration_cast<Clock::duration>(d);
+}
+
+/// When a batch that began at `start` must end: time_point::max() when it has no timeout.
+inline std::chrono::steady_clock::time_point deadline_of(
+    const RunControl& control, std::chrono::steady_clock::time_point start) {
+  if (control.timeout.count() <= 0) return std::chrono::steady_clock::time_point::max();
+  return later(start, control.timeout);
+}
+
+/// Waits on `cv` until `done()`, a stop request on `stop`, or `deadline` (max(): none).
+/// Returns done(). (A deadline of max() is not passed to wait_until, whose clock conversion
+/// could overflow.)
+template <class Done>
+bool wait_until_done(std::condition_variable_any& cv, std::unique_lock<std::mutex>& lock,
+                     std::stop_token stop, std::chrono::steady_clock::time_point deadline,
+                     Done done) {
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    return cv.wait(lock, std::move(stop), std::move(done));
+  }
+  return cv.wait_until(lock, std::move(stop), deadline, std::move(done));
+}
+
+/// A worker's "current task" when it is between tasks.
+inline constexpr std::size_t kNoTask = std::numeric_limits<std::size_t>::max();
 
 }  // namespace scalelab::detail

@@ -125,22 +125,24 @@ namespace detail {
 namespace {
 
 // One interpreter per pool: a lock, and a threads pool whose threads hold it around each task.
+// The threads share ownership of the lock: one abandoned in a hung task still releases it.
 class GilPool final : public Pool {
  public:
   GilPool(const Workload& workload, int workers, std::chrono::nanoseconds interval)
-      : lock_(interval), threads_(make_threads_pool(workload, workers, &lock_)) {}
+      : lock_(std::make_shared<InterpreterLock>(interval)),
+        threads_(make_threads_pool(workload, workers, {lock_, false})) {}
 
-  BatchResult run(std::size_t tasks) override {
-    lock_.reset_counters();
-    BatchResult batch = threads_->run(tasks);
-    batch.counters["gil_switches"] = static_cast<double>(lock_.switches());
-    batch.counters["gil_wait_s"] = lock_.wait_s();
-    batch.counters["gil_max_hold_s"] = lock_.max_hold_s();
+  BatchResult run(std::size_t tasks, const RunControl& control) override {
+    lock_->reset_counters();
+    BatchResult batch = threads_->run(tasks, control);
+    batch.counters["gil_switches"] = static_cast<double>(lock_->switches());
+    batch.counters["gil_wait_s"] = lock_->wait_s();
+    batch.counters["gil_max_hold_s"] = lock_->max_hold_s();
     return batch;
   }
 
  private:
-  InterpreterLock lock_;  // outlives the threads that use it
+  std::shared_ptr<InterpreterLock> lock_;
   std::unique_ptr<Pool> threads_;
 };
 

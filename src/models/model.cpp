@@ -4,7 +4,11 @@
 
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <exception>
+#include <new>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -18,7 +22,7 @@ Registry<ModelFactory>& model_registry() {
   // Built-ins go in on first use; a static's initialiser runs once, even across threads.
   static const bool filled = [] {
     auto& r = registry;
-    r.add({"serial", "one task after another on the calling thread: the baseline",
+    r.add({"serial", "one task after another on one thread: the baseline",
            detail::make_serial_model});
     r.add({"threads", "a fixed pool of W std::jthreads over one task queue",
            detail::make_threads_model});
@@ -99,15 +103,81 @@ void run_task_blocking(const Workload& workload, std::size_t task, TaskResult& r
   const auto start = std::chrono::steady_clock::now();
   try {
     result.checksum = workload.run(task);
-  } catch (const std::exception& e) {
-    result.error = e.what();
   } catch (...) {
-    result.error = "unknown exception";
+    result.error = current_exception_text();
   }
   const auto end = std::chrono::steady_clock::now();
   result.start_s = seconds_since(t0, start);
   result.end_s = seconds_since(t0, end);
   ++result.runs;
+}
+
+std::string current_exception_text() {
+  try {
+    throw;
+  } catch (const std::bad_alloc& e) {
+    // The memory a task could not have is the limit worth naming (ulimit -v).
+    return fmt::format("{} (out of memory; {})", e.what(), limit_text(RLIMIT_AS));
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+std::string limit_text(int resource) {
+  const char* name = resource == RLIMIT_NPROC    ? "RLIMIT_NPROC"
+                     : resource == RLIMIT_NOFILE ? "RLIMIT_NOFILE"
+                     : resource == RLIMIT_AS     ? "RLIMIT_AS"
+                                                 : "limit";
+  rlimit limit{};
+  if (::getrlimit(resource, &limit) != 0) return fmt::format("{} unknown", name);
+  if (limit.rlim_cur == RLIM_INFINITY) return fmt::format("{} = unlimited", name);
+  return fmt::format("{} = {}{}", name, static_cast<unsigned long long>(limit.rlim_cur),
+                     resource == RLIMIT_AS ? " bytes" : "");
+}
+
+std::string resource_error_text(int err) {
+  const std::string reason = std::system_category().message(err);
+  switch (err) {
+    case EAGAIN: {
+      // A thread or process could not be had: the per-user task limit, or (for a thread's
+      // stack) the address space when that is limited.
+      rlimit as{};
+      const bool as_limited = ::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+      return fmt::format("{} ({}{}{})", reason, limit_text(RLIMIT_NPROC), as_limited ? ", " : "",
+                         as_limited ? limit_text(RLIMIT_AS) : "");
+    }
+    case EMFILE:
+      return fmt::format("{} ({})", reason, limit_text(RLIMIT_NOFILE));
+    case ENFILE:
+      return fmt::format("{} (the system-wide limit, fs.file-max)", reason);
+    case ENOMEM:
+      return fmt::format("{} ({})", reason, limit_text(RLIMIT_AS));
+    default:
+      return reason;
+  }
+}
+
+std::string duration_text(std::chrono::nanoseconds length) {
+  const auto ns = length.count();
+  if (ns % 1'000'000'000 == 0) return fmt::format("{}s", ns / 1'000'000'000);
+  if (ns >= 1'000'000'000) return fmt::format("{:g}s", static_cast<double>(ns) * 1e-9);
+  if (ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
+  if (ns >= 1'000'000) return fmt::format("{:g}ms", static_cast<double>(ns) * 1e-6);
+  if (ns % 1000 == 0) return fmt::format("{}us", ns / 1000);
+  return fmt::format("{}ns", ns);
+}
+
+std::string task_list(const std::vector<std::size_t>& tasks) {
+  constexpr std::size_t kShown = 8;  // enough to find them; a thousand would drown the line
+  std::string text = tasks.size() == 1 ? "task " : "tasks ";
+  for (std::size_t i = 0; i < tasks.size() && i < kShown; ++i) {
+    if (i > 0) text += ", ";
+    text += std::to_string(tasks[i]);
+  }
+  if (tasks.size() > kShown) text += fmt::format(" and {} more", tasks.size() - kShown);
+  return text;
 }
 
 }  // namespace detail

@@ -10,22 +10,37 @@
 //   when tasks turn out short, so that a worker's queue holds about kQueueTarget of work;
 // - a worker sends its results when it would otherwise block, or when its oldest unsent
 //   result is kFlushAfter old, so a long task's result is never held back.
+//
+// Faults: a worker that dies is seen at once (end of stream on its socket); the batch fails
+// naming the worker, its signal or exit code, and the task it was running, which a task board
+// in shared memory tells exactly (results may sit unsent in the worker, and a SIGKILLed worker
+// can say nothing). At a timeout or a stop request the workers are killed (SIGKILL) and
+// reaped. A failed pool kills and reaps every worker it started; a worker also dies with the
+// thread that started it (PR_SET_PDEATHSIG) and ignores SIGINT (Ctrl-C at a terminal reaches
+// the whole process group; scalelab itself decides what to stop), so no worker outlives
+// scalelab. No shell is involved anywhere: spawn is fork + execve of the scalelab binary.
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -86,6 +101,77 @@ std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
 std::string errno_text(int err) {
   return std::system_category().message(err);
 }
+
+using Clock = std::chrono::steady_clock;
+
+// One worker's entry on the task board: the task it runs, or kIdle.
+using BoardEntry = std::atomic<std::uint64_t>;
+static_assert(BoardEntry::is_always_lock_free, "shared between processes: must be lock-free");
+constexpr std::uint64_t kIdle = ~std::uint64_t{0};
+constexpr std::size_t kEntryStride = 64;  // a cache line each: workers on other cores write them
+
+// Which task each worker is running, in memory shared with the workers: a worker writes its
+// entry around each task (a relaxed store, nothing on the wire), the parent reads it when a
+// worker dies or a batch is cut short. Forked workers inherit the mapping; spawned ones map the
+// memfd behind it, passed on their command line.
+class TaskBoard {
+ public:
+  TaskBoard(std::size_t workers, bool for_exec)
+      : size_(std::max<std::size_t>(workers, 1) * kEntryStride) {
+    int flags = MAP_SHARED;
+    if (for_exec) {
+      fd_ = ::memfd_create("scalelab-task-board", MFD_CLOEXEC);
+      if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) fail();
+    } else {
+      flags |= MAP_ANONYMOUS;
+    }
+    void* base = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, flags, fd_, 0);
+    if (base == MAP_FAILED) fail();
+    base_ = static_cast<char*>(base);
+    for (std::size_t i = 0; i < size_ / kEntryStride; ++i) {
+      std::construct_at(reinterpret_cast<BoardEntry*>(base_ + i * kEntryStride), kIdle);
+    }
+  }
+  TaskBoard(const TaskBoard&) = delete;
+  TaskBoard& operator=(const TaskBoard&) = delete;
+  ~TaskBoard() {
+    if (base_ != nullptr) ::munmap(base_, size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  BoardEntry& operator[](std::size_t i) {
+    return *std::launder(reinterpret_cast<BoardEntry*>(base_ + i * kEntryStride));
+  }
+  int fd() const { return fd_; }  // -1 unless for_exec
+
+  // In a spawned worker: its own entry on the board behind `fd`, or null if it cannot be one.
+  static BoardEntry* map_entry(int fd, std::size_t index) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::size_t>(st.st_size) < (index + 1) * kEntryStride) {
+      return nullptr;
+    }
+    void* base = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE,
+                        MAP_SHARED, fd, 0);
+    ::close(fd);  // the mapping stays; the worker needs no descriptor for it
+    if (base == MAP_FAILED) return nullptr;
+    // Kept until the worker exits, which unmaps it.
+    return std::launder(
+        reinterpret_cast<BoardEntry*>(static_cast<char*>(base) + index * kEntryStride));
+  }
+
+ private:
+  [[noreturn]] void fail() {
+    const int err = errno;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error(
+        fmt::format("could not map the workers' task board: {}", resource_error_text(err)));
+  }
+  std::size_t size_;
+  int fd_ = -1;
+  char* base_ = nullptr;
+};
 
 // A socket end that owns its descriptor and frames the byte stream.
 class Channel {
@@ -193,7 +279,7 @@ class Channel {
 };
 
 // The worker's side: answer tasks until the parent closes the socket.
-int worker_loop(Channel& channel, const Workload* workload) {
+int worker_loop(Channel& channel, const Workload* workload, BoardEntry& board) {
   std::unique_ptr<Workload> owned;
   Frame frame;
   std::string text;
@@ -223,13 +309,13 @@ int worker_loop(Channel& channel, const Workload* workload) {
         reply.task = frame.task;
         std::string error;
         const auto start = std::chrono::steady_clock::now();
+        board.store(frame.task, std::memory_order_relaxed);
         try {
           reply.checksum = workload->run(frame.task);
-        } catch (const std::exception& e) {
-          error = e.what();
         } catch (...) {
-          error = "unknown exception";
+          error = current_exception_text();
         }
+        board.store(kIdle, std::memory_order_relaxed);
         reply.start_ns = steady_ns(start);
         reply.end_ns = steady_ns(std::chrono::steady_clock::now());
         if (!channel.pending()) oldest_unsent = reply.end_ns;
@@ -257,11 +343,16 @@ int worker_loop(Channel& channel, const Workload* workload) {
   }
 }
 
+// "killed by SIGSEGV", "exited with code 3": how a worker ended, from waitpid's status.
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
-    const char* name = sigabbrev_np(WTERMSIG(status));
-    return fmt::format("was killed by SIG{}", name != nullptr ? name : "?");
+    const int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    return fmt::format("killed by SIG{}{}{}", name != nullptr ? name : std::to_string(sig),
+                       // Nobody else here sends SIGKILL to a worker in a batch.
+                       sig == SIGKILL ? " (possibly the OOM killer)" : "",
+                       WCOREDUMP(status) ? " (core dumped)" : "");
   }
   return "stopped";
 }
@@ -272,20 +363,37 @@ struct Worker {
   std::size_t queued = 0;  // tasks sent and not yet answered
 };
 
+// Why a batch ends before every task did: "timed out after 2s", "interrupted".
+struct Cut {
+  AbortReason reason;
+  std::string what;
+};
+
 class ProcessesPool final : public Pool {
  public:
-  ProcessesPool(const Workload& workload, int workers, const ModelOptions& options) {
+  ProcessesPool(const Workload& workload, int workers, const ModelOptions& options)
+      : board_(static_cast<std::size_t>(workers), options.start_method == StartMethod::spawn) {
     try {
       start(workload, workers, options);
     } catch (...) {
-      stop();  // the workers already started must not outlive a pool that failed to start
+      kill_workers();  // the workers already started must not outlive a pool that failed
       throw;
     }
   }
 
-  ~ProcessesPool() override { stop(); }
+  ~ProcessesPool() override {
+    if (broken_) {
+      kill_workers();
+    } else {
+      stop();
+    }
+  }
 
-  BatchResult run(std::size_t tasks) override {
+  BatchResult run(std::size_t tasks, const RunControl& control) override {
+    if (broken_) throw std::logic_error("processes: a pool whose batch failed cannot run");
+    // Any throw below leaves workers mid-batch: they are killed, not waited for.
+    broken_ = true;
+    const auto deadline = deadline_of(control, Clock::now());
     BatchResult batch;
     batch.tasks.resize(tasks);
     for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -308,13 +416,29 @@ class ProcessesPool final : public Pool {
     double busy_s = 0;  // summed task durations, to size the queues
     Frame frame;
     std::string text;
+    // A stop request has no descriptor to poll: look at it this often while waiting.
+    constexpr int kStopCheckMs = 50;
     while (done < tasks) {
-      const int ready = ::poll(fds.data(), fds.size(), -1);
+      if (control.stop.stop_requested()) cut_short({AbortReason::interrupted, "interrupted"});
+      const auto now = Clock::now();
+      if (now >= deadline) {
+        cut_short({AbortReason::timed_out,
+                   fmt::format("timed out after {}", duration_text(control.timeout))});
+      }
+      int wait_ms = -1;
+      if (deadline != Clock::time_point::max()) {
+        wait_ms = static_cast<int>(std::min<std::int64_t>(
+            std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(), 1'000'000));
+      }
+      if (control.stop.stop_possible()) {
+        wait_ms = wait_ms < 0 ? kStopCheckMs : std::min(wait_ms, kStopCheckMs);
+      }
+      const int ready = ::poll(fds.data(), fds.size(), wait_ms);
       if (ready < 0) {
         if (errno == EINTR) continue;
         throw std::runtime_error(fmt::format("poll failed: {}", errno_text(errno)));
       }
-      for (std::size_t i = 0; i < workers_.size(); ++i) {
+      for (std::size_t i = 0; ready > 0 && i < workers_.size(); ++i) {
         if (fds[i].revents == 0) continue;
         Worker& w = workers_[i];
         if (!w.channel.fill()) throw died(i);
@@ -362,6 +486,7 @@ class ProcessesPool final : public Pool {
       batch.worker_usage += u;
     }
     batch.has_worker_usage = true;
+    broken_ = false;
     return batch;
   }
 
@@ -380,18 +505,24 @@ class ProcessesPool final : public Pool {
         options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
     const std::string spec = to_json(workload.spec()).dump();
     const std::string marker = std::string(kWorkerEnv) + "=1";
+    const std::string board_fd_text = std::to_string(board_.fd());
     std::vector<const char*> env;
     for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
     env.push_back(marker.c_str());
     env.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    // A child's copy of unflushed stdio buffers would be written twice if a task calls exit().
+    std::fflush(nullptr);
     workers_.reserve(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) {
       int sv[2];
       if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         throw std::runtime_error(fmt::format("could not create the socket for worker {} of {}: {}",
-                                             i + 1, workers, errno_text(errno)));
+                                             i + 1, workers, resource_error_text(errno)));
       }
       const std::string fd_text = std::to_string(sv[1]);
+      const std::string index_text = std::to_string(i);
+      BoardEntry& entry = board_[static_cast<std::size_t>(i)];
       workload.before_fork();
       const pid_t pid = ::fork();
       if (pid != 0) workload.after_fork(false);
@@ -400,22 +531,29 @@ class ProcessesPool final : public Pool {
         ::close(sv[0]);
         ::close(sv[1]);
         throw std::runtime_error(fmt::format("could not start worker process {} of {}: {}", i + 1,
-                                             workers, errno_text(err)));
+                                             workers, resource_error_text(err)));
       }
       if (pid == 0) {
         ::close(sv[0]);
         // Earlier workers' parent ends would otherwise keep their sockets open in this child.
         for (auto& w : workers_) ::close(w.channel.fd());
+        // Die with the parent, even when stuck in a task; a parent already gone means exit.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(1);
+        ::signal(SIGINT, SIG_IGN);  // survives exec; Ctrl-C is the parent's to handle
         if (spawn) {
-          ::fcntl(sv[1], F_SETFD, 0);  // the one descriptor the worker inherits
-          const char* argv[] = {exe.c_str(), kWorkerFlag, fd_text.c_str(), nullptr};
+          // The only descriptors the worker inherits: its socket and the task board.
+          ::fcntl(sv[1], F_SETFD, 0);
+          ::fcntl(board_.fd(), F_SETFD, 0);
+          const char* argv[] = {exe.c_str(),           kWorkerFlag,        fd_text.c_str(),
+                                board_fd_text.c_str(), index_text.c_str(), nullptr};
           ::execve(exe.c_str(), const_cast<char* const*>(argv),
                    const_cast<char* const*>(env.data()));
           ::_exit(127);
         }
         workload.after_fork(true);
         Channel channel(sv[1]);
-        ::_exit(worker_loop(channel, &workload));
+        ::_exit(worker_loop(channel, &workload, entry));
       }
       ::close(sv[1]);
       workers_.push_back(Worker{pid, Channel(sv[0])});
@@ -470,6 +608,44 @@ class ProcessesPool final : public Pool {
     }
   }
 
+  // Kills every worker not yet reaped and reaps it: a batch that failed or was cut short
+  // leaves workers mid-task, and their queued tasks are of no use to anyone.
+  void kill_workers() noexcept {
+    for (auto& w : workers_) {
+      if (w.pid > 0) ::kill(w.pid, SIGKILL);
+      w.channel.close();
+    }
+    for (auto& w : workers_) {
+      if (w.pid <= 0) continue;
+      int status = 0;
+      while (::waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      w.pid = -1;
+    }
+  }
+
+  // Ends the batch now: reads what each worker is running, kills and reaps every worker, and
+  // throws BatchAborted naming the tasks that were cut off.
+  [[noreturn]] void cut_short(const Cut& cut) {
+    std::vector<std::size_t> running;
+    std::string where;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      const std::uint64_t task = board_[i].load(std::memory_order_relaxed);
+      if (task == kIdle) continue;
+      running.push_back(static_cast<std::size_t>(task));
+      if (running.size() <= 8)
+        where += fmt::format("{}worker {}", where.empty() ? "" : ", ", i + 1);
+    }
+    kill_workers();
+    const std::string tasks =
+        running.empty()
+            ? std::string()
+            : fmt::format(": {} {} ({})", task_list(running),
+                          cut.reason == AbortReason::interrupted ? "were running" : "still running",
+                          where);
+    throw BatchAborted(cut.reason, fmt::format("{}{}; the workers were killed", cut.what, tasks));
+  }
+
   void queue_task(std::size_t i, std::size_t task) {
     Frame f{Kind::task};
     f.task = task;
@@ -484,6 +660,8 @@ class ProcessesPool final : public Pool {
   std::string exit_reason(std::size_t i) {
     if (workers_[i].pid <= 0) return "exited";  // reaped already; waitpid(-1) would take any child
     int status = 0;
+    // The end of its stream comes as the worker's descriptors close, a moment before it
+    // becomes reapable.
     for (int tries = 0; tries < 1000; ++tries) {
       const pid_t r = ::waitpid(workers_[i].pid, &status, WNOHANG);
       if (r == workers_[i].pid) {
@@ -496,14 +674,19 @@ class ProcessesPool final : public Pool {
     return "closed its channel";
   }
 
+  // "worker 3 (pid 1234) killed by SIGSEGV during task 17": worker i is gone mid-batch.
   std::runtime_error died(std::size_t i) {
     const pid_t pid = workers_[i].pid;
     const std::string why = exit_reason(i);
-    return std::runtime_error(
-        fmt::format("worker {} (pid {}) {} during the trial", i + 1, pid, why));
+    const std::uint64_t task = board_[i].load(std::memory_order_relaxed);
+    return std::runtime_error(fmt::format(
+        "worker {} (pid {}) {} {}", i + 1, pid, why,
+        task == kIdle ? std::string("between tasks") : fmt::format("during task {}", task)));
   }
 
+  TaskBoard board_;
   std::vector<Worker> workers_;
+  bool broken_ = false;  // a batch failed or was cut short: kill the workers, do not reuse
 };
 
 class ProcessesModel final : public Model {
@@ -523,20 +706,70 @@ std::unique_ptr<Model> make_processes_model() {
 
 }  // namespace detail
 
+namespace {
+
+// Why `text` is not a descriptor a processes pool would have handed this worker, or empty.
+std::optional<int> parse_fd(const char* text) {
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  int fd = 0;
+  for (const char* p = text; *p != '\0'; ++p) {
+    if (*p < '0' || *p > '9' || fd > 100'000'000) return std::nullopt;
+    fd = fd * 10 + (*p - '0');
+  }
+  return fd;
+}
+
+// Checks that `fd` is the socket this process's parent made for it: a Unix stream socket whose
+// peer is the parent (SO_PEERCRED of a socketpair names the process that created it). Returns
+// what is wrong, or empty.
+std::string check_worker_socket(int fd) {
+  struct stat st {};
+  if (fd < 3) return fmt::format("fd {} is a standard stream", fd);
+  if (::fstat(fd, &st) != 0) return fmt::format("fd {} is not open", fd);
+  if (::isatty(fd)) return fmt::format("fd {} is a terminal", fd);
+  if (!S_ISSOCK(st.st_mode)) return fmt::format("fd {} is not a socket", fd);
+  int domain = 0, type = 0;
+  socklen_t size = sizeof domain;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) != 0 || domain != AF_UNIX) {
+    return fmt::format("fd {} is not a Unix socket", fd);
+  }
+  size = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) != 0 || type != SOCK_STREAM) {
+    return fmt::format("fd {} is not a stream socket", fd);
+  }
+  ucred peer{};
+  size = sizeof peer;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 || peer.pid != ::getppid()) {
+    return fmt::format("fd {} was not made by this process's parent", fd);
+  }
+  return {};
+}
+
+}  // namespace
+
 std::optional<int> maybe_run_worker(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], detail::kWorkerFlag) != 0) return std::nullopt;
-  int fd = -1;
-  struct stat st {};
-  if (argc != 3 || (fd = std::atoi(argv[2])) < 3 || ::fstat(fd, &st) != 0 ||
-      !S_ISSOCK(st.st_mode)) {
+  const auto refuse = [](const std::string& why) {
     std::fprintf(stderr,
-                 "scalelab: %s is internal: a processes pool starts it with the socket it made\n",
-                 detail::kWorkerFlag);
+                 "scalelab: %s is internal: a processes pool starts it with the socket it made "
+                 "(%s)\n",
+                 detail::kWorkerFlag, why.c_str());
     return 2;
-  }
+  };
+  if (argc != 5) return refuse("expected a socket, a task board and an index");
+  const auto fd = parse_fd(argv[2]);
+  const auto board_fd = parse_fd(argv[3]);
+  const auto index = parse_fd(argv[4]);
+  if (!fd || !board_fd || !index) return refuse("not descriptor numbers");
+  if (const std::string why = check_worker_socket(*fd); !why.empty()) return refuse(why);
+  if (std::getenv(detail::kWorkerEnv) == nullptr) return refuse("not started by a pool");
+  if (*board_fd < 3 || *board_fd == *fd) return refuse("no task board");
+  detail::BoardEntry* entry =
+      detail::TaskBoard::map_entry(*board_fd, static_cast<std::size_t>(*index));
+  if (entry == nullptr) return refuse(fmt::format("fd {} is not a task board", *board_fd));
   ::unsetenv(detail::kWorkerEnv);  // it became a worker: pools it starts are its own
-  detail::Channel channel(fd);
-  return detail::worker_loop(channel, nullptr);
+  detail::Channel channel(*fd);
+  return detail::worker_loop(channel, nullptr, *entry);
 }
 
 }  // namespace scalelab

@@ -1,32 +1,20 @@
-// `serial`: the baseline. Tasks run one after another on the calling thread.
+// `serial`: the baseline. Tasks run one after another on one thread. The thread is the pool's
+// own rather than the caller's so that a task that hangs can be abandoned (see threads.cpp);
+// the clock starts on that thread, so the baseline pays no hand-over cost.
 
 #include "models/builtin.hpp"
+#include "models/threads.hpp"
 
 namespace scalelab::detail {
 namespace {
-
-class SerialPool final : public Pool {
- public:
-  explicit SerialPool(const Workload& workload) : workload_(workload) {}
-  BatchResult run(std::size_t tasks) override {
-    BatchResult batch;
-    batch.tasks.resize(tasks);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < tasks; ++i) run_task_blocking(workload_, i, batch.tasks[i], t0);
-    batch.wall_s = seconds_since(t0, std::chrono::steady_clock::now());
-    batch.max_in_flight = tasks > 0 ? 1 : 0;
-    return batch;
-  }
-
- private:
-  const Workload& workload_;
-};
 
 class SerialModel final : public Model {
  public:
   bool uses_workers() const override { return false; }
   std::unique_ptr<Pool> start(const Workload& workload, int, const ModelOptions&) const override {
-    return std::make_unique<SerialPool>(workload);
+    ThreadsPoolOptions options;
+    options.sequential = true;
+    return make_threads_pool(workload, 1, std::move(options));
   }
 };
 

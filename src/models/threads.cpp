@@ -1,14 +1,28 @@
 // `threads`: a fixed pool of W std::jthreads over one task queue. The queue holds the task
 // numbers 0..N-1, so it is an atomic counter: taking a task is one fetch_add, and the pool's
 // dispatch cost is what a lock-free queue costs, not what a mutex costs.
+//
+// A thread cannot be killed safely (it may hold a lock, or be half-way through a write), so a
+// task that hangs is abandoned instead: the batch stops handing out tasks, waits a grace period
+// for the tasks in flight, and if they are still running it throws BatchAborted (hung) and the
+// pool detaches its threads rather than join them forever. Everything those threads touch
+// after that is owned jointly by them (a shared_ptr), except the workload, which the caller
+// must keep alive until the process exits (run_sweep does).
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <stop_token>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "models/builtin.hpp"
 #include "models/threads.hpp"
@@ -17,85 +31,209 @@
 namespace scalelab::detail {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// What one thread is running; on its own cache line, since its thread writes it at every task.
+struct alignas(64) Slot {
+  std::atomic<std::size_t> task{kNoTask};
+};
+
+// Everything the threads use. Owned jointly by the pool and its threads, so that a thread
+// abandoned in a hung task never touches freed memory when (if) the task returns.
+struct ThreadsState {
+  ThreadsState(const Workload& w, ThreadsPoolOptions options, std::size_t workers)
+      : workload(w),
+        lock(std::move(options.lock)),
+        sequential(options.sequential),
+        slots(workers) {}
+
+  const Workload& workload;
+  const std::shared_ptr<InterpreterLock> lock;  // gil model: held around each task
+  const bool sequential;                        // serial model: one thread, tasks in order
+  std::vector<Slot> slots;                      // each thread's task in flight
+  std::mutex mutex;
+  std::condition_variable_any wake;  // _any: its wait also returns on a stop request
+  std::condition_variable_any done;
+  std::size_t parked = 0;
+  std::size_t active = 0;
+  std::uint64_t generation = 0;
+  std::vector<TaskResult> results;
+  std::size_t tasks = 0;
+  Clock::time_point t0;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> quit_batch{false};  // the batch timed out or was stopped: take no new task
+};
+
+void run_one(ThreadsState& s, std::size_t task, Slot& slot, std::vector<TaskResult>& results,
+             Clock::time_point t0) {
+  slot.task.store(task, std::memory_order_relaxed);
+  if (s.lock != nullptr) {
+    const GilHeld held(*s.lock);  // an interpreter thread holds its lock while it runs
+    run_task_blocking(s.workload, task, results[task], t0);
+  } else {
+    run_task_blocking(s.workload, task, results[task], t0);
+  }
+  slot.task.store(kNoTask, std::memory_order_relaxed);
+}
+
+void work(ThreadsState& s, std::size_t index, std::stop_token stop) {
+  Slot& slot = s.slots[index];
+  std::unique_lock lock(s.mutex);
+  ++s.parked;
+  s.done.notify_all();
+  std::uint64_t seen = s.generation;
+  while (s.wake.wait(lock, stop, [&] { return s.generation != seen; })) {
+    seen = s.generation;
+    // Read under the lock that published them; they stay fixed until every thread is done.
+    auto& results = s.results;
+    const std::size_t tasks = s.tasks;
+    const auto batch_t0 = s.t0;
+    lock.unlock();
+    if (s.sequential) {
+      // The clock starts here, on the thread that runs the tasks, as it would on the calling
+      // thread: the baseline does not pay for waking this thread.
+      const auto t0 = Clock::now();
+      for (std::size_t task = 0; task < tasks; ++task) {
+        if (s.quit_batch.load(std::memory_order_relaxed)) break;
+        run_one(s, task, slot, results, t0);
+      }
+    } else {
+      for (;;) {
+        if (s.quit_batch.load(std::memory_order_relaxed)) break;
+        const std::size_t task = s.next.fetch_add(1, std::memory_order_relaxed);
+        if (task >= tasks) break;
+        run_one(s, task, slot, results, batch_t0);
+      }
+    }
+    lock.lock();
+    if (--s.active == 0) s.done.notify_all();
+  }
+}
+
 class ThreadsPool final : public Pool {
  public:
-  ThreadsPool(const Workload& workload, int workers, InterpreterLock* interpreter_lock)
-      : workload_(workload), lock_(interpreter_lock) {
+  ThreadsPool(const Workload& workload, int workers, ThreadsPoolOptions options)
+      : state_(std::make_shared<ThreadsState>(workload, std::move(options),
+                                              static_cast<std::size_t>(workers))) {
     threads_.reserve(static_cast<std::size_t>(workers));
-    for (int i = 0; i < workers; ++i) {
-      threads_.emplace_back([this](std::stop_token stop) { work(stop); });
+    try {
+      for (int i = 0; i < workers; ++i) {
+        threads_.emplace_back([state = state_, i](std::stop_token stop) {
+          work(*state, static_cast<std::size_t>(i), std::move(stop));
+        });
+      }
+    } catch (const std::system_error& e) {
+      stop_and_join();  // the threads already started must not outlive a pool that failed
+      throw std::runtime_error(fmt::format("could not start thread {} of {}: {}",
+                                           threads_.size() + 1, workers,
+                                           resource_error_text(e.code().value())));
+    } catch (const std::bad_alloc&) {
+      stop_and_join();
+      throw std::runtime_error(fmt::format("could not start thread {} of {}: out of memory ({})",
+                                           threads_.size() + 1, workers, limit_text(RLIMIT_AS)));
     }
     // Warm: every thread exists and is parked on the queue before the clock can start.
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return parked_ == threads_.size(); });
+    std::unique_lock lock(state_->mutex);
+    state_->done.wait(lock, [&] { return state_->parked == threads_.size(); });
   }
 
   ~ThreadsPool() override {
-    for (auto& t : threads_) t.request_stop();  // wakes the waits below; jthread joins
+    if (hung_) {
+      // Joining would wait for a task that may never end. The threads own what they use; the
+      // process is about to report the hung trial and exit.
+      for (auto& t : threads_) {
+        t.request_stop();
+        t.detach();
+      }
+    } else {
+      stop_and_join();
+    }
   }
 
-  BatchResult run(std::size_t tasks) override {
-    BatchResult batch;
-    batch.tasks.resize(tasks);
+  BatchResult run(std::size_t tasks, const RunControl& control) override {
+    if (aborted_) throw std::logic_error("threads: a pool whose batch was cut short cannot run");
+    ThreadsState& s = *state_;
+    const auto started = Clock::now();
+    const auto deadline = deadline_of(control, started);
     {
-      std::lock_guard lock(mutex_);
-      results_ = &batch.tasks;
-      tasks_ = tasks;
-      next_.store(0, std::memory_order_relaxed);
-      active_ = threads_.size();
-      t0_ = std::chrono::steady_clock::now();
-      ++generation_;
+      std::lock_guard lock(s.mutex);
+      s.results.assign(tasks, TaskResult{});
+      s.tasks = tasks;
+      s.next.store(0, std::memory_order_relaxed);
+      s.quit_batch.store(false, std::memory_order_relaxed);
+      s.active = threads_.size();
+      s.t0 = Clock::now();
+      ++s.generation;
     }
-    wake_.notify_all();
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return active_ == 0; });
-    results_ = nullptr;
+    s.wake.notify_all();
+    std::unique_lock lock(s.mutex);
+    const auto finished = [&] { return s.active == 0; };
+    if (!wait_until_done(s.done, lock, control.stop, deadline, finished)) {
+      aborted_ = true;
+      cut_short(lock, tasks, control, started, deadline);  // throws
+    }
+    BatchResult batch;
+    batch.tasks = std::move(s.results);
     // The clock stops when the last task ends, not when this thread wakes to notice it.
     for (const auto& t : batch.tasks) batch.wall_s = std::max(batch.wall_s, t.end_s);
+    if (s.sequential) batch.max_in_flight = tasks > 0 ? 1 : 0;
     return batch;
   }
 
  private:
-  void work(std::stop_token stop) {
-    std::unique_lock lock(mutex_);
-    ++parked_;
-    done_.notify_all();
-    std::uint64_t seen = generation_;
-    while (wake_.wait(lock, stop, [&] { return generation_ != seen; })) {
-      seen = generation_;
-      // Read under the lock that published them; they stay fixed until every thread is done.
-      auto& results = *results_;
-      const std::size_t tasks = tasks_;
-      const auto t0 = t0_;
-      lock.unlock();
-      for (;;) {
-        const std::size_t task = next_.fetch_add(1, std::memory_order_relaxed);
-        if (task >= tasks) break;
-        if (lock_ != nullptr) {
-          const GilHeld held(*lock_);  // an interpreter thread holds its lock while it runs
-          run_task_blocking(workload_, task, results[task], t0);
-        } else {
-          run_task_blocking(workload_, task, results[task], t0);
-        }
+  // The batch passed its deadline or was asked to stop: no new tasks; the ones in flight get
+  // the grace period (after a stop: until the deadline) to end. Always throws BatchAborted.
+  [[noreturn]] void cut_short(std::unique_lock<std::mutex>& lock, std::size_t tasks,
+                              const RunControl& control, Clock::time_point started,
+                              Clock::time_point deadline) {
+    ThreadsState& s = *state_;
+    s.quit_batch.store(true, std::memory_order_relaxed);
+    const bool stopped = control.stop.stop_requested() && Clock::now() < deadline;
+    const auto limit = later(stopped ? deadline : Clock::now(), control.grace);
+    if (!wait_until_done(s.done, lock, {}, limit, [&] { return s.active == 0; })) {
+      hung_ = true;
+      std::vector<std::size_t> running;
+      for (const auto& slot : s.slots) {
+        const std::size_t task = slot.task.load(std::memory_order_relaxed);
+        if (task != kNoTask) running.push_back(task);
       }
-      lock.lock();
-      if (--active_ == 0) done_.notify_all();
+      std::sort(running.begin(), running.end());
+      const auto waited =
+          control.timeout.count() > 0
+              ? control.timeout
+              : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::round<std::chrono::milliseconds>(Clock::now() - started));
+      throw BatchAborted(
+          AbortReason::hung,
+          fmt::format("hung: {} still running after {}; threads cannot be stopped safely",
+                      running.empty() ? std::string("tasks") : task_list(running),
+                      duration_text(waited)));
+    }
+    // Every thread is parked again: the results are safe to read.
+    std::size_t ran = 0;
+    for (const auto& r : s.results) ran += r.runs > 0 ? 1 : 0;
+    const char* how = s.sequential ? "the thread finished its task in flight and took no more"
+                                   : "the threads finished their tasks in flight and took no more";
+    if (stopped) {
+      throw BatchAborted(AbortReason::interrupted,
+                         fmt::format("interrupted: {} of {} tasks ran; {}", ran, tasks, how));
+    }
+    throw BatchAborted(AbortReason::timed_out,
+                       fmt::format("timed out after {}: {} of {} tasks ran; {}",
+                                   duration_text(control.timeout), ran, tasks, how));
+  }
+
+  void stop_and_join() {
+    for (auto& t : threads_) t.request_stop();  // wakes the waits in work()
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
     }
   }
 
-  const Workload& workload_;
-  InterpreterLock* const lock_;  // gil model: held around each task; null for plain threads
-  std::mutex mutex_;
-  std::condition_variable_any wake_;  // _any: its wait also returns on a stop request
-  std::condition_variable_any done_;
-  std::size_t parked_ = 0;
-  std::size_t active_ = 0;
-  std::uint64_t generation_ = 0;
-  std::vector<TaskResult>* results_ = nullptr;
-  std::size_t tasks_ = 0;
-  std::chrono::steady_clock::time_point t0_;
-  std::atomic<std::size_t> next_{0};
-  std::vector<std::jthread> threads_;  // last: joined before the members above go away
+  std::shared_ptr<ThreadsState> state_;
+  std::vector<std::jthread> threads_;
+  bool aborted_ = false;  // a batch was cut short: the pool may only be destroyed
+  bool hung_ = false;     // threads are stuck in tasks: detach, never join
 };
 
 class ThreadsModel final : public Model {
@@ -103,7 +241,7 @@ class ThreadsModel final : public Model {
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions&) const override {
     check_workers(workers);
-    return make_threads_pool(workload, workers, nullptr);
+    return make_threads_pool(workload, workers, {});
   }
 };
 
@@ -114,8 +252,8 @@ std::unique_ptr<Model> make_threads_model() {
 }
 
 std::unique_ptr<Pool> make_threads_pool(const Workload& workload, int workers,
-                                        InterpreterLock* lock) {
-  return std::make_unique<ThreadsPool>(workload, workers, lock);
+                                        ThreadsPoolOptions options) {
+  return std::make_unique<ThreadsPool>(workload, workers, std::move(options));
 }
 
 }  // namespace scalelab::detail

@@ -67,6 +67,9 @@ void validate(const Spec& spec) {
                             spec.cpu_fraction));
   }
   if (spec.task_time.count() <= 0) throw Error("--task-time: give a duration above 0, like 20ms");
+  if (spec.trial_timeout.count() < 0) {
+    throw Error("--trial-timeout: give a duration above 0, like 30s (or leave it out: derived)");
+  }
   if (spec.model_options.switch_interval < std::chrono::microseconds(1)) {
     throw Error("--switch-interval: give a duration of at least 1us, like 5ms");
   }
@@ -95,6 +98,10 @@ nlohmann::json to_json(const Spec& spec) {
       {"switch_interval_s",
        std::chrono::duration<double>(spec.model_options.switch_interval).count()},
       {"start_method", spec.model_options.start_method == StartMethod::fork ? "fork" : "spawn"},
+      {"trial_timeout_s",
+       spec.trial_timeout.count() > 0
+           ? nlohmann::json(std::chrono::duration<double>(spec.trial_timeout).count())
+           : nlohmann::json("auto")},
   };
 }
 

@@ -4,10 +4,18 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
+
+#if defined(__SANITIZE_ADDRESS__) && __has_include(<sanitizer/lsan_interface.h>)
+#include <sanitizer/lsan_interface.h>
+#define SCALELAB_LSAN_IGNORE(p) __lsan_ignore_object(p)
+#else
+#define SCALELAB_LSAN_IGNORE(p) ((void)(p))
+#endif
 
 namespace scalelab {
 namespace {
@@ -81,6 +89,7 @@ nlohmann::json to_json(const Trial& t) {
       {"counters", t.counters},
       {"checksum_ok", t.checksum_ok},
       {"error", t.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.error)},
+      {"hung", t.hung},
       {"task_start_s", t.task_start_s},
       {"task_end_s", t.task_end_s},
   };
@@ -88,7 +97,8 @@ nlohmann::json to_json(const Trial& t) {
 
 Trial run_trial(const Workload& workload, const Model& model, const std::string& model_name,
                 int workers, int repeat, std::size_t tasks,
-                const std::vector<std::uint64_t>& expected, const ModelOptions& options) {
+                const std::vector<std::uint64_t>& expected, const ModelOptions& options,
+                const RunControl& control) {
   Trial trial;
   trial.workload = workload.spec().name;
   trial.model = model_name;
@@ -101,7 +111,7 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
     const auto pool = model.start(workload, workers, options);
     trial.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
     const ResourceUsage before = ResourceUsage::of_self();
-    const BatchResult batch = pool->run(tasks);
+    const BatchResult batch = pool->run(tasks, control);
     ResourceUsage usage = ResourceUsage::of_self().since(before);
     if (batch.has_worker_usage) usage += batch.worker_usage;
     trial.wall_s = batch.wall_s;
@@ -124,6 +134,10 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
     } else {
       trial.error = check_tasks(batch.tasks, expected, trial.tasks_done, trial.checksum_ok);
     }
+  } catch (const BatchAborted& e) {
+    trial.error = e.what();
+    trial.hung = e.reason() == AbortReason::hung;
+    trial.checksum_ok = false;
   } catch (const std::exception& e) {
     trial.error = e.what();
     trial.checksum_ok = false;
@@ -131,7 +145,31 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
   return trial;
 }
 
-std::vector<Trial> run_plan(const Spec& spec, const Plan& plan, const RunObserver& observer) {
+std::chrono::nanoseconds default_trial_timeout(const WorkloadSpec& workload, std::size_t tasks,
+                                               const std::vector<double>& serial_wall_s) {
+  constexpr double kFloor_s = 60;  // no trial of a sane size comes near it; a hang costs a minute
+  constexpr double kMargin = 10;   // a parallel batch slower than 10 x serial is stuck, not slow
+  // Below the embedded Python loop's speed (~20 M/s), far below the C++ loop's (~250 M/s): an
+  // estimate that errs long, never short.
+  constexpr double kSlowIters_per_s = 10e6;
+  double expected_s = 0;
+  if (!serial_wall_s.empty()) {
+    std::vector<double> sorted = serial_wall_s;
+    std::sort(sorted.begin(), sorted.end());
+    const std::size_t n = sorted.size();
+    expected_s = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  } else {
+    const double task_s = std::chrono::duration<double>(workload.io_wait).count() +
+                          static_cast<double>(workload.cpu_iters) / kSlowIters_per_s;
+    expected_s = static_cast<double>(tasks) * task_s;
+  }
+  // Capped at a year, so that the conversion to nanoseconds cannot overflow.
+  const double limit_s = std::min(std::max(kFloor_s, kMargin * expected_s), 365.0 * 86400);
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(limit_s));
+}
+
+RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& observer) {
   std::vector<std::unique_ptr<Workload>> workloads;
   std::vector<std::vector<std::uint64_t>> expected;
   for (const auto& ws : plan.workloads) {
@@ -142,18 +180,63 @@ std::vector<Trial> run_plan(const Spec& spec, const Plan& plan, const RunObserve
   std::map<std::string, std::unique_ptr<Model>> models;
   for (const auto& name : spec.models) models[name] = make_model(name);
 
-  std::vector<Trial> counted;
-  counted.reserve(plan.counted());
-  std::size_t done = 0;
+  // Per workload, the wall times of its passed serial and 1-worker trials so far: what a batch
+  // of it takes, for the derived timeout.
+  std::vector<std::vector<double>> serial_s(plan.workloads.size());
+  std::vector<std::vector<double>> one_worker_s(plan.workloads.size());
+  const auto label = [&](const PlannedTrial& p) {
+    return fmt::format("{} {} workers={} {}", plan.workloads.at(p.workload).name, p.model,
+                       p.workers, p.warmup() ? "warm-up" : fmt::format("repeat {}", p.repeat + 1));
+  };
+
+  RunResult result;
+  result.trials.reserve(plan.counted());
   for (const auto& planned : plan.trials) {
-    Trial trial = run_trial(*workloads.at(planned.workload), *models.at(planned.model),
-                            planned.model, planned.workers, planned.repeat, spec.tasks,
-                            expected[planned.workload], spec.model_options);
-    ++done;
-    if (observer.on_trial) observer.on_trial(trial, done, plan.trials.size());
-    if (!trial.warmup()) counted.push_back(std::move(trial));
+    if (observer.stop.stop_requested()) {
+      result.end = RunEnd::stopped;
+      result.reason = fmt::format("stopped before the {} trial", label(planned));
+      break;
+    }
+    const std::size_t w = planned.workload;
+    RunControl control;
+    control.stop = observer.stop;
+    control.timeout =
+        spec.trial_timeout.count() > 0
+            ? spec.trial_timeout
+            : default_trial_timeout(plan.workloads[w], spec.tasks,
+                                    serial_s[w].empty() ? one_worker_s[w] : serial_s[w]);
+    Trial trial =
+        run_trial(*workloads.at(w), *models.at(planned.model), planned.model, planned.workers,
+                  planned.repeat, spec.tasks, expected[w], spec.model_options, control);
+    if (trial.failed() && !trial.hung && observer.stop.stop_requested()) {
+      // Cut short by the stop, it measured nothing and failed through no fault of the model.
+      result.end = RunEnd::stopped;
+      result.reason =
+          fmt::format("stopped: the {} trial was interrupted and is not recorded", label(planned));
+      break;
+    }
+    ++result.trials_run;
+    if (!trial.failed()) {
+      if (planned.model == "serial") serial_s[w].push_back(trial.wall_s);
+      if (planned.workers == 1) one_worker_s[w].push_back(trial.wall_s);
+    }
+    if (observer.on_trial) observer.on_trial(trial, result.trials_run, plan.trials.size());
+    const bool hung = trial.hung;
+    if (hung) result.reason = fmt::format("hung: {}: {}", label(planned), trial.error);
+    if (!trial.warmup()) result.trials.push_back(std::move(trial));
+    if (hung) {
+      result.end = RunEnd::hung;
+      // The hung trial's abandoned threads may still call into its workload, and would into a
+      // destroyed one: every workload is deliberately kept until the process exits.
+      for (auto& workload : workloads) SCALELAB_LSAN_IGNORE(workload.release());
+      break;
+    }
   }
-  return counted;
+  return result;
+}
+
+std::vector<Trial> run_plan(const Spec& spec, const Plan& plan, const RunObserver& observer) {
+  return run_sweep(spec, plan, observer).trials;
 }
 
 }  // namespace scalelab

@@ -1,5 +1,9 @@
 #include "support/fixtures.hpp"
 
+#include <signal.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
@@ -61,6 +65,89 @@ class SleepWorkload final : public Workload {
   WorkloadSpec spec_;
 };
 
+// Whether hung tasks may return, and how many are inside one: process-wide by nature, as a
+// hang is. Trivially destructible, so a thread still hanging at exit touches nothing freed.
+std::atomic<bool>& hang_released() {
+  static std::atomic<bool> released{false};
+  return released;
+}
+std::atomic<int>& tasks_hanging() {
+  static std::atomic<int> hanging{0};
+  return hanging;
+}
+
+class FaultWorkload final : public Workload {
+ public:
+  FaultWorkload(WorkloadSpec spec, std::string kind)
+      : spec_(std::move(spec)), kind_(std::move(kind)) {}
+  const WorkloadSpec& spec() const override { return spec_; }
+  Bound bound() const override { return Bound::wait; }
+  std::uint64_t run(std::size_t task) const override {
+    if (task == spec_.cpu_iters) {
+      fault(task);
+      // Nothing of *this after a hang: a test may destroy the workload once the hang ends.
+      return task;
+    }
+    if (spec_.io_wait.count() > 0) {
+      const GilReleased released;
+      std::this_thread::sleep_for(spec_.io_wait);
+    }
+    return task;
+  }
+  asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
+    if (task == spec_.cpu_iters && kind_ == "hang") {
+      // Awaits forever, as a lost reply would: cancellation is the only way out.
+      asio::steady_timer timer(co_await asio::this_coro::executor,
+                               std::chrono::steady_clock::time_point::max());
+      co_await timer.async_wait(asio::use_awaitable);
+      co_return task;
+    }
+    if (task == spec_.cpu_iters) {
+      fault(task);
+      co_return task;
+    }
+    if (spec_.io_wait.count() > 0) {
+      asio::steady_timer timer(co_await asio::this_coro::executor, spec_.io_wait);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return task;
+  }
+  std::uint64_t expected_checksum(std::size_t task) const override { return task; }
+
+ private:
+  void fault(std::size_t task) const {
+    if (kind_ == "segv" || kind_ == "abort" || kind_ == "kill") {
+      // The default action, even where a sanitizer installed a handler that would report and
+      // exit instead: the process must die by the signal, as an uninstrumented crash does.
+      const int sig = kind_ == "segv" ? SIGSEGV : kind_ == "abort" ? SIGABRT : SIGKILL;
+      if (sig != SIGKILL) ::signal(sig, SIG_DFL);
+      ::raise(sig);
+    } else if (kind_ == "exit") {
+      std::exit(7);
+    } else if (kind_ == "hang" || kind_ == "block") {
+      const GilReleased released;  // a blocking wait, as a deadlocked read is
+      ++tasks_hanging();
+      while (!hang_released().load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      --tasks_hanging();
+    } else if (kind_ == "throw") {
+      throw std::runtime_error("fault at task " + std::to_string(task));
+    } else if (kind_ == "alloc") {
+      std::vector<std::unique_ptr<char[]>> chunks;
+      for (;;) {
+        constexpr std::size_t kChunk = 16u << 20;
+        auto chunk = std::make_unique_for_overwrite<char[]>(kChunk);
+        std::memset(chunk.get(), 1, kChunk);      // touched: resident, not just reserved
+        const volatile char* keep = chunk.get();  // the allocation must not be elided
+        (void)keep[kChunk - 1];
+        chunks.push_back(std::move(chunk));
+      }
+    }
+  }
+
+  WorkloadSpec spec_;
+  std::string kind_;
+};
+
 class RefusesAsyncWorkload final : public Workload {
  public:
   explicit RefusesAsyncWorkload(WorkloadSpec spec) : spec_(std::move(spec)) {}
@@ -78,8 +165,8 @@ class RefusesAsyncWorkload final : public Workload {
 class CorruptPool final : public Pool {
  public:
   explicit CorruptPool(std::unique_ptr<Pool> inner) : inner_(std::move(inner)) {}
-  BatchResult run(std::size_t tasks) override {
-    BatchResult batch = inner_->run(tasks);
+  BatchResult run(std::size_t tasks, const RunControl& control) override {
+    BatchResult batch = inner_->run(tasks, control);
     if (!batch.tasks.empty()) batch.tasks[0].checksum += 1;
     return batch;
   }
@@ -103,6 +190,19 @@ WorkloadFactory factory() {
 
 }  // namespace
 
+WorkloadSpec fault_spec(const std::string& kind, std::size_t at, std::chrono::nanoseconds wait) {
+  WorkloadSpec spec{"fault_" + kind};
+  spec.cpu_iters = at;
+  spec.io_wait = wait;
+  return spec;
+}
+
+void release_hung_tasks() {
+  hang_released() = true;
+  while (tasks_hanging().load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  hang_released() = false;
+}
+
 std::vector<std::atomic<int>>& counting_runs() {
   static std::vector<std::atomic<int>> runs(100000);
   return runs;
@@ -114,6 +214,11 @@ void register_fixtures() {
   workload_registry().add({"sleep100ms", "test: sleeps 100 ms", factory<SleepWorkload>()});
   workload_registry().add(
       {"refuses_async", "test: unsupported by async", factory<RefusesAsyncWorkload>()});
+  for (const auto& kind : fault_kinds()) {
+    workload_registry().add(
+        {"fault_" + kind, "test: task K faults: " + kind,
+         [kind](const WorkloadSpec& spec) { return std::make_unique<FaultWorkload>(spec, kind); }});
+  }
   model_registry().add({"corrupt", "test: serial with a wrong checksum for task 0",
                         [] { return std::make_unique<CorruptModel>(); }});
 }
