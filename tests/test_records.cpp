@@ -224,8 +224,10 @@ TEST_F(RecordsTest, CsvWithoutTrialsIsJustTheHeader) {
   EXPECT_EQ(lines[0].rfind("workload,model,workers", 0), 0u) << lines[0];
 }
 
-TEST_F(RecordsTest, CsvThrowsErrorForAnUnwritablePath) {
-  EXPECT_THROW(scalelab::write_trials_csv(dir_ / "missing" / "results.csv", {}), scalelab::Error);
+// A final file that cannot be written fails the run (exit 1), not the user's input (exit 2).
+TEST_F(RecordsTest, CsvThrowsForAnUnwritablePath) {
+  EXPECT_THROW(scalelab::write_trials_csv(dir_ / "missing" / "results.csv", {}),
+               std::runtime_error);
 }
 
 // --- write_json_file ------------------------------------------------------------------------
@@ -237,9 +239,9 @@ TEST_F(RecordsTest, JsonFileRoundTrips) {
   EXPECT_EQ(nlohmann::json::parse(read_file(path)), json);
 }
 
-TEST_F(RecordsTest, JsonFileThrowsErrorForAnUnwritablePath) {
+TEST_F(RecordsTest, JsonFileThrowsForAnUnwritablePath) {
   EXPECT_THROW(scalelab::write_json_file(dir_ / "missing" / "results.json", {{"a", 1}}),
-               scalelab::Error);
+               std::runtime_error);
 }
 
 // --- environment ----------------------------------------------------------------------------
@@ -272,6 +274,224 @@ TEST(RecordsEnvironment, CoreCountsAreSensible) {
 TEST(RecordsEnvironment, VersionLooksLikeMajorMinorPatch) {
   EXPECT_TRUE(std::regex_match(std::string(scalelab::version()), std::regex(R"(\d+\.\d+\.\d+)")))
       << scalelab::version();
+}
+
+// --- Reading records back -------------------------------------------------------------------
+
+std::string header_line(std::size_t planned) {
+  return nlohmann::json{{"type", "header"},
+                        {"spec", kSpec},
+                        {"environment", kEnvironment},
+                        {"planned_trials", planned}}
+             .dump() +
+         "\n";
+}
+
+std::string trial_line(const scalelab::Trial& t) {
+  nlohmann::json json{{"type", "trial"}};
+  json.update(scalelab::to_json(t));
+  return json.dump() + "\n";
+}
+
+TEST(ReadRecords, TrialsRoundTripThroughTheirJsonLine) {
+  auto t = sample_trial("threads", 2, 1, "task 3 threw: boom");
+  t.counters = {{"gil_switches", 12}, {"gil_wait_s", 0.25}};
+  const auto back = scalelab::trial_from_json(scalelab::to_json(t));
+  EXPECT_EQ(back.workload, t.workload);
+  EXPECT_EQ(back.model, t.model);
+  EXPECT_EQ(back.workers, t.workers);
+  EXPECT_EQ(back.repeat, t.repeat);
+  EXPECT_EQ(back.tasks, t.tasks);
+  EXPECT_EQ(back.tasks_done, t.tasks_done);
+  EXPECT_EQ(back.wall_s, t.wall_s);  // exact: JSON numbers round-trip doubles
+  EXPECT_EQ(back.user_s, t.user_s);
+  EXPECT_EQ(back.max_rss_kib, t.max_rss_kib);
+  EXPECT_EQ(back.counters, t.counters);
+  EXPECT_EQ(back.error, t.error);
+  EXPECT_EQ(back.checksum_ok, t.checksum_ok);
+  EXPECT_EQ(back.task_end_s, t.task_end_s);
+}
+
+TEST(ReadRecords, ATrialWithAMissingOrWrongFieldIsRejectedNamingTheField) {
+  auto json = scalelab::to_json(sample_trial("threads", 2, 0));
+  const auto rejects = [](nlohmann::json j, const std::string& field) {
+    try {
+      scalelab::trial_from_json(j);
+    } catch (const scalelab::Error& e) {
+      return std::string(e.what()).find(field) != std::string::npos;
+    }
+    return false;
+  };
+  auto missing = json;
+  missing.erase("wall_s");
+  EXPECT_TRUE(rejects(missing, "wall_s"));
+  auto wrong = json;
+  wrong["workers"] = "two";
+  EXPECT_TRUE(rejects(wrong, "workers"));
+  auto huge = json;
+  huge["workers"] = 1e300;
+  EXPECT_TRUE(rejects(huge, "workers"));
+  auto negative = json;
+  negative["tasks"] = -1;
+  EXPECT_TRUE(rejects(negative, "tasks"));
+  auto zero_workers = json;
+  zero_workers["workers"] = 0;
+  EXPECT_TRUE(rejects(zero_workers, "workers"));
+  auto counter = json;
+  counter["counters"] = {{"gil_switches", "many"}};
+  EXPECT_TRUE(rejects(counter, "gil_switches"));
+  EXPECT_TRUE(rejects(nlohmann::json::array(), "object"));
+}
+
+TEST(ReadRecords, ParsesTheHeaderAndCountedTrialsSkippingWarmUps) {
+  const std::string text = header_line(2) + trial_line(sample_trial("serial", 1, -1)) +
+                           trial_line(sample_trial("serial", 1, 0)) +
+                           trial_line(sample_trial("threads", 2, 0));
+  const auto run = scalelab::parse_records(text, "results.jsonl");
+  EXPECT_EQ(run.header.at("spec"), kSpec);
+  ASSERT_EQ(run.trials.size(), 2u);
+  EXPECT_EQ(run.trials[0].model, "serial");
+  EXPECT_EQ(run.trials[1].model, "threads");
+  EXPECT_TRUE(run.warnings.empty());
+  EXPECT_FALSE(run.interrupted);
+}
+
+TEST(ReadRecords, ATornLastLineIsSkippedWithAWarning) {
+  const std::string whole = trial_line(sample_trial("threads", 2, 0));
+  const std::string text = header_line(2) + trial_line(sample_trial("serial", 1, 0)) +
+                           whole.substr(0, whole.size() / 2);  // cut off mid-write
+  const auto run = scalelab::parse_records(text, "results.jsonl");
+  ASSERT_EQ(run.trials.size(), 1u);
+  ASSERT_EQ(run.warnings.size(), 1u);
+  EXPECT_NE(run.warnings[0].find("line 3 is torn"), std::string::npos) << run.warnings[0];
+  EXPECT_TRUE(run.interrupted);  // 1 of 2 planned trials
+}
+
+TEST(ReadRecords, DamagedLinesInTheMiddleAreSkippedWithAWarningEach) {
+  auto bad_trial = scalelab::to_json(sample_trial("threads", 2, 1));
+  bad_trial["type"] = "trial";
+  bad_trial.erase("model");
+  const std::string text = header_line(3) + "{not json\n" + bad_trial.dump() + "\n" +
+                           R"({"type":"mystery"})"
+                           "\n" +
+                           trial_line(sample_trial("serial", 1, 0));
+  const auto run = scalelab::parse_records(text, "r.jsonl");
+  EXPECT_EQ(run.trials.size(), 1u);
+  ASSERT_EQ(run.warnings.size(), 3u);
+  EXPECT_NE(run.warnings[0].find("line 2 is not valid JSON"), std::string::npos);
+  EXPECT_NE(run.warnings[1].find("'model'"), std::string::npos);
+  EXPECT_NE(run.warnings[2].find("line 4"), std::string::npos);
+}
+
+TEST(ReadRecords, AnEndRecordMarkedInterruptedMarksTheRun) {
+  const std::string text = header_line(1) + trial_line(sample_trial("serial", 1, 0)) +
+                           R"({"type":"end","interrupted":true})"
+                           "\n";
+  EXPECT_TRUE(scalelab::parse_records(text, "r").interrupted);
+  const std::string complete = header_line(1) + trial_line(sample_trial("serial", 1, 0)) +
+                               R"({"type":"end","interrupted":false})"
+                               "\n";
+  EXPECT_FALSE(scalelab::parse_records(complete, "r").interrupted);
+}
+
+TEST(ReadRecords, TextWithoutAHeaderIsAnError) {
+  EXPECT_THROW(scalelab::parse_records("", "r"), scalelab::Error);
+  EXPECT_THROW(scalelab::parse_records("\n\n", "r"), scalelab::Error);
+  EXPECT_THROW(scalelab::parse_records(trial_line(sample_trial("serial", 1, 0)), "r"),
+               scalelab::Error);
+  EXPECT_THROW(scalelab::parse_records("[1,2,3]\n", "r"), scalelab::Error);
+  EXPECT_THROW(scalelab::parse_records(R"({"type":"header"})"
+                                       "\n",
+                                       "r"),
+               scalelab::Error);
+}
+
+TEST_F(RecordsTest, ReadRecordsTakesAFolderOrItsFileAndNamesAMissingOne) {
+  {
+    std::ofstream out(dir_ / "results.jsonl");
+    out << header_line(1) << trial_line(sample_trial("serial", 1, 0));
+  }
+  EXPECT_EQ(scalelab::read_records(dir_).trials.size(), 1u);
+  EXPECT_EQ(scalelab::read_records(dir_ / "results.jsonl").trials.size(), 1u);
+  try {
+    scalelab::read_records(dir_ / "nowhere");
+    ADD_FAILURE() << "no error";
+  } catch (const scalelab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nowhere"), std::string::npos);
+  }
+}
+
+TEST_F(RecordsTest, AppendingCutsATornLastLineFirst) {
+  const fs::path path = dir_ / "results.jsonl";
+  const std::string whole = trial_line(sample_trial("threads", 2, 0));
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << header_line(2) << whole.substr(0, 10);
+  }
+  {
+    scalelab::RecordWriter writer(path, scalelab::RecordWriter::Mode::append);
+    writer.trial(sample_trial("threads", 2, 0));
+    writer.record("end", {{"interrupted", false}});
+  }
+  const auto run = scalelab::read_records(path);
+  EXPECT_TRUE(run.warnings.empty()) << run.warnings.front();
+  EXPECT_EQ(run.trials.size(), 1u);
+  EXPECT_EQ(lines_of(read_file(path)).size(), 3u);
+}
+
+TEST_F(RecordsTest, FinalFilesAreWrittenWholeWithNoTemporaryLeftBehind) {
+  const fs::path path = dir_ / "results.json";
+  scalelab::write_json_file(path, {{"a", 1}});
+  scalelab::write_json_file(path, {{"a", 2}});
+  EXPECT_EQ(nlohmann::json::parse(read_file(path)).at("a"), 2);
+  EXPECT_FALSE(fs::exists(dir_ / "results.json.tmp"));
+  EXPECT_THROW(scalelab::write_file_atomically(dir_ / "no-such-folder" / "x", "text"),
+               std::runtime_error);
+}
+
+// --- Environment warnings -------------------------------------------------------------------
+
+TEST(RecordsEnvironment, WarnsAboutTheGovernorAndABusyMachineOnly) {
+  nlohmann::json calm = {{"governor", "performance"},
+                         {"load_avg_1m", 0.2},
+                         {"logical_cores", 4},
+                         {"load_per_core", 0.05},
+                         {"cpu_busy_at_start", 0.01}};
+  EXPECT_TRUE(scalelab::environment_warnings(calm).empty());
+
+  auto powersave = calm;
+  powersave["governor"] = "powersave";
+  auto w = scalelab::environment_warnings(powersave);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("'powersave'"), std::string::npos);
+
+  auto unknown = calm;
+  unknown["governor"] = "unknown";
+  ASSERT_EQ(scalelab::environment_warnings(unknown).size(), 1u);
+
+  auto busy = calm;
+  busy["load_avg_1m"] = 3.2;
+  busy["load_per_core"] = 0.8;
+  w = scalelab::environment_warnings(busy);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("3.20"), std::string::npos) << w[0];
+  EXPECT_NE(w[0].find("0.80 per core"), std::string::npos) << w[0];
+
+  auto sampled = calm;
+  sampled["cpu_busy_at_start"] = 0.9;
+  w = scalelab::environment_warnings(sampled);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("90 %"), std::string::npos) << w[0];
+}
+
+TEST(RecordsEnvironment, RecordsFrequencyLoadAndBusyness) {
+  const auto env = scalelab::collect_environment();
+  EXPECT_TRUE(has_keys(env, {"governor", "cpu_mhz", "load_avg_1m", "load_per_core",
+                             "cpu_busy_at_start", "busy", "warnings"}));
+  EXPECT_TRUE(env.at("busy").is_boolean());
+  EXPECT_TRUE(env.at("warnings").is_array());
+  EXPECT_GE(env.at("cpu_busy_at_start").get<double>(), 0.0);
+  EXPECT_LE(env.at("cpu_busy_at_start").get<double>(), 1.0);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,9 +18,21 @@ namespace scalelab {
 /// scalelab's version, e.g. "0.1.0".
 const char* version();
 
-/// Facts about the machine and the build: CPU model, logical/physical cores, governor, load
-/// average, kernel, compiler, build type, scalelab version.
+/// The cores this process may run on (taskset and cpusets respected), at least 1: they bound
+/// CPU scaling.
+int usable_cores();
+
+/// Load per core above which the machine counts as busy at the start of a run.
+inline constexpr double kBusyLoadPerCore = 0.5;
+
+/// Facts about the machine and the build: CPU model and frequency, logical/physical/usable
+/// cores, governor, load average and a 200 ms sample of how busy the CPUs are, whether the
+/// machine was busy, kernel, compiler, build type, scalelab version, and "warnings".
 nlohmann::json collect_environment();
+
+/// Warnings (not failures) about an environment: a frequency governor other than
+/// `performance`, a load above kBusyLoadPerCore per core, CPUs busy with other work.
+std::vector<std::string> environment_warnings(const nlohmann::json& environment);
 
 /// Appends records to `results.jsonl`, one JSON object a line, flushed as each is written, so a
 /// run that is killed keeps every finished trial. Not thread-safe.
@@ -27,11 +40,18 @@ class RecordWriter {
  public:
   /// Creates (truncates) `path`; throws Error if it cannot.
   explicit RecordWriter(const std::filesystem::path& path);
+  /// How to open an existing record.
+  enum class Mode { create, append };
+  /// With Mode::append, continues `path` (for --resume): a torn last line — one without its
+  /// newline — is cut off first, so the next record starts on a line of its own.
+  RecordWriter(const std::filesystem::path& path, Mode mode);
   /// Writes the first line: {"type":"header", "spec":…, "environment":…, …}.
   void header(const nlohmann::json& spec, const nlohmann::json& environment,
               const nlohmann::json& extra);
   /// Writes one {"type":"trial", …} line and flushes it.
   void trial(const Trial& trial);
+  /// Writes one {"type": type, …fields} line (e.g. "resume", "end") and flushes it.
+  void record(const std::string& type, const nlohmann::json& fields);
 
  private:
   void line(const nlohmann::json& json);
@@ -42,10 +62,34 @@ class RecordWriter {
   std::filesystem::path path_;
 };
 
-/// The per-trial CSV header and rows (one row per trial).
+/// A run read back from its records.
+struct RecordedRun {
+  nlohmann::json header;              ///< the header line: spec, environment, calibration, …
+  std::vector<Trial> trials;          ///< counted trials, in the order they ran
+  std::vector<std::string> warnings;  ///< lines skipped (torn last line, unreadable), one each
+  bool interrupted = false;  ///< fewer trials than the header planned, or marked interrupted
+};
+
+/// Parses the text of a results.jsonl (a header line, then one trial a line). A torn or
+/// unreadable line is skipped with a warning; `source` names the file in messages. Throws Error
+/// when there is no header line.
+RecordedRun parse_records(std::string_view text, const std::string& source);
+
+/// Reads a results folder or a results.jsonl file; throws Error when it cannot.
+RecordedRun read_records(const std::filesystem::path& path);
+
+/// The trial of one record line; throws Error naming the field that is missing or wrong.
+Trial trial_from_json(const nlohmann::json& json);
+
+/// The per-trial CSV header and rows (one row per trial), written atomically; throws
+/// std::runtime_error if it cannot.
 void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial>& trials);
 
-/// Writes `json` to `path` (pretty-printed); throws Error if it cannot.
+/// Writes `text` to `path` through a temporary file renamed over it, so that a reader (or a
+/// crash) never sees half a file; throws std::runtime_error if it cannot.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+
+/// Writes `json` to `path` (pretty-printed, atomically); throws std::runtime_error if it cannot.
 void write_json_file(const std::filesystem::path& path, const nlohmann::json& json);
 
 }  // namespace scalelab

@@ -5,9 +5,16 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cmath>
+#include <csignal>
 #include <limits>
+#include <stop_token>
+#include <thread>
 
 #include <chrono>
 #include <cstring>
@@ -38,6 +45,10 @@ Examples:
   scalelab run --workload io --io-wait 50ms --tasks 64 --workers 1..64 --model threads,async
   scalelab run --workload noop --tasks 100000 --workers 2 --model threads,processes,async
   scalelab run --model processes --start-method spawn --cpu-work 200000
+  scalelab report results/20261127-101500   analyse a saved run again: report.md, report.html
+  scalelab compare before/ after/           two saved runs: faster, slower or no difference
+  scalelab granularity --model processes    the smallest task size processes still run at
+                                            50 % efficiency at W = cores
   scalelab list                             every model and workload
 )";
 
@@ -68,6 +79,10 @@ struct RunOptions {
   std::string out;
   bool quiet = false;
   bool no_warmup = false;
+  bool force = false;  // replace the results in an existing --out folder
+  std::string resume;  // continue the run in this folder
+  std::string trial_timeout;
+  bool trial_timeout_given = false;
   bool workers_given = false;  // given, even as "": an empty value is an error, not a default
   bool seed_given = false;
   bool out_given = false;
@@ -138,23 +153,48 @@ Spec make_spec(const RunOptions& o) {
   requires_selected(o.task_time_given, spec.workloads, "mixed", "--task-time", "--workload");
   requires_selected(o.switch_interval_given, spec.models, "gil", "--switch-interval", "--model");
   spec.warmup = !o.no_warmup;
+  if (o.trial_timeout_given) {
+    spec.trial_timeout = parse_duration(o.trial_timeout, "--trial-timeout");
+  }
   // Only a pair the user named on both sides is an error; a default side just leaves it out.
   spec.skip_unsupported = !(o.workloads_given && o.models_given);
   validate(spec);
   return spec;
 }
 
-// A folder nobody has written into yet: the given one, or results/<UTC time>[-N].
-fs::path choose_out_dir(const std::string& requested, bool given) {
+// The files a run writes into its folder; --force removes these and only these.
+constexpr const char* kRunFiles[] = {"results.jsonl", "results.csv", "results.json", "report.md",
+                                     "report.html"};
+
+// A folder nobody has written into yet: the given one, or results/<UTC time>[-N]. An existing
+// folder with files in it is only reused with --force, which removes the files a run writes.
+fs::path choose_out_dir(const std::string& requested, bool given, bool force) {
   std::error_code ec;
   if (given && requested.empty()) throw Error("--out: empty; give a folder name");
   if (given) {
     const fs::path dir(requested);
-    if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
-      throw Error(
-          fmt::format("--out: '{}' already exists and is not an empty folder; choose "
-                      "another",
-                      requested));
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+      throw Error(fmt::format("--out: '{}' is a file, not a folder; choose another", requested));
+    }
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+      if (!force) {
+        throw Error(fmt::format(
+            "--out: '{}' already holds files; add --force to replace its results{}, or choose "
+            "another folder",
+            requested,
+            fs::exists(dir / "results.jsonl", ec)
+                ? fmt::format(", or continue it with --resume {}", requested)
+                : ""));
+      }
+      for (const char* name : kRunFiles) {
+        for (const auto& path : {dir / name, dir / (std::string(name) + ".tmp")}) {
+          fs::remove(path, ec);
+          if (ec) {
+            throw Error(
+                fmt::format("--force: cannot remove '{}': {}", path.string(), ec.message()));
+          }
+        }
+      }
     }
     return dir;
   }
@@ -169,65 +209,77 @@ fs::path choose_out_dir(const std::string& requested, bool given) {
   return dir;
 }
 
-// The cores this process may run on (taskset and cpusets included), which bound CPU scaling.
-int usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-}
-
 std::string clock_text(double seconds) {
   const auto s = static_cast<long>(seconds + 0.5);
   return fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
-int run_command(const RunOptions& options, std::ostream& out, std::ostream& err) {
-  const Spec spec = make_spec(options);
-  const fs::path dir = choose_out_dir(options.out, options.out_given);
-  const int cores = usable_cores();
-  const bool chatty = !options.quiet;
+void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclusions) {
+  if (conclusions.empty()) return;
+  out << "\nConclusions\n";
+  for (const auto& c : conclusions) out << "  - " << c.text << "\n";
+}
+
+// Ctrl-C and SIGTERM while a sweep runs. The signals are blocked in this thread (and so in
+// every thread and worker started after it) and taken by one watching thread with sigtimedwait,
+// which may do what a signal handler may not: request a stop of the sweep. A second signal
+// exits at once; every record line already written is whole (one write per line), so the
+// file stays valid JSON Lines.
+class SignalWatch {
+ public:
+  SignalWatch() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+    watcher_ = std::jthread([this](std::stop_token done) {
+      const timespec tick{0, 100'000'000};  // how often to notice that the run is over
+      while (!done.stop_requested()) {
+        siginfo_t info{};
+        const int signal = ::sigtimedwait(&signals_, &info, &tick);
+        if (signal <= 0) continue;
+        if (received_.exchange(signal) != 0) {
+          static constexpr char kNow[] = "\nscalelab: second signal: exiting now\n";
+          [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kNow, sizeof kNow - 1);
+          ::_exit(128 + signal);
+        }
+        static constexpr char kNote[] =
+            "\nscalelab: stopping: saving the finished trials (press Ctrl-C again to quit at "
+            "once)\n";
+        [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
+        stop_.request_stop();
+      }
+    });
+  }
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+  ~SignalWatch() {
+    watcher_.request_stop();
+    watcher_.join();
+    // A signal that came after the watcher stopped is still pending: it is delivered (default
+    // action) when the mask is restored, as it would have been without scalelab's handling.
+    ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  std::stop_token token() const { return stop_.get_token(); }
+  int received() const { return received_.load(); }  ///< the first signal, 0 if none
+
+ private:
+  sigset_t signals_{}, previous_{};
+  std::stop_source stop_;
+  std::atomic<int> received_{0};
+  std::jthread watcher_;  // last: stopped and joined before the members it uses go
+};
+
+// Runs `plan` (a fresh run's or a resumed run's remaining trials), appending to `records`,
+// then writes the final files and reports from the records on disk. Returns the exit code.
+int execute(const Spec& spec, const Plan& plan, RecordWriter& records, const fs::path& dir,
+            bool chatty, std::ostream& out, std::ostream& err, bool* hung) {
   const bool progress = chatty && ::isatty(STDERR_FILENO) == 1;
-
-  // Task sizes: a CPU-work duration becomes loop iterations measured on this machine.
-  const ResolvedWorkloads resolved = resolve_workloads(spec);
-  if (chatty) {
-    for (const auto& [workload, c] : resolved.calibration.items()) {
-      err << fmt::format(
-          "calibrated {}: {:.0f} loop iterations/s, so {} of CPU work = {} iterations\n", workload,
-          c.at("iters_per_s").get<double>(), format_duration(c.at("target_s").get<double>()),
-          c.at("iters").get<std::uint64_t>());
-    }
-  }
-  const nlohmann::json& calibration = resolved.calibration;
-  const std::vector<WorkloadSpec>& workloads = resolved.workloads;
-  const Plan plan = make_plan(spec, workloads, cores);
-  if (chatty) {
-    for (const auto& skipped : plan.skipped) err << "left out: " << skipped << "\n";
-  }
-
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
-  RecordWriter records(dir / "results.jsonl");
-  const nlohmann::json spec_json = to_json(spec);
-  const nlohmann::json environment = collect_environment();
-  nlohmann::json workload_json = nlohmann::json::array();
-  for (const auto& w : plan.workloads) workload_json.push_back(to_json(w));
-  records.header(spec_json, environment,
-                 {{"calibration", calibration},
-                  {"workload_specs", workload_json},
-                  {"planned_trials", plan.counted()},
-                  {"warmup_trials", plan.trials.size() - plan.counted()}});
-  if (chatty) {
-    err << fmt::format(
-        "scalelab {}: {} trials (+{} warm-ups), {} tasks each, seed {}; results in {}\n", version(),
-        plan.counted(), plan.trials.size() - plan.counted(), spec.tasks, spec.seed, dir.string());
-  }
-
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> failures;
+  SignalWatch signals;
   RunObserver observer;
+  observer.stop = signals.token();
   observer.on_trial = [&](const Trial& trial, std::size_t done, std::size_t total) {
     if (!trial.warmup()) records.trial(trial);
     if (trial.failed()) {
@@ -245,28 +297,283 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
           << std::flush;
     }
   };
-  const std::vector<Trial> trials = run_plan(spec, plan, observer);
+  const RunResult result = run_sweep(spec, plan, observer);
   if (progress) err << "\r\x1b[K" << std::flush;
+  const int signal = signals.received();
+  if (hung != nullptr && result.end == RunEnd::hung) *hung = true;
+  const bool interrupted = result.end != RunEnd::completed;
+  nlohmann::json end{{"interrupted", interrupted}};
+  if (interrupted) end["reason"] = result.reason;
+  if (result.end == RunEnd::stopped && signal != 0) end["signal"] = sigabbrev_np(signal);
+  records.record("end", end);
 
-  const auto rows = summarize(trials, spec.workloads, spec.models);
-  write_trials_csv(dir / "results.csv", trials);
-  nlohmann::json all{{"environment", environment},        {"spec", spec_json},
-                     {"calibration", calibration},        {"workload_specs", workload_json},
-                     {"trials", nlohmann::json::array()}, {"summary", nlohmann::json::array()}};
-  for (const auto& t : trials) all["trials"].push_back(to_json(t));
-  for (const auto& r : rows) all["summary"].push_back(to_json(r));
-  write_json_file(dir / "results.json", all);
+  // Every figure, table and report below comes from the records as they are on disk, read
+  // back: `scalelab report` on this folder later gives the same report, byte for byte.
+  const RecordedRun recorded = read_records(dir / "results.jsonl");
+  const ReportInput report = make_report_input(recorded);
+  write_trials_csv(dir / "results.csv", recorded.trials);
+  write_json_file(dir / "results.json", results_json(recorded, report));
+  write_reports(dir, report);
 
-  print_console_tables(out, rows);
+  print_console_tables(out, report.analysis.rows);
+  print_conclusions(out, report.analysis.conclusions);
   if (chatty) {
-    err << fmt::format("\nwrote {}/results.jsonl, results.csv, results.json\n", dir.string());
+    err << fmt::format(
+        "\nwrote {}/results.jsonl, results.csv, results.json, report.md, report.html\n",
+        dir.string());
   }
   if (!failures.empty()) {
     err << fmt::format("{} trial(s) failed:\n", failures.size());
     for (const auto& f : failures) err << "  " << f << "\n";
-    return 1;
   }
+  if (interrupted) {
+    err << fmt::format(
+        "scalelab: {}; {} of {} planned trials are on record; continue with: scalelab run "
+        "--resume {}\n",
+        result.reason, report.recorded_trials, report.planned_trials, dir.string());
+  }
+  if (result.end == RunEnd::stopped) return signal == SIGTERM ? 143 : 130;
+  return failures.empty() && !interrupted ? 0 : 1;
+}
+
+int run_command(const RunOptions& options, std::ostream& out, std::ostream& err, bool* hung) {
+  const Spec spec = make_spec(options);
+  const fs::path dir = choose_out_dir(options.out, options.out_given, options.force);
+  const int cores = usable_cores();
+  const bool chatty = !options.quiet;
+
+  // Task sizes: a CPU-work duration becomes loop iterations measured on this machine.
+  const ResolvedWorkloads resolved = resolve_workloads(spec);
+  if (chatty) {
+    for (const auto& [workload, c] : resolved.calibration.items()) {
+      err << fmt::format(
+          "calibrated {}: {:.0f} loop iterations/s, so {} of CPU work = {} iterations\n", workload,
+          c.at("iters_per_s").get<double>(), format_duration(c.at("target_s").get<double>()),
+          c.at("iters").get<std::uint64_t>());
+    }
+  }
+  const Plan plan = make_plan(spec, resolved.workloads, cores);
+  if (chatty) {
+    for (const auto& skipped : plan.skipped) err << "left out: " << skipped << "\n";
+  }
+
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
+  RecordWriter records(dir / "results.jsonl");
+  const nlohmann::json environment = collect_environment();
+  if (chatty) {
+    for (const auto& warning : environment_warnings(environment)) {
+      err << "warning: " << warning << "\n";
+    }
+  }
+  nlohmann::json workload_json = nlohmann::json::array();
+  for (const auto& w : plan.workloads) workload_json.push_back(to_json(w));
+  records.header(to_json(spec), environment,
+                 {{"calibration", resolved.calibration},
+                  {"workload_specs", workload_json},
+                  {"planned_trials", plan.counted()},
+                  {"warmup_trials", plan.trials.size() - plan.counted()}});
+  if (chatty) {
+    err << fmt::format(
+        "scalelab {}: {} trials (+{} warm-ups), {} tasks each, seed {}; results in {}\n", version(),
+        plan.counted(), plan.trials.size() - plan.counted(), spec.tasks, spec.seed, dir.string());
+  }
+  return execute(spec, plan, records, dir, chatty, out, err, hung);
+}
+
+// `scalelab run --resume DIR`: the trials of an interrupted run that are not on record yet,
+// with its recorded spec, seed and task sizes, appended to its records.
+int resume_command(const std::string& folder, bool chatty, std::ostream& out, std::ostream& err,
+                   bool* hung) {
+  if (folder.empty()) throw Error("--resume: empty; give the results folder of a run");
+  const fs::path dir(folder);
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "results.jsonl", ec)) {
+    throw Error(fmt::format("--resume: '{}' holds no results.jsonl to continue", folder));
+  }
+  const RecordedRun recorded = read_records(dir);
+  for (const auto& w : recorded.warnings) err << "warning: " << w << "\n";
+  Resumption resumption;
+  try {
+    resumption = plan_resumption(recorded);
+  } catch (const Error& e) {
+    throw Error(fmt::format("--resume: cannot continue '{}': {}", folder, e.what()));
+  }
+  if (chatty && resumption.cores != usable_cores()) {
+    err << fmt::format(
+        "warning: the run was planned for {} usable cores and this machine has {}; the plan "
+        "stays as recorded\n",
+        resumption.cores, usable_cores());
+  }
+  RecordWriter records(dir / "results.jsonl", RecordWriter::Mode::append);
+  records.record("resume", {{"environment", collect_environment()},
+                            {"remaining_trials", resumption.plan.counted()}});
+  if (chatty) {
+    err << fmt::format("scalelab {}: resuming {}: {} of {} trials on record, {} to run\n",
+                       version(), folder, resumption.recorded, resumption.planned,
+                       resumption.plan.counted());
+  }
+  return execute(resumption.spec, resumption.plan, records, dir, chatty, out, err, hung);
+}
+
+// `scalelab report RESULTS [--out DIR]`: the analysis and reports of a saved run.
+int report_command(const std::string& results, const std::string& out_dir, bool quiet,
+                   std::ostream& out, std::ostream& err) {
+  const fs::path source(results);
+  const RecordedRun recorded = read_records(source);
+  std::error_code ec;
+  fs::path dir = out_dir.empty() ? (fs::is_directory(source, ec) ? source : source.parent_path())
+                                 : fs::path(out_dir);
+  if (dir.empty()) dir = ".";
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
+  const ReportInput report = make_report_input(recorded);
+  write_reports(dir, report);
+  if (!quiet) {
+    for (const auto& w : report.warnings) err << "warning: " << w << "\n";
+    if (report.interrupted) {
+      err << fmt::format("note: the run was interrupted: {} of {} planned trials are on record\n",
+                         report.recorded_trials, report.planned_trials);
+    }
+  }
+  print_console_tables(out, report.analysis.rows);
+  print_conclusions(out, report.analysis.conclusions);
+  if (!quiet) err << fmt::format("\nwrote {}/report.md, report.html\n", dir.string());
   return 0;
+}
+
+// `scalelab compare A B`: two saved runs side by side.
+int compare_command(const std::string& a, const std::string& b, std::ostream& out,
+                    std::ostream& err) {
+  const RecordedRun run_a = read_records(a);
+  const RecordedRun run_b = read_records(b);
+  for (const auto* run : {&run_a, &run_b}) {
+    for (const auto& w : run->warnings) err << "warning: " << w << "\n";
+  }
+  // Differences that make a comparison unfair are worth a line before the verdicts.
+  const auto differs = [&](const char* section, const char* key) {
+    const auto& x = run_a.header.value(section, nlohmann::json::object());
+    const auto& y = run_b.header.value(section, nlohmann::json::object());
+    const auto xa = x.is_object() ? x.value(key, nlohmann::json()) : nlohmann::json();
+    const auto yb = y.is_object() ? y.value(key, nlohmann::json()) : nlohmann::json();
+    if (xa != yb) err << fmt::format("note: {} differs: {} vs {}\n", key, xa.dump(), yb.dump());
+  };
+  for (const char* key : {"tasks", "cpu_work_iters", "cpu_work_s", "io_wait_s"}) {
+    differs("spec", key);
+  }
+  for (const char* key : {"cpu_model", "usable_cores", "build_type"}) differs("environment", key);
+  const auto rows = compare_runs(run_a.trials, run_b.trials);
+  if (rows.empty()) {
+    out << "no (workload, model, workers) point was measured in both runs\n";
+    return 0;
+  }
+  print_comparison(out, rows, a, b);
+  return 0;
+}
+
+// What `scalelab granularity` was given, before it is checked.
+struct GranularityArgs {
+  std::string model, workload = "cpu", workers, sizes, repeat = "3", min_batch = "200ms",
+                     threshold = "0.5", seed = "0", start_method = "fork", switch_interval = "5ms",
+                     out;
+  bool no_warmup = false, quiet = false, workers_given = false, sizes_given = false,
+       out_given = false;
+};
+
+// `scalelab granularity --model M`: the smallest task size at which M still reaches the
+// threshold efficiency at W = cores.
+int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostream& err) {
+  GranularityOptions options;
+  options.model = a.model;
+  options.workload = a.workload;
+  if (a.workers_given) {
+    options.workers = static_cast<int>(parse_count(a.workers, "--workers", 1, kMaxWorkers));
+  }
+  if (a.sizes_given) {
+    options.sizes.clear();
+    for (const auto& size : parse_name_list(a.sizes, "--sizes")) {
+      options.sizes.push_back(parse_duration(size, "--sizes"));
+    }
+  }
+  options.repeat = static_cast<int>(parse_count(a.repeat, "--repeat", 1, 10000));
+  options.min_batch = parse_duration(a.min_batch, "--min-batch");
+  options.threshold = parse_fraction(a.threshold, "--threshold");
+  options.seed = static_cast<std::uint64_t>(
+      parse_count(a.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
+  options.warmup = !a.no_warmup;
+  if (a.start_method != "fork" && a.start_method != "spawn") {
+    throw Error(fmt::format("--start-method: '{}' is not a start method; choose fork or spawn",
+                            a.start_method));
+  }
+  options.model_options.start_method =
+      a.start_method == "fork" ? StartMethod::fork : StartMethod::spawn;
+  options.model_options.switch_interval = parse_duration(a.switch_interval, "--switch-interval");
+  if (a.out_given && a.out.empty()) throw Error("--out: empty; give a file name");
+  validate(options);
+
+  const int workers = options.workers > 0 ? options.workers : usable_cores();
+  if (!a.quiet) {
+    err << fmt::format(
+        "scalelab {}: granularity of {} at {} workers on {}: {} task sizes, {} trials each of "
+        "serial and {}\n",
+        version(), options.model, workers, options.workload, options.sizes.size(), options.repeat,
+        options.model);
+  }
+  out << fmt::format("{:>9} {:>8} {:>11} {:>11} {:>8} {:>11} {:>20}\n", "task", "tasks", "serial",
+                     options.model, "speedup", "efficiency", "95 % CI");
+  const auto on_point = [&](const GranularityPoint& p) {
+    if (p.failed()) {
+      out << fmt::format("{:>9} {:>8}  failed: {}\n", format_duration(p.task_s), p.tasks, p.error);
+    } else {
+      out << fmt::format(
+          "{:>9} {:>8} {:>11} {:>11} {:>7.2f}x {:>10.0f}% {:>20}\n", format_duration(p.task_s),
+          p.tasks, format_duration(p.serial.median), format_duration(p.parallel.median), p.speedup,
+          p.efficiency * 100,
+          fmt::format("[{:.0f}%, {:.0f}%]", p.efficiency_ci.low * 100, p.efficiency_ci.high * 100));
+    }
+    out << std::flush;
+  };
+  const GranularityResult result = run_granularity(options, on_point);
+
+  // The verdict, with the figures it rests on.
+  const auto& points = result.points;
+  const int threshold_pct = static_cast<int>(std::lround(result.threshold * 100));
+  if (!result.smallest_efficient_task_s) {
+    out << fmt::format(
+        "\n{} at {} workers: even {} tasks did not reach {} % efficiency; overhead dominates at "
+        "every size tried\n",
+        result.model, result.workers,
+        points.empty() ? "the largest" : format_duration(points.front().task_s), threshold_pct);
+  } else {
+    const double edge = *result.smallest_efficient_task_s;
+    const auto below = std::find_if(points.begin(), points.end(),
+                                    [&](const GranularityPoint& p) { return p.task_s < edge; });
+    const auto at = std::find_if(points.begin(), points.end(),
+                                 [&](const GranularityPoint& p) { return p.task_s == edge; });
+    if (below == points.end()) {
+      out << fmt::format(
+          "\n{} at {} workers: every size down to {} reached {} % efficiency ({:.0f} % there); "
+          "the edge is below the sizes tried\n",
+          result.model, result.workers, format_duration(edge), threshold_pct, at->efficiency * 100);
+    } else {
+      out << fmt::format(
+          "\n{} at {} workers: tasks down to {} reach {} % efficiency ({:.0f} %); at {} it fell "
+          "to {} — below about {} overhead dominates\n",
+          result.model, result.workers, format_duration(edge), threshold_pct, at->efficiency * 100,
+          format_duration(below->task_s),
+          below->failed() ? std::string("a failure")
+                          : fmt::format("{:.0f} %", below->efficiency * 100),
+          format_duration(edge));
+    }
+  }
+  if (a.out_given) {
+    write_file_atomically(a.out, to_json(result).dump(2) + "\n");
+    if (!a.quiet) err << fmt::format("wrote {}\n", a.out);
+  }
+  const bool any_failed = std::any_of(points.begin(), points.end(),
+                                      [](const GranularityPoint& p) { return p.failed(); });
+  return any_failed ? 1 : 0;
 }
 
 void list_command(std::ostream& out) {
@@ -282,7 +589,7 @@ void list_command(std::ostream& out) {
 
 }  // namespace
 
-int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool* hung) {
   CLI::App app{
       "scalelab: how far do threads, processes and async scale? Runs a workload as N "
       "tasks under each concurrency model at each worker count, several times, and "
@@ -334,11 +641,78 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       ->default_str(options.start_method);
   auto* out_option =
       run->add_option("--out", options.out, "results folder (default: results/<UTC time>/)");
+  auto* resume_option = run->add_option(
+      "--resume", options.resume,
+      "continue the interrupted run in this results folder: its recorded spec, seed and task "
+      "sizes, only the trials not on record (give no other run flags)");
+  auto* trial_timeout_option =
+      run->add_option("--trial-timeout", options.trial_timeout, kTrialTimeoutHelp);
+  run->add_flag("--force", options.force,
+                "replace the results in an existing --out folder (only the files a run writes)");
   run->add_flag("--no-warmup", options.no_warmup,
                 "skip the uncounted warm-up trial per (workload, model, workers)");
   run->add_flag("-q,--quiet", options.quiet, "no progress or notes on stderr; tables only");
   auto* list = app.add_subcommand("list", "name every model and workload");
   auto* env = app.add_subcommand("env", "print the environment scalelab records, as JSON");
+
+  std::string report_results, report_out;
+  bool report_quiet = false;
+  auto* report = app.add_subcommand(
+      "report", "analyse a saved run again and write report.md and report.html (no re-run)");
+  report->add_option("RESULTS", report_results, "a results folder, or its results.jsonl")
+      ->required();
+  report->add_option("--out", report_out, "folder for the reports (default: the results folder)");
+  report->add_flag("-q,--quiet", report_quiet, "no notes on stderr; tables only");
+
+  GranularityArgs granularity_args;
+  auto* granularity = app.add_subcommand(
+      "granularity",
+      "sweep the task size down (10ms to 1us) for one model at W = cores and report the "
+      "smallest size that still reaches 50 % efficiency: below it, overhead dominates");
+  granularity->add_option("--model", granularity_args.model, "the model to measure")->required();
+  granularity
+      ->add_option("--workload", granularity_args.workload,
+                   "cpu, or python (the seed's loop in CPython) when built with it")
+      ->default_str(granularity_args.workload);
+  auto* granularity_workers = granularity->add_option("--workers", granularity_args.workers,
+                                                      "worker count (default: the usable cores)");
+  auto* granularity_sizes =
+      granularity->add_option("--sizes", granularity_args.sizes,
+                              "task sizes, comma-separated durations (default: "
+                              "10ms,3ms,1ms,300us,100us,30us,10us,3us,1us)");
+  granularity->add_option("--repeat", granularity_args.repeat, "trials per size, each side")
+      ->default_str(granularity_args.repeat);
+  granularity
+      ->add_option("--min-batch", granularity_args.min_batch,
+                   "how long each serial batch should last (sets the task count per size)")
+      ->default_str(granularity_args.min_batch);
+  granularity
+      ->add_option("--threshold", granularity_args.threshold,
+                   "efficiency a size must reach, 0 to 1")
+      ->default_str(granularity_args.threshold);
+  granularity->add_option("--seed", granularity_args.seed, "seed for the bootstrap CIs")
+      ->default_str(granularity_args.seed);
+  granularity
+      ->add_option("--start-method", granularity_args.start_method, "processes: fork or spawn")
+      ->default_str(granularity_args.start_method);
+  granularity
+      ->add_option("--switch-interval", granularity_args.switch_interval,
+                   "gil model: the switch interval")
+      ->default_str(granularity_args.switch_interval);
+  auto* granularity_out =
+      granularity->add_option("--out", granularity_args.out, "also write the sweep as JSON here");
+  granularity->add_flag("--no-warmup", granularity_args.no_warmup,
+                        "skip the uncounted warm-up trials per size");
+  granularity->add_flag("-q,--quiet", granularity_args.quiet, "no notes on stderr");
+
+  std::string compare_a, compare_b;
+  auto* compare = app.add_subcommand(
+      "compare",
+      "compare two saved runs point by point: ratio of medians with its 95 % CI and a "
+      "Mann-Whitney U verdict (faster, slower, no significant difference)");
+  compare->add_option("A", compare_a, "the first run: a results folder or results.jsonl")
+      ->required();
+  compare->add_option("B", compare_b, "the second run, compared against A")->required();
 
   // `scalelab --tasks 8` means `scalelab run --tasks 8`: run is the default subcommand.
   std::vector<const char*> args(argv, argv + argc);
@@ -357,6 +731,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   }
 
   options.workers_given = workers_option->count() > 0;
+  options.trial_timeout_given = trial_timeout_option->count() > 0;
   options.seed_given = seed_option->count() > 0;
   options.out_given = out_option->count() > 0;
   options.workloads_given = workload_option->count() > 0;
@@ -374,7 +749,26 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       out << collect_environment().dump(2) << "\n";
       return 0;
     }
-    return run_command(options, out, err);
+    if (granularity->parsed()) {
+      granularity_args.workers_given = granularity_workers->count() > 0;
+      granularity_args.sizes_given = granularity_sizes->count() > 0;
+      granularity_args.out_given = granularity_out->count() > 0;
+      return granularity_command(granularity_args, out, err);
+    }
+    if (report->parsed()) return report_command(report_results, report_out, report_quiet, out, err);
+    if (compare->parsed()) return compare_command(compare_a, compare_b, out, err);
+    if (resume_option->count() > 0) {
+      // The spec comes from the records; a flag given beside --resume would be ignored.
+      for (const auto* option : run->get_options()) {
+        if (option != resume_option && option->count() > 0 && option->get_name() != "--quiet" &&
+            option->get_name() != "-q,--quiet" && option->get_name() != "--help") {
+          throw Error(fmt::format("--resume: the run's spec comes from its records; drop {}",
+                                  option->get_name()));
+        }
+      }
+      return resume_command(options.resume, !options.quiet, out, err, hung);
+    }
+    return run_command(options, out, err, hung);
   } catch (const Error& e) {
     err << "scalelab: " << e.what() << "\n";
     return 2;

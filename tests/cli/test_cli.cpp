@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -16,12 +18,14 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
+#include "scalelab/records.hpp"
 #include "support/helpers.hpp"
 
 extern char** environ;
@@ -42,6 +46,32 @@ struct Outcome {
   std::string err;  ///< stderr
 };
 
+// Starts the scalelab binary with `args` (no shell) without waiting: stdin from /dev/null,
+// stdout and stderr into the given files. -1 (and a test failure) if it cannot start.
+pid_t spawn_exe(const std::vector<std::string>& args, const fs::path& out_path,
+                const fs::path& err_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> storage{SCALELAB_EXE};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& arg : storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int spawned = posix_spawn(&pid, SCALELAB_EXE, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    ADD_FAILURE() << "posix_spawn " << SCALELAB_EXE << ": " << std::strerror(spawned);
+    return -1;
+  }
+  return pid;
+}
+
 // A fresh scratch folder per test (ScratchDirTest); `out_dir()` is a results folder inside it
 // that does not exist yet.
 class CliTest : public scalelab::testing::ScratchDirTest {
@@ -53,26 +83,9 @@ class CliTest : public scalelab::testing::ScratchDirTest {
   Outcome run_exe(const std::vector<std::string>& args) const {
     const fs::path out_path = dir_ / "stdout.txt";
     const fs::path err_path = dir_ / "stderr.txt";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> storage{SCALELAB_EXE};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, SCALELAB_EXE, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    const pid_t pid = spawn_exe(args, out_path, err_path);
     Outcome outcome;
-    if (spawned != 0) {
-      ADD_FAILURE() << "posix_spawn " << SCALELAB_EXE << ": " << std::strerror(spawned);
-      return outcome;
-    }
+    if (pid < 0) return outcome;
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -176,17 +189,20 @@ TEST_F(CliTest, TinySweepWritesEveryRecord) {
   EXPECT_EQ(rows.size() - 1, expected_trials);
   for (const auto& row : rows) EXPECT_EQ(row.size(), rows[0].size());
 
-  // results.jsonl: the header, then one line per trial.
+  // results.jsonl: the header, one line per trial, then the end record.
   ASSERT_TRUE(fs::exists(out_dir() / "results.jsonl"));
   const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
-  ASSERT_EQ(lines.size(), expected_trials + 1);
+  ASSERT_EQ(lines.size(), expected_trials + 2);
   const auto header = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(header.at("type"), "header");
   EXPECT_TRUE(header.contains("spec"));
   EXPECT_TRUE(header.contains("environment"));
-  for (std::size_t i = 1; i < lines.size(); ++i) {
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
     EXPECT_EQ(nlohmann::json::parse(lines[i]).at("type"), "trial") << lines[i];
   }
+  const auto end = nlohmann::json::parse(lines.back());
+  EXPECT_EQ(end.at("type"), "end");
+  EXPECT_FALSE(end.at("interrupted").get<bool>());
 
   // The console table.
   EXPECT_TRUE(contains_all(r.out, {"serial", "threads", "processes", "async", "cpu", "io"}));
@@ -227,7 +243,7 @@ TEST_F(CliTest, RunIsTheDefaultSubcommand) {
   const auto r = run_exe({"--workload", "io", "--model", "serial", "--tasks", "2", "--repeat", "1",
                           "--io-wait", "1ms", "--out", out_dir().string(), "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(lines_of(read_file(out_dir() / "results.jsonl")).size(), 2u);
+  EXPECT_EQ(lines_of(read_file(out_dir() / "results.jsonl")).size(), 3u);  // header, trial, end
 }
 
 TEST_F(CliTest, AnExistingEmptyOutFolderIsUsed) {
@@ -364,7 +380,7 @@ TEST_F(CliTest, InProcessCorruptModelFailsWithChecksumMismatch) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
   const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 3u);  // header, trial, end
   const auto trial = nlohmann::json::parse(lines[1]);
   EXPECT_EQ(trial.at("checksum_ok"), false);
   EXPECT_NE(trial.at("error").get<std::string>().find("checksum mismatch"), std::string::npos);
@@ -379,10 +395,10 @@ TEST_F(CliTest, InProcessThrowingTaskFailsButTheSweepGoesOn) {
   // serial at 1 + threads at 1 and 2, two repeats each: every trial was run and recorded.
   const std::size_t expected_trials = (1 + 2) * 2;
   const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
-  ASSERT_EQ(lines.size(), expected_trials + 1);
+  ASSERT_EQ(lines.size(), expected_trials + 2);  // header, trials, end
   EXPECT_EQ(nlohmann::json::parse(lines[0]).at("type"), "header");
   std::set<std::tuple<std::string, int, int>> seen;
-  for (std::size_t i = 1; i < lines.size(); ++i) {
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
     const auto trial = nlohmann::json::parse(lines[i]);
     EXPECT_EQ(trial.at("type"), "trial");
     ASSERT_TRUE(trial.at("error").is_string()) << lines[i];
@@ -553,13 +569,297 @@ TEST_F(CliTest, PythonExceptionFailsItsTrialsAndTheSweepGoesOn) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("ZeroDivisionError: division by zero"), std::string::npos) << r.err;
   const auto lines = lines_of(read_file(out_dir() / "results.jsonl"));
-  ASSERT_EQ(lines.size(), 4u) << "the header and one line per trial";
-  for (std::size_t i = 1; i < lines.size(); ++i) {
+  ASSERT_EQ(lines.size(), 5u) << "the header, one line per trial, the end record";
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
     const auto trial = nlohmann::json::parse(lines[i]);
     EXPECT_EQ(trial.at("error"), "task 3 threw: ZeroDivisionError: division by zero") << lines[i];
     EXPECT_EQ(trial.at("tasks_done"), 5);
   }
 }
 #endif
+
+// --- Reports, compare, --force ----------------------------------------------------------------
+
+// A small real run of the seed's two workloads (about a second), for the report tests.
+std::vector<std::string> small_run(const fs::path& out) {
+  return {"run",       "--workload", "cpu,io",  "--model",    "serial,threads,async",
+          "--workers", "1,2,4",      "--tasks", "8",          "--repeat",
+          "3",         "--cpu-work", "2000",    "--io-wait",  "2ms",
+          "--seed",    "5",          "--out",   out.string(), "--quiet"};
+}
+
+TEST_F(CliTest, EveryRunWritesReportsThatReportRecreatesByteForByte) {
+  const auto r = run_exe(small_run(out_dir()));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string md = read_file(out_dir() / "report.md");
+  const std::string html = read_file(out_dir() / "report.html");
+  ASSERT_FALSE(md.empty());
+  ASSERT_FALSE(html.empty());
+  EXPECT_TRUE(contains_all(md, {"cpu", "io", "threads", "async", "Conclusions"})) << md;
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(r.out.find("Conclusions"), std::string::npos) << r.out;
+
+  // From the folder, into another folder: the same report.md, byte for byte.
+  const fs::path again = dir_ / "again";
+  const auto from_folder = run_exe({"report", out_dir().string(), "--out", again.string()});
+  ASSERT_EQ(from_folder.code, 0) << from_folder.err;
+  EXPECT_EQ(read_file(again / "report.md"), md);
+  EXPECT_EQ(read_file(again / "report.html"), html);
+  // From the file, in place: still the same.
+  const auto from_file = run_exe({"report", (out_dir() / "results.jsonl").string(), "-q"});
+  ASSERT_EQ(from_file.code, 0) << from_file.err;
+  EXPECT_EQ(read_file(out_dir() / "report.md"), md);
+  EXPECT_EQ(from_file.out, from_folder.out);
+  EXPECT_FALSE(fs::exists(out_dir() / "report.md.tmp"));
+
+  // results.json carries the same analysis: fits and conclusions.
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_TRUE(
+      has_keys(all, {"summary", "fits", "conclusions", "workloads", "warnings", "interrupted"}));
+  EXPECT_FALSE(all.at("interrupted").get<bool>());
+  EXPECT_FALSE(all.at("conclusions").empty());
+}
+
+TEST_F(CliTest, ReportOfAMissingOrForeignFileIsAUsageError) {
+  auto r = run_exe({"report", (dir_ / "nowhere").string()});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
+  EXPECT_EQ(count_newlines(r.err), 1u) << r.err;
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "foreign.jsonl") << "{\"hello\": 1}\n";
+  r = run_exe({"report", (dir_ / "foreign.jsonl").string()});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("header"), std::string::npos) << r.err;
+  r = run_exe({"report"});
+  EXPECT_EQ(r.code, 2) << r.err;
+}
+
+TEST_F(CliTest, ReportOfACutOffRunWarnsAboutTheTornLineAndSaysItWasInterrupted) {
+  ASSERT_EQ(run_exe(small_run(out_dir())).code, 0);
+  auto text = read_file(out_dir() / "results.jsonl");
+  auto lines = lines_of(text);
+  ASSERT_GT(lines.size(), 4u);
+  // Keep the header, two trials and half of the third, as a power cut would.
+  std::ofstream(out_dir() / "results.jsonl", std::ios::trunc)
+      << lines[0] << "\n"
+      << lines[1] << "\n"
+      << lines[2] << "\n"
+      << lines[3].substr(0, lines[3].size() / 2);
+  const auto r = run_exe({"report", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("line 4 is torn"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
+  const std::string md = read_file(out_dir() / "report.md");
+  EXPECT_NE(md.find("torn"), std::string::npos);
+}
+
+TEST_F(CliTest, CompareTwoRunsGivesAVerdictPerPointAndExitsZero) {
+  const fs::path a = dir_ / "a", b = dir_ / "b";
+  ASSERT_EQ(run_exe(small_run(a)).code, 0);
+  ASSERT_EQ(run_exe(small_run(b)).code, 0);
+  const auto r = run_exe({"compare", a.string(), (b / "results.jsonl").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains_all(r.out, {"threads", "async", "serial"})) << r.out;
+  const bool has_verdict = r.out.find("faster") != std::string::npos ||
+                           r.out.find("slower") != std::string::npos ||
+                           r.out.find("no significant difference") != std::string::npos;
+  EXPECT_TRUE(has_verdict) << r.out;
+  const auto missing = run_exe({"compare", a.string()});
+  EXPECT_EQ(missing.code, 2);
+  const auto bad = run_exe({"compare", a.string(), (dir_ / "nowhere").string()});
+  EXPECT_EQ(bad.code, 2);
+}
+
+TEST_F(CliTest, InProcessForceReplacesOnlyTheResultsOfAFolder) {
+  ASSERT_EQ(run_in_process(counting_run(out_dir().string())).code, 0);
+  std::ofstream(out_dir() / "keep.txt") << "notes\n";
+  const auto refused = run_in_process(counting_run(out_dir().string()));
+  EXPECT_TRUE(usage_error_naming(refused, "--out"));
+  EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--resume"), std::string::npos) << refused.err;
+  const auto before = read_file(out_dir() / "results.jsonl");
+
+  auto args = counting_run(out_dir().string());
+  args.push_back("--force");
+  ASSERT_EQ(run_in_process(args).code, 0);
+  EXPECT_EQ(read_file(out_dir() / "keep.txt"), "notes\n");
+  const auto after = lines_of(read_file(out_dir() / "results.jsonl"));
+  EXPECT_EQ(after.size(), lines_of(before).size());  // replaced, not appended to
+}
+
+// --- Interruptions and --resume ---------------------------------------------------------------
+
+// A sweep of about 6 s (60 trials of 8 x 10 ms waits, serial ones 80 ms) to interrupt.
+std::vector<std::string> long_run(const fs::path& out) {
+  return {"run",       "--workload", "io",      "--model", "serial,threads,async",
+          "--workers", "1,2,4,8",    "--tasks", "8",       "--repeat",
+          "6",         "--io-wait",  "10ms",    "--seed",  "9",
+          "--out",     out.string(), "--quiet"};
+}
+
+// The exit code of `pid` (128 + signal when killed), waiting at most `limit`; -1 on timeout.
+int wait_exit(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+std::size_t trial_lines(const fs::path& jsonl) {
+  std::size_t n = 0;
+  for (const auto& line : lines_of(read_file(jsonl))) {
+    if (line.find(R"("type":"trial")") != std::string::npos) ++n;
+  }
+  return n;
+}
+
+// Waits until the run has recorded at least `n` trials (or 20 s pass).
+bool wait_for_trials(const fs::path& jsonl, std::size_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(jsonl) && trial_lines(jsonl) >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Every line of a records file parses as JSON.
+::testing::AssertionResult valid_json_lines(const fs::path& jsonl) {
+  const std::string text = read_file(jsonl);
+  if (text.empty() || text.back() != '\n') {
+    return ::testing::AssertionFailure() << "no newline at the end of " << jsonl;
+  }
+  for (const auto& line : lines_of(text)) {
+    if (!nlohmann::json::accept(line)) return ::testing::AssertionFailure() << "bad line: " << line;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(CliTest, SigintMidSweepSavesTheFinishedTrialsAndResumeCompletesExactlyTheRest) {
+  fs::create_directories(dir_);
+  const fs::path jsonl = out_dir() / "results.jsonl";
+  const pid_t pid = spawn_exe(long_run(out_dir()), dir_ / "bg-stdout.txt", dir_ / "bg-stderr.txt");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for_trials(jsonl, 5)) << read_file(dir_ / "bg-stderr.txt");
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  ASSERT_EQ(wait_exit(pid, std::chrono::seconds(30)), 130) << read_file(dir_ / "bg-stderr.txt");
+
+  EXPECT_TRUE(valid_json_lines(jsonl));
+  const auto lines = lines_of(read_file(jsonl));
+  const auto end = nlohmann::json::parse(lines.back());
+  EXPECT_EQ(end.at("type"), "end");
+  EXPECT_TRUE(end.at("interrupted").get<bool>());
+  EXPECT_EQ(end.at("signal"), "INT");
+  const std::size_t recorded = trial_lines(jsonl);
+  const auto planned = nlohmann::json::parse(lines.front()).at("planned_trials").get<std::size_t>();
+  EXPECT_GE(recorded, 5u);
+  EXPECT_LT(recorded, planned);
+  for (const char* name : {"results.json", "results.csv", "report.md", "report.html"}) {
+    EXPECT_TRUE(fs::exists(out_dir() / name)) << name;
+  }
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_TRUE(all.at("interrupted").get<bool>());
+  EXPECT_EQ(all.at("trials").size(), recorded);
+  EXPECT_NE(read_file(dir_ / "bg-stderr.txt").find("--resume"), std::string::npos);
+
+  // --resume runs exactly the missing trials: each planned trial is then on record once.
+  const auto resumed = run_exe({"run", "--resume", out_dir().string(), "--quiet"});
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_TRUE(valid_json_lines(jsonl));
+  EXPECT_EQ(trial_lines(jsonl), planned);
+  std::set<std::tuple<std::string, std::string, int, int>> keys;
+  for (const auto& line : lines_of(read_file(jsonl))) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.at("type") != "trial") continue;
+    const auto key =
+        std::tuple{j.at("workload").get<std::string>(), j.at("model").get<std::string>(),
+                   j.at("workers").get<int>(), j.at("repeat").get<int>()};
+    EXPECT_TRUE(keys.insert(key).second) << "recorded twice: " << line;
+  }
+  EXPECT_EQ(keys.size(), planned);
+  const auto done = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_FALSE(done.at("interrupted").get<bool>());
+  EXPECT_EQ(done.at("trials").size(), planned);
+
+  // Nothing left: resuming again runs nothing and succeeds.
+  const auto again = run_exe({"run", "--resume", out_dir().string(), "--quiet"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(trial_lines(jsonl), planned);
+}
+
+TEST_F(CliTest, SigtermExits143AndASecondSignalExitsAtOnceWithWholeLines) {
+  fs::create_directories(dir_);
+  const fs::path jsonl = out_dir() / "results.jsonl";
+  pid_t pid = spawn_exe(long_run(out_dir()), dir_ / "bg-stdout.txt", dir_ / "bg-stderr.txt");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for_trials(jsonl, 2));
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  EXPECT_EQ(wait_exit(pid, std::chrono::seconds(30)), 143);
+  EXPECT_TRUE(valid_json_lines(jsonl));
+
+  const fs::path second = dir_ / "second";
+  pid = spawn_exe(long_run(second), dir_ / "bg-stdout.txt", dir_ / "bg-stderr.txt");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for_trials(second / "results.jsonl", 2));
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  EXPECT_EQ(wait_exit(pid, std::chrono::seconds(10)), 130);
+  EXPECT_TRUE(valid_json_lines(second / "results.jsonl"));
+  EXPECT_GE(scalelab::read_records(second).trials.size(), 2u);
+}
+
+TEST_F(CliTest, ResumeTakesNoSpecFlagsAndNeedsARunFolder) {
+  auto r = run_exe({"run", "--resume", (dir_ / "nowhere").string()});
+  EXPECT_TRUE(usage_error_naming(r, "--resume"));
+  ASSERT_EQ(run_in_process(counting_run(out_dir().string())).code, 0);
+  r = run_exe({"run", "--resume", out_dir().string(), "--tasks", "4"});
+  EXPECT_TRUE(usage_error_naming(r, "--resume"));
+  EXPECT_NE(r.err.find("--tasks"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, TrialTimeoutIsParsedAsADuration) {
+  const auto r = run_in_process({"run", "--model", "serial", "--workload", "counting",
+                                 "--trial-timeout", "soon", "--out", out_dir().string()});
+  EXPECT_TRUE(usage_error_naming(r, "--trial-timeout"));
+  const auto empty = run_in_process({"run", "--model", "serial", "--workload", "counting",
+                                     "--trial-timeout", "", "--out", out_dir().string()});
+  EXPECT_TRUE(usage_error_naming(empty, "--trial-timeout"));
+}
+
+// --- granularity --------------------------------------------------------------------------------
+
+TEST_F(CliTest, GranularityPrintsEachSizeAndAVerdictWithItsFigures) {
+  fs::create_directories(dir_);
+  const fs::path json = dir_ / "granularity.json";
+  const auto r = run_exe({"granularity", "--model", "threads", "--workers", "2", "--sizes",
+                          "1ms,100us", "--min-batch", "10ms", "--repeat", "1", "--no-warmup",
+                          "--out", json.string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains_all(r.out, {"1ms", "100us", "efficiency", "threads at 2 workers"})) << r.out;
+  const auto result = nlohmann::json::parse(read_file(json));
+  EXPECT_EQ(result.at("model"), "threads");
+  EXPECT_EQ(result.at("workers"), 2);
+  EXPECT_EQ(result.at("points").size(), 2u);
+}
+
+TEST_F(CliTest, GranularityBadInputNamesTheFlag) {
+  EXPECT_EQ(run_exe({"granularity"}).code, 2);  // --model is required
+  EXPECT_TRUE(usage_error_naming(run_exe({"granularity", "--model", "nope"}), "--model"));
+  EXPECT_TRUE(usage_error_naming(run_exe({"granularity", "--model", "threads", "--sizes", "1ms,x"}),
+                                 "--sizes"));
+  EXPECT_TRUE(usage_error_naming(run_exe({"granularity", "--model", "threads", "--threshold", "2"}),
+                                 "--threshold"));
+  EXPECT_TRUE(usage_error_naming(run_exe({"granularity", "--model", "threads", "--workers", "0"}),
+                                 "--workers"));
+  EXPECT_TRUE(usage_error_naming(run_exe({"granularity", "--model", "threads", "--workload", "io"}),
+                                 "--workload"));
+}
 
 }  // namespace

@@ -1,0 +1,134 @@
+// Resuming a run from its records.
+
+#include "scalelab/resume.hpp"
+
+#include <cmath>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "scalelab/error.hpp"
+
+namespace scalelab {
+namespace {
+
+const nlohmann::json& member(const nlohmann::json& json, const char* key) {
+  const auto it = json.find(key);
+  if (it == json.end()) throw Error(fmt::format("the recorded spec has no '{}'", key));
+  return *it;
+}
+
+std::chrono::nanoseconds seconds_field(const nlohmann::json& json, const char* key) {
+  const auto& value = member(json, key);
+  if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0 ||
+      value.get<double>() > 1e6) {
+    throw Error(fmt::format("the recorded spec's '{}' is not a duration in seconds", key));
+  }
+  return std::chrono::nanoseconds(std::llround(value.get<double>() * 1e9));
+}
+
+std::vector<std::string> names(const nlohmann::json& json, const char* key) {
+  const auto& value = member(json, key);
+  std::vector<std::string> list;
+  if (!value.is_array()) throw Error(fmt::format("the recorded spec's '{}' is not a list", key));
+  for (const auto& v : value) {
+    if (!v.is_string()) throw Error(fmt::format("the recorded spec's '{}' is not names", key));
+    list.push_back(v.get<std::string>());
+  }
+  return list;
+}
+
+using TrialKey = std::tuple<std::string, std::string, int, int>;
+
+}  // namespace
+
+Spec spec_from_json(const nlohmann::json& json) {
+  if (!json.is_object()) throw Error("the recorded spec is not a JSON object");
+  Spec spec;
+  try {
+    spec.workloads = names(json, "workloads");
+    spec.models = names(json, "models");
+    const auto& workers = member(json, "workers");
+    if (workers.is_array()) {
+      spec.workers = workers.get<std::vector<int>>();
+    } else if (workers != "auto") {
+      throw Error("the recorded spec's 'workers' is neither a list nor \"auto\"");
+    }
+    spec.tasks = member(json, "tasks").get<std::size_t>();
+    spec.repeat = member(json, "repeat").get<int>();
+    spec.warmup = member(json, "warmup").get<bool>();
+    spec.seed = member(json, "seed").get<std::uint64_t>();
+    const auto& cpu_work = member(json, "cpu_work");
+    if (cpu_work.contains("iters")) {
+      spec.cpu_work = {cpu_work.at("iters").get<std::uint64_t>(), std::chrono::nanoseconds(0)};
+    } else {
+      spec.cpu_work = {0, seconds_field(cpu_work, "duration_s")};
+    }
+    spec.io_wait = seconds_field(json, "io_wait_s");
+    spec.python_func = member(json, "python_func").get<std::string>();
+    spec.cpu_fraction = member(json, "cpu_fraction").get<double>();
+    spec.task_time = seconds_field(json, "task_time_s");
+    spec.model_options.switch_interval = seconds_field(json, "switch_interval_s");
+    const std::string method = member(json, "start_method").get<std::string>();
+    if (method != "fork" && method != "spawn") {
+      throw Error(fmt::format("the recorded start method '{}' is unknown", method));
+    }
+    spec.model_options.start_method = method == "fork" ? StartMethod::fork : StartMethod::spawn;
+    // "auto": derived per workload (default_trial_timeout).
+    if (json.contains("trial_timeout_s") && json["trial_timeout_s"] != "auto") {
+      spec.trial_timeout = seconds_field(json, "trial_timeout_s");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("the recorded spec is damaged: {}", e.what()));
+  }
+  // The original run either left out pairs that cannot run or stopped before any trial.
+  spec.skip_unsupported = true;
+  validate(spec);
+  return spec;
+}
+
+Plan remaining_plan(const Plan& plan, const std::vector<Trial>& recorded, bool warmup) {
+  std::set<TrialKey> done;
+  for (const auto& t : recorded) {
+    if (!t.warmup()) done.insert({t.workload, t.model, t.workers, t.repeat});
+  }
+  Plan rest;
+  rest.workloads = plan.workloads;
+  rest.skipped = plan.skipped;
+  std::set<std::tuple<std::size_t, std::string, int>> warmed;
+  for (const auto& t : plan.trials) {
+    if (t.warmup()) continue;
+    if (done.contains({plan.workloads[t.workload].name, t.model, t.workers, t.repeat})) continue;
+    if (warmup && warmed.insert({t.workload, t.model, t.workers}).second) {
+      rest.trials.push_back({t.workload, t.model, t.workers, -1});
+    }
+    rest.trials.push_back(t);
+  }
+  return rest;
+}
+
+Resumption plan_resumption(const RecordedRun& run) {
+  Resumption resumption;
+  resumption.spec = spec_from_json(run.header.value("spec", nlohmann::json()));
+  // The task sizes the run was calibrated to, not a new calibration: resumed trials must
+  // measure the same work as the recorded ones.
+  const auto specs = run.header.find("workload_specs");
+  if (specs == run.header.end() || !specs->is_array() ||
+      specs->size() != resumption.spec.workloads.size()) {
+    throw Error("the records do not hold the resolved workload specs; cannot resume");
+  }
+  std::vector<WorkloadSpec> workloads;
+  for (const auto& w : *specs) workloads.push_back(workload_spec_from_json(w));
+  const auto environment = run.header.value("environment", nlohmann::json::object());
+  const auto cores = environment.find("usable_cores");
+  resumption.cores =
+      cores != environment.end() && cores->is_number_integer() ? std::max(1, cores->get<int>()) : 1;
+  const Plan full = make_plan(resumption.spec, std::move(workloads), resumption.cores);
+  resumption.planned = full.counted();
+  resumption.plan = remaining_plan(full, run.trials, resumption.spec.warmup);
+  resumption.recorded = resumption.planned - resumption.plan.counted();
+  return resumption;
+}
+
+}  // namespace scalelab
