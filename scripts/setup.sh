@@ -2,8 +2,15 @@
 # Installs what scalelab needs to build and test, from Debian's packages, if it is missing.
 # Safe to run again: it installs nothing when everything is there.
 set -euo pipefail
+# The build and its tests: compilers, libraries, CPython for the python workload.
 packages=(g++ cmake make pkg-config libasio-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           libgtest-dev libbenchmark-dev python3 libpython3-dev)
+# CI's fuzzing (scripts/fuzz.sh): clang, and libFuzzer with clang's sanitizer runtimes, which
+# clang only recommends (so --no-install-recommends would leave them out); llvm for
+# llvm-symbolizer, which turns the addresses in sanitizer reports into file:line.
+packages+=(clang libclang-rt-14-dev llvm)
+# The HTML report's test renders the page in a headless browser.
+packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

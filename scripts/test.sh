@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Set up, build everything with warnings as errors, and run the whole test suite.
+# Set up, build everything with warnings as errors, and run the whole test suite (the "release"
+# preset of CMakePresets.json: RelWithDebInfo in build-test/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCALELAB_WERROR=ON >/dev/null
-cmake --build build-test -j"$(nproc)"
-cd build-test
-ctest --output-on-failure -j"$(nproc)"
+cmake --preset release >/dev/null
+cmake --build --preset release -j"$(nproc)"
+ctest --preset release -j"$(nproc)"

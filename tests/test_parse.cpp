@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "scalelab/error.hpp"
 #include "scalelab/parse.hpp"
 #include "support/helpers.hpp"
 
@@ -18,10 +19,14 @@ using namespace std::chrono_literals;
 using scalelab::format_duration;
 using scalelab::parse_count;
 using scalelab::parse_duration;
+using scalelab::parse_fraction;
 using scalelab::parse_name_list;
 using scalelab::parse_workers;
 
 using scalelab::testing::throws_naming;
+
+// A NUL byte, for inputs that hold one: a string literal would end there.
+const std::string nul(1, '\0');
 
 // Each rejects_* passes when the parser throws scalelab::Error naming the flag. The failure
 // message carries the input, since most calls sit in loops over inputs.
@@ -37,6 +42,22 @@ using scalelab::testing::throws_naming;
                                          std::int64_t min, std::int64_t max) {
   return throws_naming([&] { parse_count(text, flag, min, max); }, flag)
          << " (input '" << text << "')";
+}
+
+::testing::AssertionResult rejects_fraction(const std::string& text) {
+  return throws_naming([&] { parse_fraction(text, "--cpu-fraction"); }, "--cpu-fraction")
+         << " (input '" << text << "')";
+}
+
+// The message of the scalelab::Error that `call` throws; empty when it throws nothing.
+template <typename Call>
+std::string error_message(Call call) {
+  try {
+    call();
+  } catch (const scalelab::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 // With room for 64 workers, as every parse_workers test here uses.
@@ -129,6 +150,29 @@ TEST(ParseDuration, AcceptsUpToADayAndRejectsLonger) {
   EXPECT_TRUE(rejects_duration("100000000ms"));
 }
 
+TEST(ParseDuration, RejectsExponentsHugeValuesAndIntMaxTimesAUnit) {
+  // Exponents are not part of the syntax; values that overflow int64 nanoseconds once scaled
+  // by their unit are over the one-day limit long before that.
+  for (const char* text : {"1e308s", "1e3ms", "infs", "inf ms", "nan ms", "NaNs",
+                           "9223372036854775807ns", "9223372036854775807s", "9223372036854775807m",
+                           "18446744073709551616us", "99999999999999999999h", "86400.000001s"}) {
+    EXPECT_TRUE(rejects_duration(text));
+  }
+}
+
+TEST(ParseDuration, RejectsNegativeZeroAndSigns) {
+  for (const char* text : {"-0", "-0ms", "-0.0s", "+0s", "- 5ms", "−5ms"}) {
+    EXPECT_TRUE(rejects_duration(text, "--io-wait", /*allow_zero=*/true));
+  }
+}
+
+TEST(ParseDuration, RejectsEmbeddedNulsAndControlCharacters) {
+  for (const std::string& text : {"5" + nul + "ms", "5ms" + nul, nul + "5ms", std::string("5\nms"),
+                                  std::string("5ms\n"), std::string("\r5ms")}) {
+    EXPECT_TRUE(rejects_duration(text));
+  }
+}
+
 TEST(ParseDuration, ErrorMessageNamesWhatWasTyped) {
   EXPECT_TRUE(throws_naming([] { parse_duration("5parsecs", "--cpu-work"); }, "5parsecs"));
 }
@@ -173,6 +217,83 @@ TEST(ParseCount, RejectsOverflow) {
   EXPECT_TRUE(rejects_count("99999999999999999999", "--seed", 0, max));
   EXPECT_TRUE(rejects_count("9223372036854775808", "--seed", 0, max));
   EXPECT_TRUE(rejects_count("-99999999999999999999", "--seed", 0, max));
+}
+
+TEST(ParseCount, RejectsNegativeZero) {
+  // "-0" is zero in value but a negative number as typed: a count has no sign.
+  EXPECT_TRUE(rejects_count("-0", "--seed", 0, 10));
+  EXPECT_TRUE(rejects_count("-00", "--seed", 0, 10));
+}
+
+TEST(ParseCount, RejectsEmbeddedNuls) {
+  EXPECT_TRUE(rejects_count("5" + nul, "--tasks", 1, 100));
+  EXPECT_TRUE(rejects_count(nul + "5", "--tasks", 1, 100));
+  EXPECT_TRUE(rejects_count("1" + nul + "2", "--tasks", 1, 100));
+}
+
+// --- parse_fraction -------------------------------------------------------------------------
+
+TEST(ParseFraction, AcceptsZeroToOne) {
+  EXPECT_EQ(parse_fraction("0", "--cpu-fraction"), 0.0);
+  EXPECT_EQ(parse_fraction("1", "--cpu-fraction"), 1.0);
+  EXPECT_EQ(parse_fraction("0.25", "--cpu-fraction"), 0.25);
+  EXPECT_EQ(parse_fraction(" .5\t", "--cpu-fraction"), 0.5);
+  EXPECT_EQ(parse_fraction("1.0", "--cpu-fraction"), 1.0);
+}
+
+TEST(ParseFraction, RejectsOutsideZeroToOne) {
+  for (const char* text : {"1.0000001", "2", "-0.1", "-1", "1e300", "99999999999999999999"}) {
+    EXPECT_TRUE(rejects_fraction(text));
+  }
+}
+
+TEST(ParseFraction, RejectsNegativeZero) {
+  // -0.0 compares equal to 0 but would be recorded as -0.0: a fraction has no sign.
+  for (const char* text : {"-0", "-0.0", "-0e0", "-.0"}) {
+    EXPECT_TRUE(rejects_fraction(text));
+  }
+}
+
+TEST(ParseFraction, RejectsNanInfinityAndGarbage) {
+  for (const char* text : {"", " ", "nan", "NaN", "-nan", "inf", "-inf", "infinity", "50%", "0.5x",
+                           "0x0.8", "+0.5", "half", ".", "0..5", "0,5", "1/2"}) {
+    EXPECT_TRUE(rejects_fraction(text));
+  }
+  EXPECT_TRUE(rejects_fraction("0.5" + nul));
+}
+
+// --- error messages -------------------------------------------------------------------------
+
+TEST(ParseErrors, StayOneLineWhateverWasTyped) {
+  // The CLI prints an Error as one line: a newline or escape sequence typed into a flag must
+  // not break that line or reach the terminal raw.
+  const std::vector<std::string> messages = {
+      error_message([] { parse_count("1\n2", "--tasks", 1, 10); }),
+      error_message([] { parse_duration("5\nms", "--io-wait"); }),
+      error_message([] { parse_fraction("0.5\r\n", "--cpu-fraction"); }),
+      error_message([] { parse_workers("1,\x1b[2J", "--workers", 64); }),
+      error_message([] { parse_name_list("cpu,\n,io", "--model"); }),
+  };
+  for (const std::string& message : messages) {
+    EXPECT_FALSE(message.empty());
+    EXPECT_EQ(message.find_first_of("\n\r\x1b"), std::string::npos) << message;
+  }
+  EXPECT_NE(error_message([] { parse_count("1" + nul + "2", "--tasks", 1, 10); }).find("\\x00"),
+            std::string::npos);
+}
+
+TEST(ParseErrors, QuoteAHugeInputOnlyInPart) {
+  // A megabyte typed into a flag gives a message a person can read, not a megabyte.
+  const std::string huge(1 << 20, '7');
+  for (const std::string& message :
+       {error_message([&] { parse_count(huge, "--tasks", 1, 10); }),
+        error_message([&] { parse_duration(huge + "parsecs", "--io-wait"); }),
+        error_message([&] { parse_fraction(huge, "--cpu-fraction"); }),
+        error_message([&] { parse_workers(huge, "--workers", 64); }),
+        error_message([&] { parse_name_list(huge + ",,", "--model"); })}) {
+    EXPECT_FALSE(message.empty());
+    EXPECT_LT(message.size(), 300u) << message.substr(0, 300);
+  }
 }
 
 // --- parse_workers --------------------------------------------------------------------------
@@ -236,6 +357,34 @@ TEST(ParseWorkers, RejectsOverTheMaximum) {
   EXPECT_TRUE(rejects_workers("99999999999999999999"));
 }
 
+TEST(ParseWorkers, HugeRangesStayPowersOfTwo) {
+  constexpr int int_max = std::numeric_limits<int>::max();
+  const Workers all = parse_workers("1..2147483647", "--workers", int_max);
+  ASSERT_EQ(all.size(), 32u);
+  EXPECT_EQ(all.front(), 1);
+  EXPECT_EQ(all[30], 1 << 30);
+  EXPECT_EQ(all.back(), int_max);
+  EXPECT_EQ(parse_workers("1073741825..2147483647", "--workers", int_max),
+            (Workers{1073741825, int_max}));
+  EXPECT_TRUE(rejects_workers("1..2147483647"));
+  EXPECT_TRUE(rejects_workers("1..2147483648"));
+  EXPECT_TRUE(rejects_workers("1..99999999999999999999"));
+}
+
+TEST(ParseWorkers, RejectsReversedRangesWhateverTheirSize) {
+  for (const char* text : {"8..1", "64..1", "2..1,4", "1,64..63"}) {
+    EXPECT_TRUE(rejects_workers(text));
+  }
+}
+
+TEST(ParseWorkers, RejectsSignsExponentsAndNuls) {
+  for (const char* text : {"+4", "-0", "-0..4", "1..-4", "1e1", "0x10", "4 workers", "1..4 x"}) {
+    EXPECT_TRUE(rejects_workers(text));
+  }
+  EXPECT_TRUE(rejects_workers("4" + nul));
+  EXPECT_TRUE(rejects_workers("1.." + nul + "4"));
+}
+
 TEST(ParseWorkers, RejectsGarbage) {
   for (const char* text : {"abc", "1..", "..4", "1..x", "2.5", "1...4", "1-4", "1..4..8", "two"}) {
     EXPECT_TRUE(rejects_workers(text));
@@ -262,6 +411,25 @@ TEST(ParseNameList, RejectsEmptyItems) {
     EXPECT_TRUE(throws_naming([&] { parse_name_list(text, "--model"); }, "--model"))
         << "'" << text << "'";
   }
+}
+
+TEST(ParseNameList, RemovesDuplicatesKeepingTheFirst) {
+  EXPECT_EQ(parse_name_list("io,cpu,io, cpu", "--workload"), (Names{"io", "cpu"}));
+}
+
+TEST(ParseNameList, AHugeListOfDistinctNamesIsFast) {
+  // Duplicates are found through a set, not by scanning every name seen so far: 200 000 names
+  // would otherwise take ~2·10¹⁰ comparisons.
+  std::string text;
+  for (int i = 0; i < 200000; ++i) {
+    text += 'n';  // appended piecewise: g++ 12 -O3 warns falsely (-Wrestrict) on "n" + string
+    text += std::to_string(i);
+    text += ',';
+  }
+  text += "last";
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(parse_name_list(text, "--model").size(), 200001u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
 // --- format_duration ------------------------------------------------------------------------

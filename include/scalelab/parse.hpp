@@ -1,7 +1,9 @@
 #pragma once
 /// \file parse.hpp
 /// Parsers for the values a user types: durations, counts, worker lists, name lists.
-/// Each throws scalelab::Error naming `flag` and what is allowed.
+/// Each throws scalelab::Error naming `flag` and what is allowed, and nothing else, whatever the
+/// bytes: the message quotes at most the first 64 bytes of the input, control characters escaped,
+/// so it stays one line.
 
 #include <chrono>
 #include <cstdint>
@@ -12,11 +14,12 @@
 namespace scalelab {
 
 /// Parses "20ms", "5 ms", "1.5s", "250us", "100ns", "2m" into nanoseconds. A bare number is
-/// rejected: a duration always carries its unit. Must be > 0 unless `allow_zero`.
+/// rejected: a duration always carries its unit. No sign, no exponent. Must be > 0 unless
+/// `allow_zero` (then exactly 0 is allowed too), and at most 24 hours (86400s, 1440m).
 std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag,
                                         bool allow_zero = false);
 
-/// Parses a positive decimal integer in [min, max].
+/// Parses a decimal integer without a sign ("-0" is refused) in [min, max], where 0 <= min.
 std::int64_t parse_count(std::string_view text, std::string_view flag, std::int64_t min,
                          std::int64_t max);
 
@@ -28,7 +31,8 @@ double parse_fraction(std::string_view text, std::string_view flag);
 /// included: "1..12" is 1,2,4,8,12), or a mix "1..8,12". Sorted, duplicates removed.
 std::vector<int> parse_workers(std::string_view text, std::string_view flag, int max_workers);
 
-/// Splits "a,b,c" into names, trimming spaces; empty items are an error.
+/// Splits "a,b,c" into names, trimming spaces, in order, duplicates dropped; an empty item or a
+/// control character in a name is an error.
 std::vector<std::string> parse_name_list(std::string_view text, std::string_view flag);
 
 /// Formats a duration in seconds the way people write it: "20ms", "1.5s", "250us".

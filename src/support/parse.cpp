@@ -20,6 +20,31 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// A typed value as an error message quotes it: the CLI prints an Error as one line, so control
+// characters (a newline, a terminal escape) are escaped, and a huge value is cut short rather
+// than echoed whole.
+std::string shown(std::string_view text) {
+  constexpr std::size_t max_bytes = 64;
+  std::string out;
+  std::size_t i = 0;
+  for (; i < text.size() && out.size() < max_bytes; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += text[i];
+    }
+  }
+  if (i == text.size()) return out;
+  // Never cut a UTF-8 character in half: back up over its continuation bytes and its lead byte
+  // (bytes >= 0x80 are copied as they are, so `out` ends with the same bytes as text[..i)).
+  while (i > 0 && (static_cast<unsigned char>(text[i]) & 0xc0) == 0x80) {
+    --i;
+    out.pop_back();
+  }
+  return fmt::format("{}... ({} bytes)", out, text.size());
+}
+
 // One user-facing message for every malformed integer, so all flags read alike.
 std::int64_t parse_int(std::string_view text, std::string_view flag, std::int64_t min,
                        std::int64_t max, std::string_view what) {
@@ -27,12 +52,17 @@ std::int64_t parse_int(std::string_view text, std::string_view flag, std::int64_
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec == std::errc::invalid_argument || end != text.data() + text.size()) {
-    throw Error(fmt::format("{}: '{}' is not {}; expected a whole number from {} to {}", flag, text,
-                            what, min, max));
+    throw Error(fmt::format("{}: '{}' is not {}; expected a whole number from {} to {}", flag,
+                            shown(text), what, min, max));
+  }
+  // A count has no sign: "-0" is zero in value, but what was typed is a negative number.
+  if (text.front() == '-') {
+    throw Error(fmt::format("{}: {} is negative; expected a whole number from {} to {}", flag,
+                            shown(text), min, max));
   }
   if (ec == std::errc::result_out_of_range || value < min || value > max) {
     throw Error(fmt::format("{}: {} is out of range; expected a whole number from {} to {}", flag,
-                            text, min, max));
+                            shown(text), min, max));
   }
   return value;
 }
@@ -44,7 +74,7 @@ std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view 
   const std::string_view original = trim(text);
   const auto bad = [&](std::string_view why) {
     return Error(fmt::format("{}: '{}' {}; expected a duration like 20ms, 1.5s, 250us, 100ns or 2m",
-                             flag, original, why));
+                             flag, shown(original), why));
   };
   std::string_view s = original;
   std::size_t split = 0;
@@ -95,10 +125,11 @@ double parse_fraction(std::string_view text, std::string_view flag) {
   const std::string_view t = trim(text);
   double value = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
-  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || !std::isfinite(value) ||
-      value < 0 || value > 1) {
+  // A leading '-' is refused even on zero: "-0" parses to -0.0, which would be recorded so.
+  if (t.empty() || t.front() == '-' || ec != std::errc() || end != t.data() + t.size() ||
+      !std::isfinite(value) || value < 0 || value > 1) {
     throw Error(fmt::format("{}: '{}' is not a fraction; expected a number from 0 to 1, like 0.25",
-                            flag, t));
+                            flag, shown(t)));
   }
   return value;
 }
@@ -117,7 +148,7 @@ std::vector<int> parse_workers(std::string_view text, std::string_view flag, int
       throw Error(
           fmt::format("{}: '{}' has an empty item; expected worker counts like 1,2,8 or "
                       "1..16",
-                      flag, all));
+                      flag, shown(all)));
     }
     if (const auto dots = item.find(".."); dots != std::string_view::npos) {
       const auto lo =
@@ -125,8 +156,8 @@ std::vector<int> parse_workers(std::string_view text, std::string_view flag, int
       const auto hi = static_cast<int>(
           parse_int(item.substr(dots + 2), flag, 1, max_workers, "a worker count"));
       if (hi < lo) {
-        throw Error(
-            fmt::format("{}: range '{}' runs backwards; write LOW..HIGH, e.g. 1..16", flag, item));
+        throw Error(fmt::format("{}: range '{}' runs backwards; write LOW..HIGH, e.g. 1..16", flag,
+                                shown(item)));
       }
       for (std::int64_t w = lo; w < hi; w *= 2) counts.insert(static_cast<int>(w));
       counts.insert(hi);
@@ -141,15 +172,23 @@ std::vector<int> parse_workers(std::string_view text, std::string_view flag, int
 
 std::vector<std::string> parse_name_list(std::string_view text, std::string_view flag) {
   std::vector<std::string> names;
+  // Views into `text`, so that finding a duplicate costs a lookup, not a scan of every name.
+  std::set<std::string_view> seen;
   std::string_view rest = text;
   while (true) {
     const auto comma = rest.find(',');
     const std::string_view item = trim(rest.substr(0, comma));
     if (item.empty()) {
-      throw Error(
-          fmt::format("{}: '{}' has an empty name; expected a comma-separated list", flag, text));
+      throw Error(fmt::format("{}: '{}' has an empty name; expected a comma-separated list", flag,
+                              shown(text)));
     }
-    if (std::find(names.begin(), names.end(), item) == names.end()) names.emplace_back(item);
+    // No model or workload is named with a control character; one here is a typing accident
+    // (a pasted newline) that would otherwise reach the "unknown name" message raw.
+    if (std::any_of(item.begin(), item.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      throw Error(fmt::format("{}: '{}' has a control character in a name", flag, shown(item)));
+    }
+    if (seen.insert(item).second) names.emplace_back(item);
     if (comma == std::string_view::npos) break;
     rest = rest.substr(comma + 1);
   }
