@@ -23,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -253,6 +254,21 @@ TEST(HungTrial, EndsTheSweepAndIsRecorded) {
   release_hung_tasks();
 }
 
+// A stop request made from another thread after `delay`, as a Ctrl-C handler would make it.
+struct DelayedStop {
+  std::stop_source source;
+  std::jthread thread;
+};
+
+std::unique_ptr<DelayedStop> stop_after(std::chrono::milliseconds delay) {
+  auto stop = std::make_unique<DelayedStop>();
+  stop->thread = std::jthread([source = stop->source, delay]() mutable {
+    std::this_thread::sleep_for(delay);
+    source.request_stop();
+  });
+  return stop;
+}
+
 // --- stop requests ---------------------------------------------------------------------------
 
 TEST(StopRequest, BetweenTrialsReturnsTheTrialsSoFar) {
@@ -285,16 +301,12 @@ TEST(StopRequest, DuringATrialDropsItAndReturnsPromptly) {
   spec.tasks = 100;  // 10 s a trial: the stop must cut it short
   spec.repeat = 1;
   const Plan plan = make_plan(spec, {WorkloadSpec{"sleep100ms"}}, 2);
-  std::stop_source stop;
+  const auto t0 = Clock::now();
+  const auto stop = stop_after(250ms);
   RunObserver observer;
-  observer.stop = stop.get_token();
+  observer.stop = stop->source.get_token();
   std::size_t seen = 0;
   observer.on_trial = [&](const Trial&, std::size_t, std::size_t) { ++seen; };
-  const auto t0 = Clock::now();
-  std::jthread stopper([&] {
-    std::this_thread::sleep_for(250ms);
-    stop.request_stop();
-  });
   const RunResult result = run_sweep(spec, plan, observer);
   EXPECT_LT(seconds_since(t0), 5.0);
   ::testing::Test::RecordProperty("reason", result.reason);
@@ -308,13 +320,9 @@ TEST(StopRequest, DuringATrialDropsItAndReturnsPromptly) {
 class StopRequestInATrial : public ::testing::TestWithParam<Case> {};
 
 TEST_P(StopRequestInATrial, EndsItInterrupted) {
-  std::stop_source stop;
+  const auto stop = stop_after(150ms);
   RunControl control;
-  control.stop = stop.get_token();
-  std::jthread stopper([&] {
-    std::this_thread::sleep_for(150ms);
-    stop.request_stop();
-  });
+  control.stop = stop->source.get_token();
   const auto cut = run_case(GetParam(), {"sleep100ms"}, 2, 100, control);
   EXPECT_LT(cut.took_s, 5.0);
   EXPECT_FALSE(cut.trial.hung);
