@@ -14,9 +14,9 @@
 #include <fmt/ranges.h>
 
 #include "scalelab/error.hpp"
-#include "scalelab/records.hpp"
 #include "scalelab/parse.hpp"
 #include "scalelab/plan.hpp"
+#include "scalelab/records.hpp"
 #include "scalelab/trial.hpp"
 
 namespace scalelab {
