@@ -334,6 +334,14 @@ TEST(ReadRecords, ATrialWithAMissingOrWrongFieldIsRejectedNamingTheField) {
   auto negative = json;
   negative["tasks"] = -1;
   EXPECT_TRUE(rejects(negative, "tasks"));
+  // 2^63 and 2^64 pass a "<= max" test once max is rounded to a double, and converting them
+  // would overflow (undefined behaviour; found by fuzz_records).
+  auto two_to_63 = json;
+  two_to_63["voluntary_ctx"] = 9223372036854775808.0;
+  EXPECT_TRUE(rejects(two_to_63, "voluntary_ctx"));
+  auto two_to_64 = json;
+  two_to_64["tasks"] = 18446744073709551616.0;
+  EXPECT_TRUE(rejects(two_to_64, "tasks"));
   auto zero_workers = json;
   zero_workers["workers"] = 0;
   EXPECT_TRUE(rejects(zero_workers, "workers"));

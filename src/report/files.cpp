@@ -1,6 +1,7 @@
 // A run's report files: the analysis of its records, rendered as report.md and report.html.
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -31,7 +32,7 @@ T number_or(const nlohmann::json& json, const char* key, T fallback) {
   if (it == json.end() || !it->is_number()) return fallback;
   const double value = it->get<double>();
   if (!(value >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
-        value <= static_cast<double>(std::numeric_limits<T>::max()))) {
+        value < std::ldexp(1.0, std::numeric_limits<T>::digits))) {  // max() rounds up to this
     return fallback;
   }
   return it->get<T>();

@@ -345,10 +345,12 @@ T field(const nlohmann::json& json, const char* name, const T& fallback, bool re
     } else if constexpr (std::is_arithmetic_v<T>) {
       if (!it->is_number()) throw Error("");
       if constexpr (std::is_integral_v<T>) {
-        // get<int> of 1e300 or of -1 for an unsigned field would wrap: check the range.
+        // get<int> of 1e300 or of -1 for an unsigned field would wrap: check the range. The
+        // upper bound is 2^digits, exclusive: max() rounded to a double is 2^digits itself
+        // for 64-bit types, and converting that overflows.
         const double value = it->get<double>();
         if (!(value >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
-              value <= static_cast<double>(std::numeric_limits<T>::max()))) {
+              value < std::ldexp(1.0, std::numeric_limits<T>::digits))) {
           throw Error("");
         }
       } else if (!std::isfinite(it->get<double>())) {
