@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "analysis/points.hpp"
 #include "analysis/seeding.hpp"
 #include "scalelab/analysis.hpp"
 
@@ -94,25 +95,16 @@ MannWhitney mann_whitney(std::span<const double> a, std::span<const double> b) {
 std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::vector<Trial>& b,
                                         std::uint64_t seed) {
   // Points ordered as run A first shows its workloads and models, then by workers.
-  std::vector<std::string> workloads, models;
+  detail::PointOrder order({}, {});
   for (const auto& t : a) {
-    if (t.warmup() || t.failed()) continue;
-    if (std::find(workloads.begin(), workloads.end(), t.workload) == workloads.end()) {
-      workloads.push_back(t.workload);
-    }
-    if (std::find(models.begin(), models.end(), t.model) == models.end()) models.push_back(t.model);
+    if (!t.warmup() && !t.failed()) order.add(t);
   }
-  const auto rank = [](const std::vector<std::string>& order, const std::string& name) {
-    return static_cast<std::size_t>(std::find(order.begin(), order.end(), name) - order.begin());
-  };
-  using Key = std::tuple<std::size_t, std::size_t, int, std::string, std::string>;
   // Wall times of the successful counted trials, in run order, for run A and run B.
-  std::map<Key, std::pair<std::vector<double>, std::vector<double>>> points;
+  std::map<detail::PointKey, std::pair<std::vector<double>, std::vector<double>>> points;
   const auto collect = [&](const std::vector<Trial>& trials, bool from_a) {
     for (const auto& t : trials) {
       if (t.warmup() || t.failed()) continue;
-      const Key key{rank(workloads, t.workload), rank(models, t.model), t.workers, t.workload,
-                    t.model};
+      const detail::PointKey key = order.key(t);
       // Only points run A has: the rest cannot be compared.
       if (!from_a && points.find(key) == points.end()) continue;
       auto& [walls_a, walls_b] = points[key];

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "analysis/points.hpp"
 #include "analysis/seeding.hpp"
 #include "scalelab/analysis.hpp"
 
@@ -218,28 +219,18 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
                                   const std::vector<std::string>& model_order,
                                   const AnalysisOptions& options) {
   // Names missing from the given orders go after them, in the order they first appear.
-  std::vector<std::string> workloads = workload_order, models = model_order;
-  for (const auto& t : trials) {
-    if (std::find(workloads.begin(), workloads.end(), t.workload) == workloads.end()) {
-      workloads.push_back(t.workload);
-    }
-    if (std::find(models.begin(), models.end(), t.model) == models.end()) models.push_back(t.model);
-  }
-  const auto rank = [](const std::vector<std::string>& order, const std::string& name) {
-    return static_cast<std::size_t>(std::find(order.begin(), order.end(), name) - order.begin());
-  };
-  using Key = std::tuple<std::size_t, std::size_t, int, std::string, std::string>;
+  detail::PointOrder order(workload_order, model_order);
+  for (const auto& t : trials) order.add(t);
   struct Group {
     std::vector<double> wall, util, startup;
     std::map<std::string, std::vector<double>> counters;
     std::size_t failed = 0;
     std::size_t tasks = 0;
   };
-  std::map<Key, Group> groups;
+  std::map<detail::PointKey, Group> groups;
   for (const auto& t : trials) {
     if (t.warmup()) continue;
-    auto& g = groups[{rank(workloads, t.workload), rank(models, t.model), t.workers, t.workload,
-                      t.model}];
+    auto& g = groups[order.key(t)];
     if (g.tasks == 0) g.tasks = t.tasks;
     if (t.failed()) {
       ++g.failed;
