@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -272,8 +271,19 @@ TEST(RecordsEnvironment, CoreCountsAreSensible) {
 }
 
 TEST(RecordsEnvironment, VersionLooksLikeMajorMinorPatch) {
-  EXPECT_TRUE(std::regex_match(std::string(scalelab::version()), std::regex(R"(\d+\.\d+\.\d+)")))
-      << scalelab::version();
+  const std::string version = scalelab::version();
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t dot = version.find('.', start);
+    parts.push_back(version.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  ASSERT_EQ(parts.size(), 3u) << version;
+  for (const std::string& part : parts) {
+    EXPECT_FALSE(part.empty()) << version;
+    EXPECT_EQ(part.find_first_not_of("0123456789"), std::string::npos) << version;
+  }
 }
 
 // --- Reading records back -------------------------------------------------------------------

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <limits>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -29,10 +28,25 @@ std::string group(const std::string& svg, const std::string& name) {
 // The contents of every <text> element of `fragment`, in order.
 std::vector<std::string> texts(const std::string& fragment) {
   std::vector<std::string> out;
-  const std::regex text_element("<text[^>]*>([^<]*)</text>");
-  for (auto it = std::sregex_iterator(fragment.begin(), fragment.end(), text_element);
-       it != std::sregex_iterator(); ++it) {
-    out.push_back((*it)[1]);
+  for (std::size_t at = fragment.find("<text"); at != std::string::npos;
+       at = fragment.find("<text", at)) {
+    const std::size_t open_end = fragment.find('>', at);
+    const std::size_t close = fragment.find("</text>", open_end);
+    if (open_end == std::string::npos || close == std::string::npos) break;
+    out.push_back(fragment.substr(open_end + 1, close - open_end - 1));
+    at = close;
+  }
+  return out;
+}
+
+// Every value that follows `prefix` in `fragment`, up to the next double quote: with prefix
+// `<line x1="`, the x1 of every line that starts with it.
+std::vector<std::string> values_after(const std::string& fragment, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (std::size_t at = fragment.find(prefix); at != std::string::npos;
+       at = fragment.find(prefix, at)) {
+    at += prefix.size();
+    out.push_back(fragment.substr(at, fragment.find('"', at) - at));
   }
   return out;
 }
@@ -93,12 +107,9 @@ TEST(Svg, LogAxisTicksAtEachWorkerCountWhenFew) {
   const std::string svg = render_svg(scaling_chart());
   EXPECT_EQ(texts(group(svg, "x-axis")), (std::vector<std::string>{"1", "2", "4", "8"}));
   // Equal steps on a log2 axis: 1→2 is as wide as 4→8.
-  const std::regex tick_x("<line x1=\"([0-9.]+)\"");
   std::vector<double> xs;
-  const std::string axis = group(svg, "x-axis");
-  for (auto it = std::sregex_iterator(axis.begin(), axis.end(), tick_x);
-       it != std::sregex_iterator(); ++it) {
-    xs.push_back(std::stod((*it)[1]));
+  for (const std::string& x : values_after(group(svg, "x-axis"), "<line x1=\"")) {
+    xs.push_back(std::stod(x));
   }
   ASSERT_GE(xs.size(), 4u);
   EXPECT_NEAR(xs[1] - xs[0], xs[3] - xs[2], 0.11);
@@ -162,10 +173,18 @@ TEST(Svg, LegendHasOneEntryPerSeriesWithItsColourAndDash) {
             (std::vector<std::string>{"threads", "processes", "ideal", "noisy point"}));
   EXPECT_EQ(count_of(legend, "stroke-dasharray"), 1u);
   // The same colour in the legend as on the series' line.
-  const std::regex colour("data-name=\"threads\">\\s*<polyline[^>]*stroke=\"(#[0-9A-F]{6})\"");
-  std::smatch match;
-  ASSERT_TRUE(std::regex_search(svg, match, colour)) << svg;
-  EXPECT_NE(legend.find("stroke=\"" + match[1].str() + "\""), std::string::npos);
+  const std::string series = group(svg, "series\" data-name=\"threads");
+  const std::size_t line_at = series.find("<polyline");
+  ASSERT_NE(line_at, std::string::npos) << svg;
+  const std::string polyline = series.substr(line_at);
+  const std::vector<std::string> strokes =
+      values_after(polyline.substr(0, polyline.find('>')), "stroke=\"");
+  ASSERT_EQ(strokes.size(), 1u) << series;
+  const std::string colour = strokes[0];
+  ASSERT_EQ(colour.size(), 7u) << colour;
+  EXPECT_EQ(colour[0], '#');
+  EXPECT_EQ(colour.find_first_not_of("0123456789ABCDEF", 1), std::string::npos) << colour;
+  EXPECT_NE(legend.find("stroke=\"" + colour + "\""), std::string::npos);
 }
 
 TEST(Svg, DashedSeriesHaveADashArrayAndOthersDoNot) {
