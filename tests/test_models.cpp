@@ -68,6 +68,15 @@ INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
                                   std::to_string(std::get<2>(info.param));
                          });
 
+// CTest's names for these tests include the printed parameter: a case prints as its label, the
+// same in every build (GoogleTest's default prints the object's bytes, pointers included).
+TEST(ModelCase, PrintsAsItsLabel) {
+  EXPECT_EQ(::testing::PrintToString(Case{"processes", StartMethod::spawn}), "processes_spawn");
+  EXPECT_EQ(::testing::PrintToString(
+                std::make_tuple(Case{"threads", StartMethod::fork}, std::size_t{7}, 2)),
+            "(threads, 7, 2)");
+}
+
 class ThrowingTask : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ThrowingTask, IsRecordedAndTheOtherTasksStillRun) {

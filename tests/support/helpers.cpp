@@ -151,6 +151,10 @@ std::string ModelCase::label() const {
   return model + (method == StartMethod::fork ? "_fork" : "_spawn");
 }
 
+void PrintTo(const ModelCase& c, std::ostream* os) {
+  *os << c.label();
+}
+
 Trial make_trial(const std::string& workload, const std::string& model, int workers, int repeat,
                  double wall_s, const std::string& error) {
   Trial t;

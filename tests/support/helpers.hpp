@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,10 @@ struct ModelCase {
   /// "threads", "processes_fork", "processes_spawn", …: a test-name suffix.
   std::string label() const;
 };
+
+/// How GoogleTest prints a case: its label. CTest's test names include the printed parameter, and
+/// the default (the object's bytes) is unreadable and differs from one build to the next.
+void PrintTo(const ModelCase& c, std::ostream* os);
 
 /// A counted trial (repeat >= 0) or a warm-up (repeat = -1) of 8 tasks with the given wall
 /// time, keeping one core busy (user CPU = wall); a non-empty `error` makes it a failed trial.
