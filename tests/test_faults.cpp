@@ -31,6 +31,7 @@
 
 #include "support/fixtures.hpp"
 #include "support/helpers.hpp"
+#include "support/sanitizers.hpp"
 
 namespace scalelab {
 namespace {
@@ -42,19 +43,12 @@ using testing::release_hung_tasks;
 using Case = testing::ModelCase;
 using namespace std::chrono_literals;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // The sanitizers reserve terabytes of address space: an RLIMIT_AS they could live under does
 // not exist.
-constexpr bool kAddressSpaceCanBeLimited = false;
-#else
-constexpr bool kAddressSpaceCanBeLimited = true;
-#endif
-#if defined(__SANITIZE_THREAD__)
+constexpr bool kAddressSpaceCanBeLimited =
+    !testing::kAddressSanitizer && !testing::kThreadSanitizer;
 // TSan refuses to start threads in a child forked from a process that had several.
-constexpr bool kThreadsInForkedChildren = false;
-#else
-constexpr bool kThreadsInForkedChildren = true;
-#endif
+constexpr bool kThreadsInForkedChildren = !testing::kThreadSanitizer;
 
 std::vector<std::uint64_t> expected_for(const Workload& w, std::size_t tasks) {
   std::vector<std::uint64_t> values(tasks);

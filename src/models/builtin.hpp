@@ -42,6 +42,9 @@ std::string current_exception_text();
 /// "RLIMIT_NPROC = 4096" (or "= unlimited"): the calling process's soft limit on `resource`.
 std::string limit_text(int resource);
 
+/// The system's text for an errno value: "Too many open files".
+std::string errno_text(int err);
+
 /// The system's reason for `err` and the limit that most likely bit: "Resource temporarily
 /// unavailable (RLIMIT_NPROC = 4096)", "Too many open files (RLIMIT_NOFILE = 64)".
 std::string resource_error_text(int err);

@@ -6,9 +6,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <new>
-#include <system_error>
 
 #include <fmt/format.h>
 
@@ -137,8 +137,17 @@ std::string limit_text(int resource) {
                      resource == RLIMIT_AS ? " bytes" : "");
 }
 
+std::string errno_text(int err) {
+  // std::strerror, not std::system_category().message(): the same text without a virtual call.
+  // That call is where these messages are made: with every descriptor in use, clang's UBSan
+  // cannot probe the object (its probe needs a pipe) and reports the call as one through an
+  // invalid vptr. glibc's strerror is thread-safe (static strings; a thread-local buffer for
+  // an unknown value).
+  return std::strerror(err);
+}
+
 std::string resource_error_text(int err) {
-  const std::string reason = std::system_category().message(err);
+  const std::string reason = errno_text(err);
   switch (err) {
     case EAGAIN: {
       // A thread or process could not be had: the per-user task limit, or (for a thread's

@@ -42,7 +42,6 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -96,10 +95,6 @@ struct WireUsage {
 
 std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-std::string errno_text(int err) {
-  return std::system_category().message(err);
 }
 
 using Clock = std::chrono::steady_clock;

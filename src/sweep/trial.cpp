@@ -10,7 +10,16 @@
 
 #include "scalelab/error.hpp"
 
-#if defined(__SANITIZE_ADDRESS__) && __has_include(<sanitizer/lsan_interface.h>)
+// Under AddressSanitizer (and so LeakSanitizer): g++ says so with __SANITIZE_ADDRESS__, clang
+// with __has_feature.
+#if defined(__SANITIZE_ADDRESS__)
+#define SCALELAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCALELAB_ASAN 1
+#endif
+#endif
+#if defined(SCALELAB_ASAN) && __has_include(<sanitizer/lsan_interface.h>)
 #include <sanitizer/lsan_interface.h>
 #define SCALELAB_LSAN_IGNORE(p) __lsan_ignore_object(p)
 #else
