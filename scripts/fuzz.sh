@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (the "fuzz" preset: clang, ASan + UBSan, build-fuzz/) and runs each
-# for SECONDS (default 60), as many at a time as there are cores. Each starts from its committed
-# seeds in fuzz/corpus/<name>/; what it finds goes to a scratch folder, never into the repository.
+# Builds the libFuzzer targets (the "fuzz" build preset: those targets of the "asan" configure
+# preset's tree, build-asan-ci/, clang with ASan + UBSan) and runs each for SECONDS (default 60),
+# as many at a time as there are cores. Each starts from its committed seeds in
+# fuzz/corpus/<name>/; what it finds goes to a scratch folder, never into the repository.
 # Prints each target's final libFuzzer line ("#<inputs tried> DONE cov: … exec/s: …"); fails if
 # any target crashes, leaks, trips a sanitizer or breaks one of its invariants, and then keeps the
-# input that did it under build-fuzz/crashes/<name>/.
+# input that did it under build-asan-ci/crashes/<name>/.
 #   scripts/fuzz.sh [SECONDS [NAME…]]     NAME: duration count fraction workers name_list records
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,9 @@ seconds=${1:-60}
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(duration count fraction workers name_list records)
 scripts/setup.sh
-cmake --preset fuzz >/dev/null
+cmake --preset asan >/dev/null
 cmake --build --preset fuzz -j"$(nproc)"
+build=build-asan-ci
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -28,7 +30,7 @@ fuzz_one() {
   [ "$name" = records ] && options+=(-max_len=16384)
   mkdir -p "$dir/found"
   # The first folder receives new inputs; the committed seeds are only read.
-  "build-fuzz/fuzz/fuzz_$name" "${options[@]}" "$dir/found" "fuzz/corpus/$name" >"$dir/log" 2>&1
+  "$build/fuzz/fuzz_$name" "${options[@]}" "$dir/found" "fuzz/corpus/$name" >"$dir/log" 2>&1
 }
 
 # Run as many at a time as there are cores, and note each one's exit status.
@@ -53,14 +55,14 @@ for name in "${names[@]}"; do
     failed=1
     echo "fuzz_$name: FAILED (exit $rc)"
     tail -n 60 "$scratch/$name/log"
-    mkdir -p "build-fuzz/crashes/$name"
+    mkdir -p "$build/crashes/$name"
     for input in "$scratch/$name"/crash-* "$scratch/$name"/leak-* "$scratch/$name"/timeout-* \
                  "$scratch/$name"/oom-*; do
       [ -f "$input" ] || continue
-      cp "$input" "build-fuzz/crashes/$name/"
-      echo "input kept as build-fuzz/crashes/$name/$(basename "$input"); its first bytes:"
+      cp "$input" "$build/crashes/$name/"
+      echo "input kept as $build/crashes/$name/$(basename "$input"); its first bytes:"
       head -c 512 "$input" | od -c | head -n 16
-      echo "replay: build-fuzz/fuzz/fuzz_$name build-fuzz/crashes/$name/$(basename "$input")"
+      echo "replay: $build/fuzz/fuzz_$name $build/crashes/$name/$(basename "$input")"
     done
   fi
 done
