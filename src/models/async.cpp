@@ -163,7 +163,7 @@ class AsyncPool final : public Pool {
       loop_ = std::jthread([state = state_] { serve(*state); });
     } catch (const std::system_error& e) {
       throw std::runtime_error(fmt::format("could not start the event loop's thread: {}",
-                                           resource_error_text(e.code().value())));
+                                           resource_error_text(Want::thread, e.code().value())));
     }
     std::unique_lock lock(state_->mutex);
     state_->changed.wait(lock, [&] { return state_->started; });
