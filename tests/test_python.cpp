@@ -202,9 +202,11 @@ void PrintTo(const BadFunction& bad, std::ostream* os) {
 
 class PythonBadFunction : public ::testing::TestWithParam<BadFunction> {};
 
+// A malformed name is refused when the workload is built; a module that does not import, or a
+// function it lacks, when it is loaded (prepare(), in the process that runs the tasks).
 TEST_P(PythonBadFunction, IsAnErrorNamingTheFlag) {
-  EXPECT_TRUE(
-      throws_naming([] { make_workload(python_spec(1, GetParam().value)); }, "--python-func"));
+  EXPECT_TRUE(throws_naming([] { make_workload(python_spec(1, GetParam().value))->prepare(); },
+                            "--python-func"));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -218,9 +220,22 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(PythonBadFunction, AMissingModuleSaysWhatPythonSaid) {
-  EXPECT_TRUE(throws_naming([] { make_workload(python_spec(1, "nosuch:f")); },
+  EXPECT_TRUE(throws_naming([] { make_workload(python_spec(1, "nosuch:f"))->prepare(); },
                             "cannot import module 'nosuch': ModuleNotFoundError: No module named "
                             "'nosuch'"));
+}
+
+// Building the workload runs none of the user's code: the module is imported by prepare()
+// (and by the first task when nobody called it), so the driver can build it safely.
+TEST(PythonUserCode, IsImportedByPrepareNotByTheConstructor) {
+  ::setenv("SCALELAB_FAULT_IMPORT", "raise", 1);
+  const auto workload = make_workload(python_spec(1, "scalelab_faults:task"));
+  EXPECT_TRUE(workload->runs_user_code());
+  EXPECT_TRUE(throws_naming([&] { workload->prepare(); }, "ValueError: asked to fail"));
+  // A task loads what nobody prepared, and reports the same failure.
+  EXPECT_THROW(workload->run(5), std::runtime_error);
+  ::unsetenv("SCALELAB_FAULT_IMPORT");
+  EXPECT_FALSE(make_workload(python_spec(10))->runs_user_code());  // the seed's loop is ours
 }
 
 // --- models ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <vector>
 
+#include "scalelab/records.hpp"
 #include "support/fixtures.hpp"
 
 namespace scalelab {
@@ -31,6 +32,58 @@ TEST(RunTrial, MeasuresAGoodTrial) {
   EXPECT_EQ(t.task_end_s.size(), 6u);
   EXPECT_GE(t.max_in_flight, 1);
   EXPECT_LE(t.max_in_flight, 2);
+}
+
+// CPU time and the interval it is divided by are measured together: the interval holds the
+// batch's wall time (first dispatch to last result), so CPU use cannot read above the threads
+// that ran for want of a window that is too short (noop under threads once read 2.32 on 2
+// cores).
+TEST(RunTrial, TheCpuWindowCoversTheBatchAndCpuUtilDividesByIt) {
+  const auto w = make_workload({"noop"});
+  const auto model = make_model("threads");
+  const Trial t = run_trial(*w, *model, "threads", 2, 0, 2000, expected_for(*w, 2000), {});
+  ASSERT_TRUE(t.error.empty()) << t.error;
+  EXPECT_GE(t.cpu_window_s, t.wall_s);
+  EXPECT_DOUBLE_EQ(t.cpu_util(), (t.user_s + t.sys_s) / t.cpu_window_s);
+  const auto json = to_json(t);
+  EXPECT_DOUBLE_EQ(json.at("cpu_window_s").get<double>(), t.cpu_window_s);
+}
+
+TEST(RunTrial, RecordsTheRunDelayOfItsThreads) {
+  const auto w = make_workload({"cpu", 2'000'000});
+  const auto model = make_model("threads");
+  const Trial t = run_trial(*w, *model, "threads", 2, 0, 4, expected_for(*w, 4), {});
+  ASSERT_TRUE(t.error.empty()) << t.error;
+  EXPECT_GE(t.run_delay_s, 0);
+  EXPECT_GE(t.steal_s, 0);
+  EXPECT_EQ(t.attempt, 0);
+  EXPECT_EQ(t.disturbed, disturbed(t, usable_cores()));
+}
+
+// The rule itself, on made-up figures: a wait beyond 5 % of the CPU time (and 2 ms) at no more
+// workers than cores; never with more workers than cores, where waiting is the model's doing.
+TEST(Disturbed, IsAWaitForTheCpusThatTheTrialDidNotCauseItself) {
+  Trial t;
+  t.workers = 2;
+  t.user_s = 1.0;
+  t.wall_s = 0.5;
+  t.run_delay_s = 0.04;
+  EXPECT_FALSE(disturbed(t, 2));  // 4 %
+  t.run_delay_s = 0.06;
+  EXPECT_TRUE(disturbed(t, 2));   // 6 %
+  EXPECT_FALSE(disturbed(t, 1));  // 2 workers on 1 core wait by themselves
+  t.run_delay_s = 0;
+  t.steal_s = 0.06;  // the hypervisor's steal counts too
+  EXPECT_TRUE(disturbed(t, 2));
+  t.steal_s = 0;
+  t.user_s = 0.001;
+  t.run_delay_s = 0.0015;  // 150 % of a tiny trial, but under 2 ms: scheduling jitter
+  EXPECT_FALSE(disturbed(t, 2));
+  t.wall_s = 1.0;  // a trial that mostly slept: 4 ms late in 1 s is 0.4 % of its wall time
+  t.run_delay_s = 0.004;
+  EXPECT_FALSE(disturbed(t, 2));
+  t.run_delay_s = 0.02;  // 2 %
+  EXPECT_TRUE(disturbed(t, 2));
 }
 
 TEST(RunTrial, ProcessesCountTheWorkersCpuTime) {
@@ -99,6 +152,7 @@ TEST(RunTrial, APoolThatCannotStartFailsOnlyItsTrial) {
 
 TEST(RunPlan, RunsEveryTrialAndReturnsTheCountedOnes) {
   Spec spec;
+  spec.rerun_disturbed = 0;  // counts trials; a loaded machine's reruns would add some
   spec.workloads = {"noop", "throw_at3"};
   spec.models = {"serial", "threads", "async"};
   spec.workers = {1, 3};
@@ -127,6 +181,7 @@ TEST(RunPlan, RunsEveryTrialAndReturnsTheCountedOnes) {
 
 TEST(RunSweep, ACompletedRunSaysSo) {
   Spec spec;
+  spec.rerun_disturbed = 0;  // counts trials; a loaded machine's reruns would add some
   spec.workloads = {"noop"};
   spec.models = {"serial", "threads"};
   spec.workers = {2};
@@ -174,6 +229,7 @@ TEST(DefaultTrialTimeout, IsTenTimesTheMedianSerialTimeOnceMeasured) {
 
 TEST(TrialTimeout, IsInTheSpecJsonAndValidated) {
   Spec spec;
+  spec.rerun_disturbed = 0;  // counts trials; a loaded machine's reruns would add some
   EXPECT_EQ(to_json(spec).at("trial_timeout_s"), "auto");
   spec.trial_timeout = std::chrono::milliseconds(1500);
   EXPECT_DOUBLE_EQ(to_json(spec).at("trial_timeout_s").get<double>(), 1.5);

@@ -43,6 +43,9 @@ struct Spec {
   ModelOptions model_options;  ///< start method, worker executable, switch interval
   /// Longest one trial's batch may run; 0: derived per workload (default_trial_timeout).
   std::chrono::nanoseconds trial_timeout{0};
+  /// A disturbed trial (Trial::disturbed: another process took its CPUs) is run again up to
+  /// this many times; every attempt is recorded, and analysis prefers the undisturbed ones.
+  int rerun_disturbed = 2;
   /// A workload that cannot run under a listed model (python under gil): true leaves the pair
   /// out of the plan (Plan::skipped says so), false makes resolve_workloads throw Error. The
   /// CLI skips when the user did not name both the workload and the model.

@@ -19,13 +19,16 @@ namespace scalelab {
 
 /// What one (workload, model, workers, repeat) measured.
 struct Trial {
-  std::string workload;              ///< workload name
-  std::string model;                 ///< model name
-  int workers = 1;                   ///< worker count
-  int repeat = 0;                    ///< 0-based; -1 for a warm-up
-  std::size_t tasks = 0;             ///< tasks asked for
-  std::size_t tasks_done = 0;        ///< tasks that ran exactly once and returned
-  double wall_s = 0;                 ///< first dispatch to last result, steady clock
+  std::string workload;        ///< workload name
+  std::string model;           ///< model name
+  int workers = 1;             ///< worker count
+  int repeat = 0;              ///< 0-based; -1 for a warm-up
+  std::size_t tasks = 0;       ///< tasks asked for
+  std::size_t tasks_done = 0;  ///< tasks that ran exactly once and returned
+  double wall_s = 0;           ///< first dispatch to last result, steady clock
+  /// The interval user_s and sys_s were measured over (just before the batch is handed to the
+  /// pool to just after its results are back): a little longer than wall_s, never shorter.
+  double cpu_window_s = 0;
   double startup_s = 0;              ///< starting and warming the pool (not in wall_s)
   double user_s = 0;                 ///< user CPU, this process + process workers
   double sys_s = 0;                  ///< system CPU, this process + process workers
@@ -42,12 +45,44 @@ struct Trial {
   bool hung = false;
   std::vector<double> task_start_s;  ///< per task, seconds after the clock started
   std::vector<double> task_end_s;    ///< per task, seconds after the clock started
+  /// Seconds the trial's own threads and worker processes were runnable but waited for a CPU
+  /// over the batch (Linux schedstat, summed over every thread); 0 where unknown.
+  double run_delay_s = 0;
+  /// The machine's steal time over the batch (/proc/stat), CPU seconds; 0 where unknown.
+  double steal_s = 0;
+  /// Another process took the CPUs this trial needed: W ≤ usable cores and run_delay_s (or
+  /// steal_s) above a few percent of the trial's CPU time. Analysis prefers undisturbed trials.
+  bool disturbed = false;
+  /// 0 for the first run of a planned trial; 1, 2, … for its reruns after a disturbed attempt
+  /// (every attempt is on record, each with the same workload, model, workers and repeat).
+  int attempt = 0;
 
   bool failed() const { return !error.empty(); }  ///< whether the trial failed
   bool warmup() const { return repeat < 0; }      ///< an uncounted warm-up trial
-  /// (user + sys) / wall: how many cores were busy on average.
-  double cpu_util() const { return wall_s > 0 ? (user_s + sys_s) / wall_s : 0; }
+  /// (user + sys) / the interval they were measured over (cpu_window_s; wall_s in records
+  /// from before it existed): how many cores were busy on average.
+  double cpu_util() const {
+    const double window = cpu_window_s > 0 ? cpu_window_s : wall_s;
+    return window > 0 ? (user_s + sys_s) / window : 0;
+  }
 };
+
+/// Whether another process took the CPUs `t` needed: at most one worker a usable core, yet its
+/// threads waited for a CPU (run_delay_s + steal_s) more than 5 % of the CPU time they used,
+/// more than 1 % of the wall time and more than 2 ms.
+bool disturbed(const Trial& t, int usable_cores);
+
+/// Loads `workload`'s code (Workload::prepare) in a process of its own, within `timeout`, so
+/// that user code that cannot load is bad input before a run starts, without ever running in
+/// this process. Throws Error with one line when it cannot load ("--python-func: cannot import
+/// module 'tasks': ModuleNotFoundError: …", or how loading ended its process). Returns quietly
+/// when `stop` was requested meanwhile.
+void check_loads(const Workload& workload, std::chrono::nanoseconds timeout,
+                 std::stop_token stop = {});
+
+/// A trial that has not run yet: who it is, nothing measured.
+Trial unrun_trial(const std::string& workload, const std::string& model, int workers, int repeat,
+                  std::size_t tasks);
 
 /// The trial as one JSON object (the records' line format).
 nlohmann::json to_json(const Trial& trial);
@@ -78,7 +113,13 @@ inline constexpr const char* kTrialTimeoutHelp =
 
 /// Called as the runner goes: after each trial (warm-ups included); and how to stop it.
 struct RunObserver {
+  /// `total` counts the reruns of disturbed trials decided so far.
   std::function<void(const Trial&, std::size_t done, std::size_t total)> on_trial;
+  /// What the run is doing now, when that changes: "reference checksums of python", "the cpu
+  /// threads workers=2 repeat 1 trial", "analysis".
+  std::function<void(const std::string&)> on_phase;
+  /// A line worth telling the user: a reference pass that failed, a disturbed trial rerun.
+  std::function<void(const std::string&)> on_note;
   /// A stop request (Ctrl-C): the trial in flight ends early (see RunResult) and no other
   /// starts. Thread-safe to request from anywhere (a signal-watching thread, say).
   std::stop_token stop;
@@ -99,14 +140,23 @@ struct RunResult {
   /// trial was interrupted and is not recorded", "hung: cpu threads workers=4 repeat 1: …".
   std::string reason;
   std::size_t trials_run = 0;  ///< trials that ran to the end, warm-ups included
+  /// A stop request found threads that would not stop: they were abandoned, still running
+  /// tasks, so the process should exit (std::_Exit) as soon as its files are written.
+  bool abandoned = false;
 };
 
 /// Runs the trials of `plan` in order, each under Spec::trial_timeout (or
 /// default_trial_timeout), until the plan is done, a stop is requested (observer.stop), or a
-/// trial hangs. The trial in flight at a stop request is dropped (neither returned nor passed
-/// to on_trial) unless it finished anyway; a hung trial is passed to on_trial and returned.
-/// After a hung trial its tasks still run, detached: the workloads are deliberately kept alive
-/// until the process exits, which it should do soon (a hung task may never return).
+/// trial hangs. First the reference checksums: a workload that runs user code
+/// (Workload::runs_user_code) gets them from a pass in a process of its own, and each of its
+/// trials runs in a process of its own (a crash, exit or hang there fails that trial, and the
+/// run goes on); a workload whose reference pass failed has each of its counted trials recorded
+/// as failed, not run. A disturbed trial is run again up to Spec::rerun_disturbed times, every
+/// attempt passed to on_trial and returned. The trial in flight at a stop request is dropped
+/// (neither returned nor passed to on_trial) unless it finished anyway; a hung trial is passed
+/// to on_trial and returned. After a hung trial (or threads abandoned at a stop) its tasks
+/// still run, detached: the workloads are deliberately kept alive until the process exits,
+/// which it should do soon (a hung task may never return).
 RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& observer);
 
 /// run_sweep(...).trials: for callers that need only the trials.

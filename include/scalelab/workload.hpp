@@ -58,6 +58,17 @@ class Workload {
   /// whose value does not depend on the waiting override it to skip the wait.
   virtual std::uint64_t expected_checksum(std::size_t task) const { return run(task); }
 
+  /// Whether tasks run code scalelab did not write (a `--python-func`): such code may crash,
+  /// exit or hang its process, so the runner computes its reference checksums and runs its
+  /// trials in a process of their own, and never calls it in the driver process.
+  virtual bool runs_user_code() const { return false; }
+
+  /// Loads what the tasks need that the constructor left for later (a user's module, whose
+  /// import runs the user's code): called once, before the clock, in the process that runs the
+  /// tasks (a trial's process, each process worker). Throws Error when it cannot load. run()
+  /// loads on first use when nobody called this. Thread-safe; later calls do nothing.
+  virtual void prepare() const {}
+
   /// Why the model called `model` cannot run this workload (e.g. an embedded interpreter under
   /// the emulated-GIL model), or empty when it can.
   virtual std::string unsupported_by(const std::string& model) const {

@@ -13,6 +13,9 @@
 #include <cmath>
 #include <csignal>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <stop_token>
 #include <thread>
 
@@ -82,6 +85,7 @@ struct RunOptions {
   bool force = false;  // replace the results in an existing --out folder
   std::string resume;  // continue the run in this folder
   std::string trial_timeout;
+  std::string rerun_disturbed = "2";
   bool trial_timeout_given = false;
   bool workers_given = false;  // given, even as "": an empty value is an error, not a default
   bool seed_given = false;
@@ -156,6 +160,8 @@ Spec make_spec(const RunOptions& o) {
   if (o.trial_timeout_given) {
     spec.trial_timeout = parse_duration(o.trial_timeout, "--trial-timeout");
   }
+  spec.rerun_disturbed =
+      static_cast<int>(parse_count(o.rerun_disturbed, "--rerun-disturbed", 0, 100));
   // Only a pair the user named on both sides is an error; a default side just leaves it out.
   spec.skip_unsupported = !(o.workloads_given && o.models_given);
   validate(spec);
@@ -220,36 +226,24 @@ void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclus
   for (const auto& c : conclusions) out << "  - " << c.text << "\n";
 }
 
-// Ctrl-C and SIGTERM while a sweep runs. The signals are blocked in this thread (and so in
-// every thread and worker started after it) and taken by one watching thread with sigtimedwait,
-// which may do what a signal handler may not: request a stop of the sweep. A second signal
-// exits at once; every record line already written is whole (one write per line), so the
-// file stays valid JSON Lines.
+// Ctrl-C and SIGTERM from the start of a run to its exit. The signals are blocked in this
+// thread (and so in every thread and worker started after it) and taken by one watching thread
+// with sigtimedwait, which may do what a signal handler may not: request a stop. The run then
+// ends at the next point that checks, writes its end record and final files and exits 130/143.
+// Should that take longer than kStopDeadline (threads that will not stop, a report that takes
+// long), the watcher says so and exits anyway: every record line already written is whole (one
+// write per line) and final files appear by rename, so what is on disk stays valid. A second
+// signal exits at once.
 class SignalWatch {
  public:
+  static constexpr auto kStopDeadline = std::chrono::milliseconds(1500);
+
   SignalWatch() {
     sigemptyset(&signals_);
     sigaddset(&signals_, SIGINT);
     sigaddset(&signals_, SIGTERM);
     ::pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
-    watcher_ = std::jthread([this](std::stop_token done) {
-      const timespec tick{0, 100'000'000};  // how often to notice that the run is over
-      while (!done.stop_requested()) {
-        siginfo_t info{};
-        const int signal = ::sigtimedwait(&signals_, &info, &tick);
-        if (signal <= 0) continue;
-        if (received_.exchange(signal) != 0) {
-          static constexpr char kNow[] = "\nscalelab: second signal: exiting now\n";
-          [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kNow, sizeof kNow - 1);
-          ::_exit(128 + signal);
-        }
-        static constexpr char kNote[] =
-            "\nscalelab: stopping: saving the finished trials (press Ctrl-C again to quit at "
-            "once)\n";
-        [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
-        stop_.request_stop();
-      }
-    });
+    watcher_ = std::jthread([this](std::stop_token done) { watch(done); });
   }
   SignalWatch(const SignalWatch&) = delete;
   SignalWatch& operator=(const SignalWatch&) = delete;
@@ -262,27 +256,105 @@ class SignalWatch {
   }
   std::stop_token token() const { return stop_.get_token(); }
   int received() const { return received_.load(); }  ///< the first signal, 0 if none
+  /// What the run is doing, for the line printed if it cannot stop in time.
+  void phase(std::string text) {
+    const std::lock_guard lock(mutex_);
+    phase_ = std::move(text);
+  }
+  /// The results folder, once there is one: the line printed if the run cannot stop in time
+  /// says how to continue it.
+  void folder(std::string dir) {
+    const std::lock_guard lock(mutex_);
+    folder_ = std::move(dir);
+  }
+  /// The exit code for the signal received: 130 for SIGINT, 143 for SIGTERM.
+  int exit_code() const { return received_.load() == SIGTERM ? 143 : 130; }
 
  private:
+  void watch(const std::stop_token& done) {
+    const timespec tick{0, 50'000'000};  // how often to look at the deadline and the end
+    std::optional<std::chrono::steady_clock::time_point> stopping_since;
+    while (!done.stop_requested()) {
+      siginfo_t info{};
+      const int signal = ::sigtimedwait(&signals_, &info, &tick);
+      if (signal > 0) {
+        if (received_.exchange(signal) != 0) {
+          static constexpr char kNow[] = "\nscalelab: second signal: exiting now\n";
+          [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kNow, sizeof kNow - 1);
+          ::_exit(128 + signal);
+        }
+        static constexpr char kNote[] =
+            "\nscalelab: stopping: saving the finished trials (press Ctrl-C again to quit at "
+            "once)\n";
+        [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
+        stopping_since = std::chrono::steady_clock::now();
+        stop_.request_stop();
+      }
+      if (stopping_since && std::chrono::steady_clock::now() - *stopping_since > kStopDeadline) {
+        std::string line;
+        {
+          const std::lock_guard lock(mutex_);
+          line = fmt::format(
+              "scalelab: could not stop within {} ms ({}); exiting now. Every record on disk is "
+              "whole{}\n",
+              kStopDeadline.count(), phase_.empty() ? "starting" : phase_,
+              folder_.empty() ? ""
+                              : fmt::format("; continue with: scalelab run --resume {}", folder_));
+        }
+        [[maybe_unused]] const auto n = ::write(STDERR_FILENO, line.data(), line.size());
+        ::_exit(128 + received_.load());
+      }
+    }
+  }
+
   sigset_t signals_{}, previous_{};
   std::stop_source stop_;
   std::atomic<int> received_{0};
+  std::mutex mutex_;
+  std::string phase_, folder_;
   std::jthread watcher_;  // last: stopped and joined before the members it uses go
 };
+
+// For the tests of stopping in each phase: with SCALELAB_TEST_PAUSE_AT=PHASE in the
+// environment, the run says "scalelab: paused at PHASE" on stderr when it reaches PHASE
+// ("calibration", "analysis", "reports") and waits there, up to 30 s, for a stop request, then
+// carries on with the phase, which must then honour the stop.
+void pause_for_test(const char* phase, const std::stop_token& stop) {
+  const char* wanted = std::getenv("SCALELAB_TEST_PAUSE_AT");
+  if (wanted == nullptr || std::strcmp(wanted, phase) != 0) return;
+  const std::string line = fmt::format("scalelab: paused at {}\n", phase);
+  [[maybe_unused]] const auto n = ::write(STDERR_FILENO, line.data(), line.size());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 // Runs `plan` (a fresh run's or a resumed run's remaining trials), appending to `records`,
 // then writes the final files and reports from the records on disk. Returns the exit code.
 int execute(const Spec& spec, const Plan& plan, RecordWriter& records, const fs::path& dir,
-            bool chatty, std::ostream& out, std::ostream& err, bool* hung) {
+            SignalWatch& signals, bool chatty, std::ostream& out, std::ostream& err, bool* hung) {
   const bool progress = chatty && ::isatty(STDERR_FILENO) == 1;
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> failures;
-  SignalWatch signals;
+  // Trials never run because their workload has no reference values: one line per workload.
+  std::map<std::string, std::pair<std::size_t, std::string>> not_run;
+  signals.folder(dir.string());
   RunObserver observer;
   observer.stop = signals.token();
+  observer.on_phase = [&](const std::string& phase) { signals.phase(phase); };
+  observer.on_note = [&](const std::string& note) {
+    if (!chatty) return;
+    if (progress) err << "\r\x1b[K";
+    err << "note: " << note << "\n" << std::flush;
+  };
   observer.on_trial = [&](const Trial& trial, std::size_t done, std::size_t total) {
     if (!trial.warmup()) records.trial(trial);
-    if (trial.failed()) {
+    if (trial.failed() && trial.error.rfind("not run: ", 0) == 0) {
+      auto& [count, why] = not_run[trial.workload];
+      ++count;
+      why = trial.error;
+    } else if (trial.failed()) {
       failures.push_back(fmt::format(
           "{} {} workers={} {}: {}", trial.workload, trial.model, trial.workers,
           trial.warmup() ? "warm-up" : fmt::format("repeat {}", trial.repeat + 1), trial.error));
@@ -299,8 +371,13 @@ int execute(const Spec& spec, const Plan& plan, RecordWriter& records, const fs:
   };
   const RunResult result = run_sweep(spec, plan, observer);
   if (progress) err << "\r\x1b[K" << std::flush;
+  std::size_t failed_trials = failures.size();
+  for (const auto& [workload, entry] : not_run) {
+    failures.push_back(fmt::format("{} ({} trials): {}", workload, entry.first, entry.second));
+    failed_trials += entry.first;
+  }
   const int signal = signals.received();
-  if (hung != nullptr && result.end == RunEnd::hung) *hung = true;
+  if (hung != nullptr && (result.end == RunEnd::hung || result.abandoned)) *hung = true;
   const bool interrupted = result.end != RunEnd::completed;
   nlohmann::json end{{"interrupted", interrupted}};
   if (interrupted) end["reason"] = result.reason;
@@ -309,8 +386,12 @@ int execute(const Spec& spec, const Plan& plan, RecordWriter& records, const fs:
 
   // Every figure, table and report below comes from the records as they are on disk, read
   // back: `scalelab report` on this folder later gives the same report, byte for byte.
+  signals.phase("analysis");
+  pause_for_test("analysis", signals.token());
   const RecordedRun recorded = read_records(dir / "results.jsonl");
   const ReportInput report = make_report_input(recorded);
+  signals.phase("writing the final files and reports");
+  pause_for_test("reports", signals.token());
   write_trials_csv(dir / "results.csv", recorded.trials);
   write_json_file(dir / "results.json", results_json(recorded, report));
   write_reports(dir, report);
@@ -323,7 +404,7 @@ int execute(const Spec& spec, const Plan& plan, RecordWriter& records, const fs:
         dir.string());
   }
   if (!failures.empty()) {
-    err << fmt::format("{} trial(s) failed:\n", failures.size());
+    err << fmt::format("{} trial(s) failed:\n", failed_trials);
     for (const auto& f : failures) err << "  " << f << "\n";
   }
   if (interrupted) {
@@ -332,8 +413,30 @@ int execute(const Spec& spec, const Plan& plan, RecordWriter& records, const fs:
         "--resume {}\n",
         result.reason, report.recorded_trials, report.planned_trials, dir.string());
   }
-  if (result.end == RunEnd::stopped) return signal == SIGTERM ? 143 : 130;
+  // A signal may also have come during the analysis or the writing of the files.
+  const int late_signal = signals.received();
+  if (result.end == RunEnd::stopped || late_signal != 0) {
+    if (late_signal != 0 && result.end != RunEnd::stopped) {
+      // The signal came after the last trial: the run is complete, and so are its files.
+      err << "scalelab: stopped after the last trial; the run and its files are complete\n";
+    }
+    return signals.exit_code();
+  }
   return failures.empty() && !interrupted ? 0 : 1;
+}
+
+// A workload that runs user code is loaded once in a process of its own before anything is
+// written, so that a module that does not import, or a missing function, is bad input (exit 2)
+// as it always was, without the user's code ever running in this process.
+void check_user_code(const std::vector<WorkloadSpec>& workloads, const Spec& spec,
+                     const std::stop_token& stop) {
+  for (const auto& ws : workloads) {
+    const auto workload = make_workload(ws);
+    if (!workload->runs_user_code()) continue;
+    check_loads(*workload,
+                spec.trial_timeout.count() > 0 ? spec.trial_timeout : std::chrono::seconds(60),
+                stop);
+  }
 }
 
 int run_command(const RunOptions& options, std::ostream& out, std::ostream& err, bool* hung) {
@@ -341,9 +444,19 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err,
   const fs::path dir = choose_out_dir(options.out, options.out_given, options.force);
   const int cores = usable_cores();
   const bool chatty = !options.quiet;
+  // From here on Ctrl-C and SIGTERM stop the run wherever it is (see SignalWatch).
+  SignalWatch signals;
+  const auto stopped_before_start = [&](const char* phase) {
+    err << fmt::format("scalelab: stopped during {}: no trial had run, so nothing was written\n",
+                       phase);
+    return signals.exit_code();
+  };
 
   // Task sizes: a CPU-work duration becomes loop iterations measured on this machine.
+  signals.phase("calibration");
+  pause_for_test("calibration", signals.token());
   const ResolvedWorkloads resolved = resolve_workloads(spec);
+  if (signals.token().stop_requested()) return stopped_before_start("calibration");
   if (chatty) {
     for (const auto& [workload, c] : resolved.calibration.items()) {
       err << fmt::format(
@@ -352,6 +465,9 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err,
           c.at("iters").get<std::uint64_t>());
     }
   }
+  signals.phase("loading the user's code");
+  check_user_code(resolved.workloads, spec, signals.token());
+  if (signals.token().stop_requested()) return stopped_before_start("loading the user's code");
   const Plan plan = make_plan(spec, resolved.workloads, cores);
   if (chatty) {
     for (const auto& skipped : plan.skipped) err << "left out: " << skipped << "\n";
@@ -379,7 +495,7 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err,
         "scalelab {}: {} trials (+{} warm-ups), {} tasks each, seed {}; results in {}\n", version(),
         plan.counted(), plan.trials.size() - plan.counted(), spec.tasks, spec.seed, dir.string());
   }
-  return execute(spec, plan, records, dir, chatty, out, err, hung);
+  return execute(spec, plan, records, dir, signals, chatty, out, err, hung);
 }
 
 // `scalelab run --resume DIR`: the trials of an interrupted run that are not on record yet,
@@ -392,6 +508,7 @@ int resume_command(const std::string& folder, bool chatty, std::ostream& out, st
   if (!fs::is_regular_file(dir / "results.jsonl", ec)) {
     throw Error(fmt::format("--resume: '{}' holds no results.jsonl to continue", folder));
   }
+  SignalWatch signals;
   const RecordedRun recorded = read_records(dir);
   for (const auto& w : recorded.warnings) err << "warning: " << w << "\n";
   Resumption resumption;
@@ -414,7 +531,7 @@ int resume_command(const std::string& folder, bool chatty, std::ostream& out, st
                        version(), folder, resumption.recorded, resumption.planned,
                        resumption.plan.counted());
   }
-  return execute(resumption.spec, resumption.plan, records, dir, chatty, out, err, hung);
+  return execute(resumption.spec, resumption.plan, records, dir, signals, chatty, out, err, hung);
 }
 
 // `scalelab report RESULTS [--out DIR]`: the analysis and reports of a saved run.
@@ -647,6 +764,11 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       "sizes, only the trials not on record (give no other run flags)");
   auto* trial_timeout_option =
       run->add_option("--trial-timeout", options.trial_timeout, kTrialTimeoutHelp);
+  run->add_option("--rerun-disturbed", options.rerun_disturbed,
+                  "run a disturbed trial (at most one worker a core, yet its threads waited for a "
+                  "CPU more than 5 % of their CPU time: another process took the CPUs) again, up "
+                  "to this many times; every attempt is recorded, analysis uses the undisturbed")
+      ->default_str(options.rerun_disturbed);
   run->add_flag("--force", options.force,
                 "replace the results in an existing --out folder (only the files a run writes)");
   run->add_flag("--no-warmup", options.no_warmup,

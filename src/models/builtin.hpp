@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "scalelab/model.hpp"
+#include "support/limits.hpp"
 
 namespace scalelab::detail {
 
@@ -35,19 +36,21 @@ void run_task_blocking(const Workload& workload, std::size_t task, TaskResult& r
                        std::chrono::steady_clock::time_point t0);
 
 /// What the exception being handled says, for TaskResult::error; call inside a catch block.
-/// Running out of memory names the address-space limit: "std::bad_alloc (out of memory;
-/// RLIMIT_AS = unlimited)".
+/// Running out of memory names the limit that bit, or the ones checked: "std::bad_alloc (out of
+/// memory; RLIMIT_AS = 384.0 MiB and this process mapped up to 380.2 MiB)".
 std::string current_exception_text();
-
-/// "RLIMIT_NPROC = 4096" (or "= unlimited"): the calling process's soft limit on `resource`.
-std::string limit_text(int resource);
 
 /// The system's text for an errno value: "Too many open files".
 std::string errno_text(int err);
 
-/// The system's reason for `err` and the limit that most likely bit: "Resource temporarily
-/// unavailable (RLIMIT_NPROC = 4096)", "Too many open files (RLIMIT_NOFILE = 64)".
-std::string resource_error_text(int err);
+/// The system's reason for `err` when `what` could not be had, and the limit that bit, read
+/// live (limit_reason): "Resource temporarily unavailable (kernel.pid_max = 32768 and 32700
+/// process IDs are in use)", "Too many open files (RLIMIT_NOFILE = 64 and 64 descriptors are
+/// open)". Call it before releasing what was had, so that the usage read is what failed.
+std::string resource_error_text(Want what, int err);
+
+/// "killed by SIGSEGV", "exited with code 3": how a process ended, from waitpid's status.
+std::string describe_status(int status);
 
 /// "300ms", "2s", "1.5s": a duration as a person would write it.
 std::string duration_text(std::chrono::nanoseconds length);

@@ -3,6 +3,9 @@
 #include "scalelab/model.hpp"
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <cstdio>
@@ -116,25 +119,13 @@ std::string current_exception_text() {
   try {
     throw;
   } catch (const std::bad_alloc& e) {
-    // The memory a task could not have is the limit worth naming (ulimit -v).
-    return fmt::format("{} (out of memory; {})", e.what(), limit_text(RLIMIT_AS));
+    // The memory a task could not have: name the limit that bit (ulimit -v), if one did.
+    return fmt::format("{} (out of memory; {})", e.what(), limit_reason(Want::memory, ENOMEM));
   } catch (const std::exception& e) {
     return e.what();
   } catch (...) {
     return "unknown exception";
   }
-}
-
-std::string limit_text(int resource) {
-  const char* name = resource == RLIMIT_NPROC    ? "RLIMIT_NPROC"
-                     : resource == RLIMIT_NOFILE ? "RLIMIT_NOFILE"
-                     : resource == RLIMIT_AS     ? "RLIMIT_AS"
-                                                 : "limit";
-  rlimit limit{};
-  if (::getrlimit(resource, &limit) != 0) return fmt::format("{} unknown", name);
-  if (limit.rlim_cur == RLIM_INFINITY) return fmt::format("{} = unlimited", name);
-  return fmt::format("{} = {}{}", name, static_cast<unsigned long long>(limit.rlim_cur),
-                     resource == RLIMIT_AS ? " bytes" : "");
 }
 
 std::string errno_text(int err) {
@@ -146,26 +137,10 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-std::string resource_error_text(int err) {
+std::string resource_error_text(Want what, int err) {
   const std::string reason = errno_text(err);
-  switch (err) {
-    case EAGAIN: {
-      // A thread or process could not be had: the per-user task limit, or (for a thread's
-      // stack) the address space when that is limited.
-      rlimit as{};
-      const bool as_limited = ::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
-      return fmt::format("{} ({}{}{})", reason, limit_text(RLIMIT_NPROC), as_limited ? ", " : "",
-                         as_limited ? limit_text(RLIMIT_AS) : "");
-    }
-    case EMFILE:
-      return fmt::format("{} ({})", reason, limit_text(RLIMIT_NOFILE));
-    case ENFILE:
-      return fmt::format("{} (the system-wide limit, fs.file-max)", reason);
-    case ENOMEM:
-      return fmt::format("{} ({})", reason, limit_text(RLIMIT_AS));
-    default:
-      return reason;
-  }
+  const std::string limit = limit_reason(what, err);
+  return limit.empty() ? reason : fmt::format("{} ({})", reason, limit);
 }
 
 std::string duration_text(std::chrono::nanoseconds length) {
@@ -187,6 +162,19 @@ std::string task_list(const std::vector<std::size_t>& tasks) {
   }
   if (tasks.size() > kShown) text += fmt::format(" and {} more", tasks.size() - kShown);
   return text;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    return fmt::format("killed by SIG{}{}{}", name != nullptr ? name : std::to_string(sig),
+                       // Nobody else here sends SIGKILL to a worker in a batch.
+                       sig == SIGKILL ? " (possibly the OOM killer)" : "",
+                       WCOREDUMP(status) ? " (core dumped)" : "");
+  }
+  return "stopped";
 }
 
 }  // namespace detail

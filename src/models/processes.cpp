@@ -160,8 +160,8 @@ class TaskBoard {
     const int err = errno;
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
-    throw std::runtime_error(
-        fmt::format("could not map the workers' task board: {}", resource_error_text(err)));
+    throw std::runtime_error(fmt::format("could not map the workers' task board: {}",
+                                         resource_error_text(Want::mapping, err)));
   }
   std::size_t size_;
   int fd_ = -1;
@@ -282,6 +282,7 @@ int worker_loop(Channel& channel, const Workload* workload, BoardEntry& board) {
     if (!channel.receive(frame, text) || frame.kind != Kind::spec) return 3;
     try {
       owned = make_workload(workload_spec_from_json(nlohmann::json::parse(text)));
+      owned->prepare();  // before ready: a user's module is imported outside the clock
     } catch (const std::exception& e) {
       channel.send(Frame{Kind::failure}, e.what());
       return 3;
@@ -336,20 +337,6 @@ int worker_loop(Channel& channel, const Workload* workload, BoardEntry& board) {
         return 3;
     }
   }
-}
-
-// "killed by SIGSEGV", "exited with code 3": how a worker ended, from waitpid's status.
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* name = sigabbrev_np(sig);
-    return fmt::format("killed by SIG{}{}{}", name != nullptr ? name : std::to_string(sig),
-                       // Nobody else here sends SIGKILL to a worker in a batch.
-                       sig == SIGKILL ? " (possibly the OOM killer)" : "",
-                       WCOREDUMP(status) ? " (core dumped)" : "");
-  }
-  return "stopped";
 }
 
 struct Worker {
@@ -513,7 +500,8 @@ class ProcessesPool final : public Pool {
       int sv[2];
       if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         throw std::runtime_error(fmt::format("could not create the socket for worker {} of {}: {}",
-                                             i + 1, workers, resource_error_text(errno)));
+                                             i + 1, workers,
+                                             resource_error_text(Want::descriptor, errno)));
       }
       const std::string fd_text = std::to_string(sv[1]);
       const std::string index_text = std::to_string(i);
@@ -526,7 +514,7 @@ class ProcessesPool final : public Pool {
         ::close(sv[0]);
         ::close(sv[1]);
         throw std::runtime_error(fmt::format("could not start worker process {} of {}: {}", i + 1,
-                                             workers, resource_error_text(err)));
+                                             workers, resource_error_text(Want::process, err)));
       }
       if (pid == 0) {
         ::close(sv[0]);

@@ -9,8 +9,6 @@
 // after that is owned jointly by them (a shared_ptr), except the workload, which the caller
 // must keep alive until the process exits (run_sweep does).
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -123,14 +121,16 @@ class ThreadsPool final : public Pool {
         });
       }
     } catch (const std::system_error& e) {
+      // The limit is read while the threads started still count against it.
+      const std::string why = resource_error_text(Want::thread, e.code().value());
       stop_and_join();  // the threads already started must not outlive a pool that failed
-      throw std::runtime_error(fmt::format("could not start thread {} of {}: {}",
-                                           threads_.size() + 1, workers,
-                                           resource_error_text(e.code().value())));
+      throw std::runtime_error(
+          fmt::format("could not start thread {} of {}: {}", threads_.size() + 1, workers, why));
     } catch (const std::bad_alloc&) {
+      const std::string why = limit_reason(Want::memory, ENOMEM);
       stop_and_join();
       throw std::runtime_error(fmt::format("could not start thread {} of {}: out of memory ({})",
-                                           threads_.size() + 1, workers, limit_text(RLIMIT_AS)));
+                                           threads_.size() + 1, workers, why));
     }
     // Warm: every thread exists and is parked on the queue before the clock can start.
     std::unique_lock lock(state_->mutex);
@@ -182,14 +182,15 @@ class ThreadsPool final : public Pool {
 
  private:
   // The batch passed its deadline or was asked to stop: no new tasks; the ones in flight get
-  // the grace period (after a stop: until the deadline) to end. Always throws BatchAborted.
+  // the grace period to end (a stop must end the run within seconds, so it gets no more than a
+  // timeout does). Always throws BatchAborted.
   [[noreturn]] void cut_short(std::unique_lock<std::mutex>& lock, std::size_t tasks,
                               const RunControl& control, Clock::time_point started,
                               Clock::time_point deadline) {
     ThreadsState& s = *state_;
     s.quit_batch.store(true, std::memory_order_relaxed);
     const bool stopped = control.stop.stop_requested() && Clock::now() < deadline;
-    const auto limit = later(stopped ? deadline : Clock::now(), control.grace);
+    const auto limit = later(Clock::now(), control.grace);
     if (!wait_until_done(s.done, lock, {}, limit, [&] { return s.active == 0; })) {
       hung_ = true;
       std::vector<std::size_t> running;
@@ -198,6 +199,14 @@ class ThreadsPool final : public Pool {
         if (task != kNoTask) running.push_back(task);
       }
       std::sort(running.begin(), running.end());
+      const std::string which = running.empty() ? std::string("tasks") : task_list(running);
+      if (stopped) {
+        throw BatchAborted(
+            AbortReason::hung,
+            fmt::format("interrupted: {} still running {} after the stop request; threads cannot "
+                        "be stopped safely, so they were abandoned",
+                        which, duration_text(control.grace)));
+      }
       const auto waited =
           control.timeout.count() > 0
               ? control.timeout

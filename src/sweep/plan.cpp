@@ -70,6 +70,10 @@ void validate(const Spec& spec) {
   if (spec.trial_timeout.count() < 0) {
     throw Error("--trial-timeout: give a duration above 0, like 30s (or leave it out: derived)");
   }
+  if (spec.rerun_disturbed < 0 || spec.rerun_disturbed > 100) {
+    throw Error(fmt::format("--rerun-disturbed: {} is not a rerun count; use 0 to 100",
+                            spec.rerun_disturbed));
+  }
   if (spec.model_options.switch_interval < std::chrono::microseconds(1)) {
     throw Error("--switch-interval: give a duration of at least 1us, like 5ms");
   }
@@ -98,6 +102,7 @@ nlohmann::json to_json(const Spec& spec) {
       {"switch_interval_s",
        std::chrono::duration<double>(spec.model_options.switch_interval).count()},
       {"start_method", spec.model_options.start_method == StartMethod::fork ? "fork" : "spawn"},
+      {"rerun_disturbed", spec.rerun_disturbed},
       {"trial_timeout_s",
        spec.trial_timeout.count() > 0
            ? nlohmann::json(std::chrono::duration<double>(spec.trial_timeout).count())

@@ -274,19 +274,24 @@ void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial
     for (const auto& [name, value] : t.counters) counter_names.insert(name);
   }
   std::string text =
-      "workload,model,workers,repeat,tasks,tasks_done,wall_s,startup_s,user_s,sys_s,cpu_util,"
-      "voluntary_ctx,involuntary_ctx,max_rss_kib,max_in_flight,checksum_ok,error";
+      "workload,model,workers,repeat,tasks,tasks_done,wall_s,startup_s,user_s,sys_s,"
+      "cpu_window_s,cpu_util,voluntary_ctx,involuntary_ctx,max_rss_kib,max_in_flight,"
+      "checksum_ok,error,attempt,disturbed,run_delay_s,steal_s";
   for (const auto& name : counter_names) {
     text += ',';  // two appends: g++ 12 warns falsely (-Wrestrict) on "," + std::string
     text += csv_field(name);
   }
   text += "\n";
   for (const auto& t : trials) {
-    text += fmt::format("{},{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.6g},{},{},{},{},{},{}",
-                        csv_field(t.workload), csv_field(t.model), t.workers, t.repeat, t.tasks,
-                        t.tasks_done, t.wall_s, t.startup_s, t.user_s, t.sys_s, t.cpu_util(),
-                        t.voluntary_ctx, t.involuntary_ctx, t.max_rss_kib, t.max_in_flight,
-                        t.checksum_ok ? "true" : "false", csv_field(t.error));
+    text +=
+        fmt::format("{},{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6g},{},{},{},{},{},{}",
+                    csv_field(t.workload), csv_field(t.model), t.workers, t.repeat, t.tasks,
+                    t.tasks_done, t.wall_s, t.startup_s, t.user_s, t.sys_s, t.cpu_window_s,
+                    t.cpu_util(), t.voluntary_ctx, t.involuntary_ctx, t.max_rss_kib,
+                    t.max_in_flight, t.checksum_ok ? "true" : "false", csv_field(t.error));
+    // Every attempt of a planned trial is a row; attempt and disturbed tell them apart.
+    text += fmt::format(",{},{},{:.9g},{:.9g}", t.attempt, t.disturbed ? "true" : "false",
+                        t.run_delay_s, t.steal_s);
     for (const auto& name : counter_names) {
       const auto it = t.counters.find(name);
       text += it == t.counters.end() ? "," : fmt::format(",{:.9g}", it->second);
@@ -398,6 +403,7 @@ Trial trial_from_json(const nlohmann::json& json) {
   t.max_in_flight = field<int>(json, "max_in_flight", 0, false);
   t.checksum_ok = field<bool>(json, "checksum_ok", false, false);
   t.error = field<std::string>(json, "error", "", false);
+  t.hung = field<bool>(json, "hung", false, false);
   if (const auto it = json.find("counters"); it != json.end() && !it->is_null()) {
     if (!it->is_object()) throw Error("field 'counters' is not an object");
     for (const auto& [name, value] : it->items()) {
@@ -409,6 +415,14 @@ Trial trial_from_json(const nlohmann::json& json) {
   }
   t.task_start_s = number_list(json, "task_start_s");
   t.task_end_s = number_list(json, "task_end_s");
+  t.cpu_window_s = field<double>(json, "cpu_window_s", 0, false);
+  if (t.cpu_window_s < 0) throw Error("field 'cpu_window_s' is negative");
+  t.run_delay_s = field<double>(json, "run_delay_s", 0, false);
+  t.steal_s = field<double>(json, "steal_s", 0, false);
+  if (t.run_delay_s < 0 || t.steal_s < 0) throw Error("field 'run_delay_s' or 'steal_s' is negative");
+  t.disturbed = field<bool>(json, "disturbed", false, false);
+  t.attempt = field<int>(json, "attempt", 0, false);
+  if (t.attempt < 0) throw Error("field 'attempt' is negative");
   return t;
 }
 

@@ -75,6 +75,10 @@ Spec spec_from_json(const nlohmann::json& json) {
       throw Error(fmt::format("the recorded start method '{}' is unknown", method));
     }
     spec.model_options.start_method = method == "fork" ? StartMethod::fork : StartMethod::spawn;
+    // Records from before --rerun-disturbed existed keep the default.
+    if (json.contains("rerun_disturbed")) {
+      spec.rerun_disturbed = json["rerun_disturbed"].get<int>();
+    }
     // "auto": derived per workload (default_trial_timeout).
     if (json.contains("trial_timeout_s") && json["trial_timeout_s"] != "auto") {
       spec.trial_timeout = seconds_field(json, "trial_timeout_s");

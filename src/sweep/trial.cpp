@@ -2,13 +2,21 @@
 
 #include "scalelab/trial.hpp"
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
+#include "scalelab/records.hpp"
+#include "sweep/isolate.hpp"
 
 // Under AddressSanitizer (and so LeakSanitizer): g++ says so with __SANITIZE_ADDRESS__, clang
 // with __has_feature.
@@ -75,7 +83,95 @@ std::string check_tasks(const std::vector<TaskResult>& tasks,
   return first;
 }
 
+// The names in a /proc folder that are numbers (task ids, process ids).
+std::vector<std::string> numeric_entries(const std::string& folder) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string_view::npos) {
+      names.emplace_back(name);
+    }
+  }
+  ::closedir(dir);
+  return names;
+}
+
+// Nanoseconds the threads of process `pid` have spent runnable but waiting for a CPU: the
+// second field of each /proc/PID/task/TID/schedstat. Adds the thread's child processes to
+// `children` (/proc/PID/task/TID/children), so that process workers are counted too.
+bool add_run_delay(const std::string& pid, std::uint64_t& delay_ns,
+                   std::vector<std::string>* children) {
+  bool any = false;
+  const std::string tasks = "/proc/" + pid + "/task";
+  for (const auto& tid : numeric_entries(tasks)) {
+    std::ifstream in(tasks + "/" + tid + "/schedstat");
+    std::uint64_t on_cpu = 0, waiting = 0;
+    if (in >> on_cpu >> waiting) {
+      delay_ns += waiting;
+      any = true;
+    }
+    if (children != nullptr) {
+      std::ifstream list(tasks + "/" + tid + "/children");
+      for (std::string child; list >> child;) children->push_back(child);
+    }
+  }
+  return any;
+}
+
+// What took the CPUs from a trial: its own threads' and its worker processes' run delay, and
+// the machine's steal time. Sampled before and after the batch; the difference is the trial's.
+struct CpuWaits {
+  std::uint64_t run_delay_ns = 0;
+  std::uint64_t steal_ticks = 0;
+  bool known = false;  // schedstat could be read (CONFIG_SCHEDSTATS; Linux only)
+
+  static CpuWaits sample() {
+    CpuWaits w;
+    std::vector<std::string> children;
+    w.known = add_run_delay(std::to_string(::getpid()), w.run_delay_ns, &children);
+    for (const auto& child : children) add_run_delay(child, w.run_delay_ns, nullptr);
+    // /proc/stat's first line: cpu user nice system idle iowait irq softirq steal ...
+    std::ifstream stat("/proc/stat");
+    std::string label;
+    std::uint64_t field[8] = {};
+    if (stat >> label && label == "cpu") {
+      for (auto& f : field) stat >> f;
+      if (stat) w.steal_ticks = field[7];
+    }
+    return w;
+  }
+};
+
+// A trial waited for the CPUs when it had no reason to: at most one runnable thread a usable
+// core, yet its threads waited more than this share of the CPU time they used; and more than
+// kDisturbedFloor_s and kDisturbedWallShare of its wall time, so that neither a tiny trial's
+// scheduling jitter nor a few milliseconds of late wake-ups in a trial that mostly sleeps (its
+// CPU time is small) count: neither moves the wall time by as much as 1 %.
+constexpr double kDisturbedShare = 0.05;
+constexpr double kDisturbedFloor_s = 0.002;
+constexpr double kDisturbedWallShare = 0.01;
+
 }  // namespace
+
+bool disturbed(const Trial& t, int usable_cores) {
+  if (t.workers > usable_cores) return false;  // then waiting for a CPU is the model's own doing
+  const double waited = t.run_delay_s + t.steal_s;
+  return waited > kDisturbedFloor_s && waited > kDisturbedShare * (t.user_s + t.sys_s) &&
+         waited > kDisturbedWallShare * t.wall_s;
+}
+
+Trial unrun_trial(const std::string& workload, const std::string& model, int workers, int repeat,
+                  std::size_t tasks) {
+  Trial trial;
+  trial.workload = workload;
+  trial.model = model;
+  trial.workers = workers;
+  trial.repeat = repeat;
+  trial.tasks = tasks;
+  return trial;
+}
 
 nlohmann::json to_json(const Trial& t) {
   return {
@@ -91,6 +187,7 @@ nlohmann::json to_json(const Trial& t) {
       {"user_s", t.user_s},
       {"sys_s", t.sys_s},
       {"cpu_util", t.cpu_util()},
+      {"cpu_window_s", t.cpu_window_s},
       {"voluntary_ctx", t.voluntary_ctx},
       {"involuntary_ctx", t.involuntary_ctx},
       {"max_rss_kib", t.max_rss_kib},
@@ -101,6 +198,10 @@ nlohmann::json to_json(const Trial& t) {
       {"hung", t.hung},
       {"task_start_s", t.task_start_s},
       {"task_end_s", t.task_end_s},
+      {"run_delay_s", t.run_delay_s},
+      {"steal_s", t.steal_s},
+      {"disturbed", t.disturbed},
+      {"attempt", t.attempt},
   };
 }
 
@@ -108,27 +209,43 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
                 int workers, int repeat, std::size_t tasks,
                 const std::vector<std::uint64_t>& expected, const ModelOptions& options,
                 const RunControl& control) {
-  Trial trial;
-  trial.workload = workload.spec().name;
-  trial.model = model_name;
-  trial.workers = workers;
-  trial.repeat = repeat;
-  trial.tasks = tasks;
+  Trial trial = unrun_trial(workload.spec().name, model_name, workers, repeat, tasks);
   try {
+    workload.prepare();           // a user's module is imported here, before the clock
     ResourceUsage::reset_peak();  // the peak is this trial's, not the largest so far
     const auto s0 = std::chrono::steady_clock::now();
     const auto pool = model.start(workload, workers, options);
     trial.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+    const CpuWaits waits_before = CpuWaits::sample();
     const ResourceUsage before = ResourceUsage::of_self();
+    const auto window_start = std::chrono::steady_clock::now();
     const BatchResult batch = pool->run(tasks, control);
+    // The CPU time is what was used between these two samples, so cpu_util divides it by the
+    // time between them, not by the batch's wall time (first dispatch to last result), which
+    // leaves out the waking and parking of the workers that the CPU time includes.
+    trial.cpu_window_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
     ResourceUsage usage = ResourceUsage::of_self().since(before);
+    const CpuWaits waits_after = CpuWaits::sample();
     if (batch.has_worker_usage) usage += batch.worker_usage;
+    if (waits_before.known && waits_after.known) {
+      trial.run_delay_s =
+          static_cast<double>(waits_after.run_delay_ns -
+                              std::min(waits_after.run_delay_ns, waits_before.run_delay_ns)) *
+          1e-9;
+    }
+    const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+    if (ticks_per_s > 0 && waits_after.steal_ticks >= waits_before.steal_ticks) {
+      trial.steal_s = static_cast<double>(waits_after.steal_ticks - waits_before.steal_ticks) /
+                      static_cast<double>(ticks_per_s);
+    }
     trial.wall_s = batch.wall_s;
     trial.user_s = usage.user_s;
     trial.sys_s = usage.sys_s;
     trial.voluntary_ctx = usage.voluntary_ctx;
     trial.involuntary_ctx = usage.involuntary_ctx;
     trial.max_rss_kib = usage.max_rss_kib;
+    trial.disturbed = disturbed(trial, usable_cores());
     trial.max_in_flight = std::max(batch.max_in_flight, max_overlap(batch.tasks));
     trial.counters = batch.counters;
     trial.task_start_s.reserve(tasks);
@@ -179,13 +296,60 @@ std::chrono::nanoseconds default_trial_timeout(const WorkloadSpec& workload, std
 }
 
 RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& observer) {
+  RunResult result;
+  const auto note = [&](const std::string& text) {
+    if (observer.on_note) observer.on_note(text);
+  };
+  const auto phase = [&](const std::string& text) {
+    if (observer.on_phase) observer.on_phase(text);
+  };
+  // The workloads are built here, in the driver: their constructors run no user code (a
+  // user's module is imported by prepare(), in the process that runs its tasks).
   std::vector<std::unique_ptr<Workload>> workloads;
-  std::vector<std::vector<std::uint64_t>> expected;
-  for (const auto& ws : plan.workloads) {
-    workloads.push_back(make_workload(ws));
-    auto& values = expected.emplace_back(spec.tasks);
-    for (std::size_t i = 0; i < spec.tasks; ++i) values[i] = workloads.back()->expected_checksum(i);
+  for (const auto& ws : plan.workloads) workloads.push_back(make_workload(ws));
+  // The hung trial's abandoned threads may still call into its workload, and would into a
+  // destroyed one: then every workload is deliberately kept until the process exits.
+  const auto keep_workloads = [&] {
+    for (auto& workload : workloads) SCALELAB_LSAN_IGNORE(workload.release());
+  };
+
+  // Reference checksums. Those of user code come from a pass in a process of its own, under
+  // the trial timeout: its crash, exit or hang costs that workload's trials, not the run.
+  std::vector<std::vector<std::uint64_t>> expected(plan.workloads.size());
+  std::vector<std::string> unusable(plan.workloads.size());
+  phase("reference checksums");
+  for (std::size_t w = 0; w < workloads.size(); ++w) {
+    const std::string& name = plan.workloads[w].name;
+    if (observer.stop.stop_requested()) {
+      result.end = RunEnd::stopped;
+      result.reason = fmt::format("stopped before the reference checksums of {}", name);
+      return result;
+    }
+    if (!workloads[w]->runs_user_code()) {
+      auto& values = expected[w];
+      values.resize(spec.tasks);
+      for (std::size_t i = 0; i < spec.tasks; ++i) values[i] = workloads[w]->expected_checksum(i);
+      continue;
+    }
+    phase(fmt::format("reference checksums of {}", name));
+    const auto timeout = spec.trial_timeout.count() > 0
+                             ? spec.trial_timeout
+                             : default_trial_timeout(plan.workloads[w], spec.tasks, {});
+    detail::ReferencePass pass =
+        detail::isolated_reference_pass(*workloads[w], spec.tasks, timeout, observer.stop);
+    if (pass.stopped) {
+      result.end = RunEnd::stopped;
+      result.reason = fmt::format("stopped: {}: {}", name, pass.failure);
+      return result;
+    }
+    if (!pass.raised.empty()) note(fmt::format("{}: {}", name, pass.raised));
+    if (!pass.failure.empty()) {
+      unusable[w] = pass.failure;
+      note(fmt::format("{}: {}; its trials are not run", name, pass.failure));
+    }
+    expected[w] = std::move(pass.checksums);
   }
+
   std::map<std::string, std::unique_ptr<Model>> models;
   for (const auto& name : spec.models) models[name] = make_model(name);
 
@@ -198,49 +362,82 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
                        p.workers, p.warmup() ? "warm-up" : fmt::format("repeat {}", p.repeat + 1));
   };
 
-  RunResult result;
   result.trials.reserve(plan.counted());
+  std::size_t total = plan.trials.size();  // grows by one for each rerun
   for (const auto& planned : plan.trials) {
-    if (observer.stop.stop_requested()) {
-      result.end = RunEnd::stopped;
-      result.reason = fmt::format("stopped before the {} trial", label(planned));
-      break;
-    }
     const std::size_t w = planned.workload;
-    RunControl control;
-    control.stop = observer.stop;
-    control.timeout =
-        spec.trial_timeout.count() > 0
-            ? spec.trial_timeout
-            : default_trial_timeout(plan.workloads[w], spec.tasks,
-                                    serial_s[w].empty() ? one_worker_s[w] : serial_s[w]);
-    Trial trial =
-        run_trial(*workloads.at(w), *models.at(planned.model), planned.model, planned.workers,
-                  planned.repeat, spec.tasks, expected[w], spec.model_options, control);
-    if (trial.failed() && !trial.hung && observer.stop.stop_requested()) {
-      // Cut short by the stop, it measured nothing and failed through no fault of the model.
-      result.end = RunEnd::stopped;
-      result.reason =
-          fmt::format("stopped: the {} trial was interrupted and is not recorded", label(planned));
-      break;
+    if (!unusable[w].empty()) {
+      // No reference values, so nothing could be checked: on record as failed, not run.
+      if (planned.warmup()) {
+        --total;
+        continue;
+      }
+      Trial trial = unrun_trial(plan.workloads[w].name, planned.model, planned.workers,
+                                planned.repeat, spec.tasks);
+      trial.error = fmt::format("not run: no reference checksums: {}", unusable[w]);
+      ++result.trials_run;
+      if (observer.on_trial) observer.on_trial(trial, result.trials_run, total);
+      result.trials.push_back(std::move(trial));
+      continue;
     }
-    ++result.trials_run;
-    if (!trial.failed()) {
-      if (planned.model == "serial") serial_s[w].push_back(trial.wall_s);
-      if (planned.workers == 1) one_worker_s[w].push_back(trial.wall_s);
-    }
-    if (observer.on_trial) observer.on_trial(trial, result.trials_run, plan.trials.size());
-    const bool hung = trial.hung;
-    if (hung) result.reason = fmt::format("hung: {}: {}", label(planned), trial.error);
-    if (!trial.warmup()) result.trials.push_back(std::move(trial));
-    if (hung) {
-      result.end = RunEnd::hung;
-      // The hung trial's abandoned threads may still call into its workload, and would into a
-      // destroyed one: every workload is deliberately kept until the process exits.
-      for (auto& workload : workloads) SCALELAB_LSAN_IGNORE(workload.release());
-      break;
+    for (int attempt = 0;; ++attempt) {
+      if (observer.stop.stop_requested()) {
+        result.end = RunEnd::stopped;
+        result.reason = fmt::format("stopped before the {} trial", label(planned));
+        return result;
+      }
+      phase(fmt::format("the {} trial", label(planned)));
+      RunControl control;
+      control.stop = observer.stop;
+      control.timeout =
+          spec.trial_timeout.count() > 0
+              ? spec.trial_timeout
+              : default_trial_timeout(plan.workloads[w], spec.tasks,
+                                      serial_s[w].empty() ? one_worker_s[w] : serial_s[w]);
+      const Workload& workload = *workloads.at(w);
+      const Model& model = *models.at(planned.model);
+      Trial trial = workload.runs_user_code()
+                        ? detail::run_trial_isolated(workload, model, planned.model,
+                                                     planned.workers, planned.repeat, spec.tasks,
+                                                     expected[w], spec.model_options, control)
+                        : run_trial(workload, model, planned.model, planned.workers, planned.repeat,
+                                    spec.tasks, expected[w], spec.model_options, control);
+      trial.attempt = attempt;
+      if (trial.failed() && observer.stop.stop_requested()) {
+        // Cut short by the stop, it measured nothing and failed through no fault of the model.
+        result.end = RunEnd::stopped;
+        result.reason = fmt::format("stopped: the {} trial was interrupted and is not recorded",
+                                    label(planned));
+        if (trial.hung) {
+          // Threads that did not honour the stop: abandoned, still running the workload.
+          result.abandoned = true;
+          result.reason += fmt::format(" ({})", trial.error);
+          keep_workloads();
+        }
+        return result;
+      }
+      ++result.trials_run;
+      if (!trial.failed() && !trial.disturbed) {
+        if (planned.model == "serial") serial_s[w].push_back(trial.wall_s);
+        if (planned.workers == 1) one_worker_s[w].push_back(trial.wall_s);
+      }
+      const bool rerun = trial.disturbed && !trial.failed() && attempt < spec.rerun_disturbed;
+      if (rerun) ++total;
+      if (observer.on_trial) observer.on_trial(trial, result.trials_run, total);
+      const bool hung = trial.hung;
+      if (hung) result.reason = fmt::format("hung: {}: {}", label(planned), trial.error);
+      if (!trial.warmup()) result.trials.push_back(std::move(trial));
+      if (hung) {
+        result.end = RunEnd::hung;
+        keep_workloads();
+        return result;
+      }
+      if (!rerun) break;
+      note(fmt::format("{} was disturbed (another process took its CPUs): running it again",
+                       label(planned)));
     }
   }
+  phase("analysis");
   return result;
 }
 

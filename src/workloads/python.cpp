@@ -10,10 +10,13 @@
 // Python.h first: it sets feature-test macros that the standard headers must see.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <unistd.h>  // gettid, getpid
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -46,11 +49,51 @@ struct Decref {
 };
 using Ref = std::unique_ptr<PyObject, Decref>;
 
-// Holds the GIL for the calling thread while alive; creates the thread's Python thread state
-// when it has none (a pool thread) and deletes it again at the end.
+// Keeps the calling thread's Python thread state from its first task to the thread's end, as
+// a Python thread keeps its own. A thread without one (a pool thread) gets it at its first
+// GilHold. Without this, PyGILState_Release deletes the state after every task and the next
+// task builds a new one (the state, a frame stack freshly mapped and faulted in, the runtime's
+// lock taken on both ends): 9 us a task against 1 us, measured with 1-iteration tasks.
+//
+// The state goes when the thread ends: its thread_local destructor takes the GIL and deletes it
+// (the thread's last PyGILState_Release). After fork, the child has only the forking thread,
+// whose state survives PyOS_AfterFork_Child (it is the current one), so its keeper stays
+// valid; the other threads' states are deleted there, and their keepers are not in the child.
+// The main thread keeps nothing: it normally has the interpreter's first state already, and
+// its thread_locals are destroyed inside exit(), where waiting for the GIL could hang the exit
+// behind a thread left running a task.
+class ThreadStateKeeper {
+ public:
+  // Call without holding the GIL.
+  static void ensure() { thread_local const ThreadStateKeeper keeper; }
+
+  ThreadStateKeeper(const ThreadStateKeeper&) = delete;
+  ThreadStateKeeper& operator=(const ThreadStateKeeper&) = delete;
+
+ private:
+  ThreadStateKeeper() {
+    if (PyGILState_GetThisThreadState() != nullptr || ::gettid() == ::getpid()) return;
+    outer_ = PyGILState_Ensure();  // creates the state (and takes the GIL)
+    state_ = PyEval_SaveThread();  // hands the GIL back; the state stays this thread's
+  }
+  ~ThreadStateKeeper() {
+    if (state_ == nullptr) return;
+    PyEval_RestoreThread(state_);
+    PyGILState_Release(outer_);  // its last hold: clears and deletes the state, drops the GIL
+  }
+
+  PyThreadState* state_ = nullptr;  // null: this keeper owns no state
+  PyGILState_STATE outer_ = PyGILState_UNLOCKED;
+};
+
+// Holds the GIL for the calling thread while alive, with the thread's own Python thread state
+// (kept by ThreadStateKeeper between tasks).
 class GilHold {
  public:
-  GilHold() : state_(PyGILState_Ensure()) {}
+  GilHold() {
+    ThreadStateKeeper::ensure();
+    state_ = PyGILState_Ensure();
+  }
   ~GilHold() { PyGILState_Release(state_); }
   GilHold(const GilHold&) = delete;
   GilHold& operator=(const GilHold&) = delete;
@@ -157,9 +200,9 @@ Ref compile_default_task() {
   return Ref{Py_NewRef(task)};
 }
 
-// "module:function" (the function part may be dotted, e.g. Class.method) as a callable.
-// Call with the GIL held; throws Error naming --python-func.
-Ref load_user_function(const std::string& text) {
+// Checks that `text` has the MODULE:FUNCTION form, without importing anything; throws Error
+// naming --python-func.
+void check_function_name(const std::string& text) {
   const auto colon = text.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
     throw Error(fmt::format(
@@ -167,6 +210,14 @@ Ref load_user_function(const std::string& text) {
         "in mytasks.py",
         text));
   }
+}
+
+// "module:function" (the function part may be dotted, e.g. Class.method) as a callable. The
+// import runs the module's code: the user's. Call with the GIL held; throws Error naming
+// --python-func.
+Ref load_user_function(const std::string& text) {
+  check_function_name(text);
+  const auto colon = text.find(':');
   const std::string module_name = text.substr(0, colon);
   const std::string function_name = text.substr(colon + 1);
   Ref object{PyImport_ImportModule(module_name.c_str())};
@@ -199,10 +250,15 @@ class PythonWorkload final : public Workload {
       : spec_(std::move(spec)),
         expected_(spec_.cpu_iters),
         name_(spec_.python_func.empty() ? "the default python task" : spec_.python_func) {
+    // A user's module is imported by prepare(), in the process that runs the tasks: its
+    // top-level code is the user's, and may crash or hang like the function itself.
+    if (!spec_.python_func.empty()) check_function_name(spec_.python_func);
     ensure_interpreter();
-    const GilHold gil;
-    function_ =
-        spec_.python_func.empty() ? compile_default_task() : load_user_function(spec_.python_func);
+    if (spec_.python_func.empty()) {
+      const GilHold gil;
+      function_ = compile_default_task();
+      loaded_ = true;
+    }
   }
 
   ~PythonWorkload() override {
@@ -216,7 +272,21 @@ class PythonWorkload final : public Workload {
   // work (the ideal line then stops at the core count).
   Bound bound() const override { return Bound::cpu; }
 
+  bool runs_user_code() const override { return !spec_.python_func.empty(); }
+
+  void prepare() const override {
+    if (loaded_.load(std::memory_order_acquire)) return;
+    // Once, whichever thread comes first; a failed import throws here and is tried again by
+    // the next caller (each task then reports the import's error).
+    const std::lock_guard lock(load_mutex_);
+    if (loaded_.load(std::memory_order_relaxed)) return;
+    const GilHold gil;
+    function_ = load_user_function(spec_.python_func);
+    loaded_.store(true, std::memory_order_release);
+  }
+
   std::uint64_t run(std::size_t task) const override {
+    prepare();
     const GilHold gil;  // the real GIL, for this task only
     const Ref result{
         spec_.python_func.empty()
@@ -281,7 +351,11 @@ class PythonWorkload final : public Workload {
   WorkloadSpec spec_;
   CpuLoopChecksums expected_;
   std::string name_;  // for messages
-  Ref function_;      // set once in the constructor, only read afterwards
+  // The task's callable: set in the constructor (the default loop) or once by prepare() (a
+  // user's function), and only read once loaded_ says so.
+  mutable Ref function_;
+  mutable std::atomic<bool> loaded_{false};
+  mutable std::mutex load_mutex_;
   mutable PyGILState_STATE fork_gil_ = PyGILState_UNLOCKED;
 };
 

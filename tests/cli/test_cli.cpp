@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -26,9 +27,8 @@
 
 #include "cli/cli.hpp"
 #include "scalelab/records.hpp"
+#include "support/child.hpp"
 #include "support/helpers.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -39,38 +39,18 @@ using scalelab::testing::has_keys;
 using scalelab::testing::lines_of;
 using scalelab::testing::parse_csv;
 using scalelab::testing::read_file;
+using scalelab::testing::spawn_exe;
+using scalelab::testing::trial_lines;
+using scalelab::testing::valid_json_lines;
+using scalelab::testing::wait_exit;
+using scalelab::testing::wait_for_trials;
+using scalelab::testing::without_reruns;
 
 struct Outcome {
   int code = -1;
   std::string out;  ///< stdout
   std::string err;  ///< stderr
 };
-
-// Starts the scalelab binary with `args` (no shell) without waiting: stdin from /dev/null,
-// stdout and stderr into the given files. -1 (and a test failure) if it cannot start.
-pid_t spawn_exe(const std::vector<std::string>& args, const fs::path& out_path,
-                const fs::path& err_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> storage{SCALELAB_EXE};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& arg : storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawned = posix_spawn(&pid, SCALELAB_EXE, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    ADD_FAILURE() << "posix_spawn " << SCALELAB_EXE << ": " << std::strerror(spawned);
-    return -1;
-  }
-  return pid;
-}
 
 // A fresh scratch folder per test (ScratchDirTest); `out_dir()` is a results folder inside it
 // that does not exist yet.
@@ -83,7 +63,7 @@ class CliTest : public scalelab::testing::ScratchDirTest {
   Outcome run_exe(const std::vector<std::string>& args) const {
     const fs::path out_path = dir_ / "stdout.txt";
     const fs::path err_path = dir_ / "stderr.txt";
-    const pid_t pid = spawn_exe(args, out_path, err_path);
+    const pid_t pid = spawn_exe(without_reruns(args), out_path, err_path);
     Outcome outcome;
     if (pid < 0) return outcome;
     int status = 0;
@@ -98,7 +78,8 @@ class CliTest : public scalelab::testing::ScratchDirTest {
   // Runs scalelab::cli::main in this process (the test fixtures are registered here).
   static Outcome run_in_process(const std::vector<std::string>& args) {
     std::vector<const char*> argv{"scalelab"};
-    for (const auto& arg : args) argv.push_back(arg.c_str());
+    const auto with_flags = without_reruns(args);
+    for (const auto& arg : with_flags) argv.push_back(arg.c_str());
     std::ostringstream out, err;
     Outcome outcome;
     outcome.code = scalelab::cli::main(static_cast<int>(argv.size()), argv.data(), out, err);
@@ -691,54 +672,26 @@ TEST_F(CliTest, InProcessForceReplacesOnlyTheResultsOfAFolder) {
 
 // A sweep of about 6 s (60 trials of 8 x 10 ms waits, serial ones 80 ms) to interrupt.
 std::vector<std::string> long_run(const fs::path& out) {
-  return {"run",       "--workload", "io",      "--model", "serial,threads,async",
-          "--workers", "1,2,4,8",    "--tasks", "8",       "--repeat",
-          "6",         "--io-wait",  "10ms",    "--seed",  "9",
-          "--out",     out.string(), "--quiet"};
-}
-
-// The exit code of `pid` (128 + signal when killed), waiting at most `limit`; -1 on timeout.
-int wait_exit(pid_t pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  return -1;
-}
-
-std::size_t trial_lines(const fs::path& jsonl) {
-  std::size_t n = 0;
-  for (const auto& line : lines_of(read_file(jsonl))) {
-    if (line.find(R"("type":"trial")") != std::string::npos) ++n;
-  }
-  return n;
-}
-
-// Waits until the run has recorded at least `n` trials (or 20 s pass).
-bool wait_for_trials(const fs::path& jsonl, std::size_t n) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(jsonl) && trial_lines(jsonl) >= n) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-// Every line of a records file parses as JSON.
-::testing::AssertionResult valid_json_lines(const fs::path& jsonl) {
-  const std::string text = read_file(jsonl);
-  if (text.empty() || text.back() != '\n') {
-    return ::testing::AssertionFailure() << "no newline at the end of " << jsonl;
-  }
-  for (const auto& line : lines_of(text)) {
-    if (!nlohmann::json::accept(line)) return ::testing::AssertionFailure() << "bad line: " << line;
-  }
-  return ::testing::AssertionSuccess();
+  return {"run",
+          "--workload",
+          "io",
+          "--model",
+          "serial,threads,async",
+          "--workers",
+          "1,2,4,8",
+          "--tasks",
+          "8",
+          "--repeat",
+          "6",
+          "--io-wait",
+          "10ms",
+          "--seed",
+          "9",
+          "--out",
+          out.string(),
+          "--quiet",
+          "--rerun-disturbed",
+          "0"};
 }
 
 TEST_F(CliTest, SigintMidSweepSavesTheFinishedTrialsAndResumeCompletesExactlyTheRest) {
