@@ -222,6 +222,28 @@ TEST(CompareRuns, WarmUpsAndFailedTrialsAreLeftOut) {
   EXPECT_DOUBLE_EQ(rows[0].ratio_ci.high, 2);
 }
 
+TEST(CompareRuns, ReRunsCountOnceAndDisturbedAttemptsAreLeftOut) {
+  // Run B reran every planned trial after a disturbed first attempt: its disturbed (slow)
+  // attempts must neither double the sample nor drag its median.
+  std::vector<Trial> a, b;
+  add_point(a, "cpu", "threads", 2, walls_around(1.0));
+  const auto walls = walls_around(0.5);
+  for (std::size_t r = 0; r < walls.size(); ++r) {
+    Trial slow = make_trial("cpu", "threads", 2, static_cast<int>(r), 5.0);
+    slow.disturbed = true;
+    Trial rerun = make_trial("cpu", "threads", 2, static_cast<int>(r), walls[r]);
+    rerun.attempt = 1;
+    b.push_back(slow);
+    b.push_back(rerun);
+  }
+  const auto rows = compare_runs(a, b);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].a.n, 8u);
+  EXPECT_EQ(rows[0].b.n, 8u);
+  EXPECT_DOUBLE_EQ(rows[0].b.median, 0.5);
+  EXPECT_EQ(rows[0].verdict, "faster");
+}
+
 TEST(CompareRuns, DeterministicForASeed) {
   std::vector<Trial> a, b;
   add_point(a, "cpu", "threads", 2, {1.0, 1.2, 0.9, 1.1, 1.05});

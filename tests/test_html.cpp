@@ -74,6 +74,29 @@ TEST(Html, NoisyRowsAreMarkedInTableAndChart) {
   EXPECT_EQ(count_of(render_html(quiet), "<title>noisy</title>"), 0u);
 }
 
+TEST(Html, ImpossibleRowsAreMarkedInTableAndChart) {
+  const std::string page = render_html(report_fixture());
+  // io threads at 8 workers (speedup) and cpu processes at 4 (CPU use).
+  EXPECT_EQ(count_of(page, "<tr class=\"impossible\">"), 2u);
+  EXPECT_TRUE(testing::contains_all(
+      page, {"impossible: speedup 8.20× above the ideal 8× (95 % CI 8.05×–8.31×)",
+             "likely cause: the baseline ran slower than this point&#39;s workers could",
+             "impossible: CPU use 2.07 cores above the 2 usable; likely cause: a measurement "
+             "window",
+             "2 disturbed, left out", "6 disturbed, 3 used (no undisturbed trial)"}));
+  // Circled on io's speedup and efficiency charts, each with its legend key; the wall time
+  // is no impossible figure, nor is CPU use drawn.
+  EXPECT_EQ(count_of(page, "<title>impossible</title>"), 2u);
+  EXPECT_EQ(count_of(page, ">impossible figure</text>"), 2u);
+  EXPECT_TRUE(well_formed(page));
+
+  ReportInput possible = report_fixture();
+  for (SummaryRow& row : possible.analysis.rows) row.impossible.clear();
+  const std::string page_possible = render_html(possible);
+  EXPECT_EQ(count_of(page_possible, "class=\"impossible\""), 0u);
+  EXPECT_EQ(count_of(page_possible, "impossible: "), 0u);
+}
+
 TEST(Html, EscapesNames) {
   ReportInput input = report_fixture();
   for (SummaryRow& row : input.analysis.rows) {

@@ -10,10 +10,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "report/markup_check.hpp"
 #include "report/report_fixture.hpp"
+#include "scalelab/records.hpp"
 #include "scalelab/report.hpp"
 #include "support/helpers.hpp"
 
@@ -87,6 +90,31 @@ TEST(Markdown, TableShowsCiNoisyAndFailed) {
        "| processes | 8 | — | — | — | — | — | — | 8.00× | — | 3 failed |"}));
 }
 
+TEST(Markdown, TableFlagsImpossibleFiguresAndDisturbedTrials) {
+  const std::string report = render_markdown(report_fixture());
+  EXPECT_TRUE(testing::contains_all(
+      report,
+      {"| 8.20× [8.05×, 8.31×] | 103 % | 8.00× | 0.01 | impossible: speedup 8.20× above the "
+       "ideal 8× (95 % CI 8.05×–8.31×) and efficiency 103 % above 100 % (95 % CI 101–104 %); "
+       "likely cause: the baseline ran slower than this point's workers could (serial's median "
+       "647.264ms is more than 8× this point's 78.9ms) |",
+       "| 2.07 | impossible: CPU use 2.07 cores above the 2 usable; likely cause: a measurement "
+       "window (2.07 cores busy",
+       "| 1.99 | 2 disturbed, left out |",
+       "| 0.03 | 6 disturbed, 3 used (no undisturbed trial) |"}));
+}
+
+TEST(Markdown, WithoutSerialTheBaselineIsNamed) {
+  ReportInput input = report_fixture();
+  input.analysis.workloads[0].baseline_model = "threads";
+  EXPECT_NE(render_markdown(input).find("Baseline CPU use 0.99 cores per wall second (threads at "
+                                        "1 worker: no serial run); 32 tasks per trial.\n"),
+            std::string::npos);
+  EXPECT_NE(render_markdown(report_fixture())
+                .find("Baseline CPU use 0.99 cores per wall second; 32 tasks per trial.\n"),
+            std::string::npos);
+}
+
 TEST(Markdown, FitsShowValuesAndRefusals) {
   const std::string report = render_markdown(report_fixture());
   EXPECT_TRUE(testing::contains_all(
@@ -142,6 +170,102 @@ TEST(Markdown, NamesCannotInjectMarkup) {
   input.warnings = {"a <script> and *stars*"};
   const std::string report = render_markdown(input);
   EXPECT_NE(report.find("- a &lt;script> and \\*stars\\*\n"), std::string::npos) << report;
+}
+
+// --- every output, from records ------------------------------------------------------------
+
+// A recorded run on 2 cores with an impossible speedup (cpu, threads at 2 workers: 2.5×), an
+// impossible CPU use (noop, threads at 2 workers: 2.4 cores) and a point whose first attempt
+// was disturbed and rerun (cpu, threads at 4 workers).
+RecordedRun impossible_run() {
+  RecordedRun run;
+  run.header = {
+      {"type", "header"},
+      {"spec", {{"workloads", {"cpu", "noop"}}, {"models", {"serial", "threads"}}, {"seed", 5}}},
+      {"environment", {{"usable_cores", 2}}},
+      {"planned_trials", 15}};
+  const auto add = [&](const std::string& workload, const std::string& model, int workers,
+                       const std::vector<double>& walls, double util) {
+    for (std::size_t r = 0; r < walls.size(); ++r) {
+      Trial t = testing::make_trial(workload, model, workers, static_cast<int>(r), walls[r]);
+      t.user_s = walls[r] * util;
+      run.trials.push_back(t);
+    }
+  };
+  add("cpu", "serial", 1, {1.0, 1.001, 0.999}, 1.0);
+  add("cpu", "threads", 2, {0.4, 0.401, 0.399}, 2.0);
+  add("cpu", "threads", 4, {0.9, 0.51, 0.5}, 1.98);
+  run.trials[run.trials.size() - 3].disturbed = true;  // repeat 0's first attempt, rerun below
+  Trial rerun = testing::make_trial("cpu", "threads", 4, 0, 0.52);
+  rerun.user_s = 0.52 * 1.98;
+  rerun.attempt = 1;
+  run.trials.push_back(rerun);
+  add("noop", "threads", 1, {0.04, 0.04, 0.04}, 1.0);
+  add("noop", "threads", 2, {0.04, 0.04, 0.04}, 2.4);
+  return run;
+}
+
+TEST(EveryOutput, ImpossibleFiguresAndDisturbedTrialsAreFlaggedEverywhere) {
+  const RecordedRun run = impossible_run();
+  const ReportInput input = make_report_input(run);
+  const char* const speedup = "impossible: speedup 2.50× above the ideal 2× (95 % CI ";
+  const char* const speedup_cause =
+      "likely cause: the baseline ran slower than this point's workers could (serial used 1s "
+      "of CPU for the tasks, this point 800ms)";
+  const char* const cpu =
+      "impossible: CPU use 2.40 cores above the 2 usable; likely cause: a "
+      "measurement window (2.40 cores busy on average over 40ms trials";
+  const char* const disturbed = "1 disturbed, left out";
+
+  std::ostringstream console;
+  print_console_tables(console, input.analysis.rows);
+  EXPECT_TRUE(testing::contains_all(console.str(), {speedup, speedup_cause, cpu, disturbed}))
+      << console.str();
+
+  EXPECT_TRUE(
+      testing::contains_all(render_markdown(input), {speedup, speedup_cause, cpu, disturbed}));
+
+  // The page escapes the apostrophes; the table rows and the chart markers carry the flag.
+  const std::string page = render_html(input);
+  EXPECT_TRUE(testing::contains_all(
+      page, {speedup, "likely cause: the baseline ran slower than this point&#39;s workers could",
+             cpu, disturbed, "<tr class=\"impossible\">", "<title>impossible</title>",
+             ">impossible figure</text>"}));
+
+  const nlohmann::json all = results_json(run, input);
+  std::size_t flagged = 0;
+  for (const auto& row : all.at("summary")) {
+    if (!row.at("impossible").get<bool>()) continue;
+    ++flagged;
+    EXPECT_FALSE(row.at("impossible_figures").empty()) << row.dump();
+  }
+  EXPECT_EQ(flagged, 2u);
+  for (const auto& row : all.at("summary")) {
+    if (row.at("workload") == "cpu" && row.at("workers") == 4) {
+      EXPECT_EQ(row.at("trials"), 3);
+      EXPECT_EQ(row.at("records"), 4);
+      EXPECT_EQ(row.at("disturbed"), 1);
+    }
+  }
+  std::string conclusions;
+  for (const auto& c : all.at("conclusions")) conclusions += c.at("text").get<std::string>() + "\n";
+  EXPECT_TRUE(testing::contains_all(
+      conclusions,
+      {"threads on cpu at 2 workers shows an impossible figure, not a result: speedup 2.50× "
+       "above the ideal 2×",
+       speedup_cause,
+       "threads on noop at 2 workers shows an impossible figure, not a result: CPU "
+       "use 2.40 cores above the 2 usable; likely cause: a measurement window",
+       "1 of the 10 trials of cpu on record was disturbed (another process took the CPUs "
+       "it needed); the figures leave it out."}))
+      << conclusions;
+  // A workload without a serial run names the baseline it used.
+  EXPECT_NE(conclusions.find("noop is CPU-bound: with no serial run, its baseline (threads at 1 "
+                             "worker) kept 1.00 cores busy."),
+            std::string::npos)
+      << conclusions;
+  EXPECT_EQ(all.at("workloads").at(1).at("baseline"), "threads@1");
+  EXPECT_EQ(all.at("workloads").at(0).at("baseline"), "serial");
 }
 
 }  // namespace

@@ -212,7 +212,36 @@ TEST_F(RecordsTest, CsvQuotesFieldsWithCommasQuotesAndNewlines) {
   EXPECT_EQ(rows[1][column("error")], "checksum mismatch, \"task 0\"\nsecond line");
   EXPECT_EQ(rows[2][column("error")], "plain");
   // A field without special characters is written as is.
-  EXPECT_NE(read_file(path).find(",plain\n"), std::string::npos);
+  EXPECT_NE(read_file(path).find(",plain,"), std::string::npos);
+}
+
+TEST_F(RecordsTest, CsvHasEveryAttemptWithItsDisturbanceFigures) {
+  const fs::path path = dir_ / "results.csv";
+  scalelab::Trial first = sample_trial("threads", 2, 0);
+  first.disturbed = true;
+  first.run_delay_s = 0.0125;
+  first.steal_s = 0.002;
+  first.cpu_window_s = 0.26;
+  scalelab::Trial rerun = sample_trial("threads", 2, 0);
+  rerun.attempt = 1;
+  scalelab::write_trials_csv(path, {first, rerun});
+  const auto csv = parse_csv(read_file(path));
+  ASSERT_TRUE(csv.has_value());
+  const auto& rows = *csv;
+  ASSERT_EQ(rows.size(), 3u);
+  const auto column = [&](const std::string& name) { return column_of(rows[0], name); };
+  for (const char* name : {"attempt", "disturbed", "run_delay_s", "steal_s", "cpu_window_s"}) {
+    ASSERT_LT(column(name), rows[0].size()) << name;
+  }
+  EXPECT_EQ(rows[1][column("attempt")], "0");
+  EXPECT_EQ(rows[1][column("disturbed")], "true");
+  EXPECT_DOUBLE_EQ(std::stod(rows[1][column("run_delay_s")]), 0.0125);
+  EXPECT_DOUBLE_EQ(std::stod(rows[1][column("steal_s")]), 0.002);
+  EXPECT_DOUBLE_EQ(std::stod(rows[1][column("cpu_window_s")]), 0.26);
+  EXPECT_NEAR(std::stod(rows[1][column("cpu_util")]), 0.5 / 0.26, 1e-5);  // 6 digits
+  EXPECT_EQ(rows[2][column("attempt")], "1");
+  EXPECT_EQ(rows[2][column("disturbed")], "false");
+  EXPECT_EQ(rows[2][column("run_delay_s")], "0");
 }
 
 TEST_F(RecordsTest, CsvWithoutTrialsIsJustTheHeader) {

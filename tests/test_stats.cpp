@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "scalelab/analysis.hpp"
 #include "scalelab/trial.hpp"
 #include "support/helpers.hpp"
@@ -691,6 +693,302 @@ TEST(StatsSummarize, CountersAreMediansOfTheSuccessfulTrials) {
             (std::map<std::string, double>{{"gil_switches", 20}, {"gil_wait_s", 0.3}}));
 }
 
+// --- impossible figures -------------------------------------------------------------------
+
+// Like add_point_util, every trial flagged disturbed.
+void add_disturbed_point(std::vector<Trial>& trials, const std::string& workload,
+                         const std::string& model, int workers, const std::vector<double>& walls,
+                         double cpu_util) {
+  const std::size_t first = trials.size();
+  add_point_util(trials, workload, model, workers, walls, cpu_util);
+  for (std::size_t i = first; i < trials.size(); ++i) trials[i].disturbed = true;
+}
+
+const scalelab::ImpossibleFigure* figure_of(const SummaryRow& row, const std::string& figure) {
+  for (const auto& f : row.impossible) {
+    if (f.figure == figure) return &f;
+  }
+  return nullptr;
+}
+
+TEST(StatsImpossible, SpeedupAboveTheCoresIsFlaggedWithTheCauseFromTheCpuTime) {
+  // Serial 1.0 s with a tiny spread; 2 workers 0.4 s on 2 cores, CPU-bound: 2.5× where 2× is
+  // the most two cores can give, and the whole CI is above 2×. The point used 0.8 CPU-s for
+  // what took serial 1 CPU-s: the baseline ran slower than these workers.
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0, 1.001, 0.999}, 1.0);
+  add_point_util(trials, "cpu", "threads", 2, {0.4, 0.401, 0.399}, 2.0);
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 2});
+  const auto& row = find_row(rows, "cpu", "threads", 2);
+  ASSERT_TRUE(row.speedup_ci.has_value());
+  ASSERT_GT(row.speedup_ci->low, 2.0);
+  ASSERT_TRUE(row.is_impossible());
+  const auto* speedup = figure_of(row, "speedup");
+  ASSERT_NE(speedup, nullptr);
+  EXPECT_EQ(speedup->reason,
+            fmt::format("speedup 2.50× above the ideal 2× (95 % CI {:.2f}×–{:.2f}×)",
+                        row.speedup_ci->low, row.speedup_ci->high));
+  EXPECT_EQ(speedup->cause,
+            "the baseline ran slower than this point's workers could (serial used 1s of CPU for "
+            "the tasks, this point 800ms)");
+  const auto* efficiency = figure_of(row, "efficiency");
+  ASSERT_NE(efficiency, nullptr);
+  EXPECT_EQ(efficiency->reason,
+            fmt::format("efficiency 125 % above 100 % (95 % CI {:.0f}–{:.0f} %)",
+                        row.efficiency_ci->low * 100, row.efficiency_ci->high * 100));
+  EXPECT_EQ(figure_of(row, "cpu_util"), nullptr);  // 2.00 cores on 2 is possible
+  // One line, the two figures that share a cause named together.
+  EXPECT_EQ(scalelab::impossible_text(row),
+            speedup->reason + " and " + efficiency->reason + "; likely cause: " + speedup->cause);
+  EXPECT_FALSE(find_row(rows, "cpu", "serial", 1).is_impossible());
+}
+
+TEST(StatsImpossible, NoisyBaselineIsTheLikelyCause) {
+  std::vector<Trial> trials;
+  const std::vector<double> serial{0.7, 1.0, 1.4};  // CV 33 %
+  add_point_util(trials, "python", "serial", 1, serial, 1.0);
+  add_point_util(trials, "python", "processes", 2, {0.30, 0.30, 0.31}, 2.0);
+  const auto rows = summarize(trials, {"python"}, {"serial", "processes"}, {.cores = 2});
+  const auto& row = find_row(rows, "python", "processes", 2);
+  const auto* speedup = figure_of(row, "speedup");
+  ASSERT_NE(speedup, nullptr) << row.speedup_ci->low;
+  EXPECT_EQ(speedup->cause,
+            fmt::format("baseline noise (serial's CV is {:.1f} %)", describe(serial).cv * 100));
+  EXPECT_NE(scalelab::impossible_text(row).find("; likely cause: baseline noise (serial's CV is"),
+            std::string::npos);
+}
+
+TEST(StatsImpossible, DisturbedBaselineIsTheLikelyCause) {
+  std::vector<Trial> trials;
+  add_disturbed_point(trials, "cpu", "serial", 1, {1.0, 1.0, 1.0}, 1.0);
+  add_point_util(trials, "cpu", "threads", 2, {0.4, 0.4, 0.4}, 2.0);
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 2});
+  const auto* speedup = figure_of(find_row(rows, "cpu", "threads", 2), "speedup");
+  ASSERT_NE(speedup, nullptr);
+  EXPECT_EQ(speedup->cause, "disturbed trials (3 of serial's 3 trials were disturbed)");
+}
+
+TEST(StatsImpossible, BaselineSlowerThanTheModelAtOneWorkerIsNamed) {
+  // 4 cores, so 2.3 cores of CPU use is possible; the point's CPU time (1.035 s) is above
+  // serial's, so it is threads at 1 worker that shows the baseline was slow.
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0, 1.0, 1.0}, 1.0);
+  add_point_util(trials, "cpu", "threads", 1, {0.9, 0.9, 0.9}, 1.0);
+  add_point_util(trials, "cpu", "threads", 2, {0.45, 0.45, 0.45}, 2.3);
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 4});
+  const auto* two = figure_of(find_row(rows, "cpu", "threads", 2), "speedup");
+  ASSERT_NE(two, nullptr);
+  EXPECT_EQ(two->cause,
+            "the baseline ran slower than this point's workers could (serial's median 1s against "
+            "threads at 1 worker's 900ms)");
+  // At 1 worker the ideal is 1×: 1.11× is impossible too.
+  const auto* one = figure_of(find_row(rows, "cpu", "threads", 1), "speedup");
+  ASSERT_NE(one, nullptr);
+  EXPECT_EQ(one->reason, "speedup 1.11× above the ideal 1× (95 % CI 1.11×–1.11×)");
+}
+
+TEST(StatsImpossible, WaitBoundSpeedupAboveTheTasksIsFlagged) {
+  std::vector<Trial> trials;  // 8 tasks per trial: ideal min(W, 8)
+  add_point_util(trials, "io", "serial", 1, {1.0, 1.0, 1.0}, 0.01);
+  add_point_util(trials, "io", "async", 4, {0.24, 0.24, 0.24}, 0.01);
+  add_point_util(trials, "io", "async", 8, {0.13, 0.125, 0.126}, 0.01);
+  const auto rows = summarize(trials, {"io"}, {"serial", "async"}, {.cores = 2});
+  const auto* four = figure_of(find_row(rows, "io", "async", 4), "speedup");
+  ASSERT_NE(four, nullptr);
+  EXPECT_EQ(four->reason, "speedup 4.17× above the ideal 4× (95 % CI 4.17×–4.17×)");
+  EXPECT_EQ(four->cause,
+            "the baseline ran slower than this point's workers could (serial's median 1s is more "
+            "than 4× this point's 240ms)");
+  // 7.94× [7.69×, 8.00×] at 8 workers: the CI reaches the ideal, so it is possible.
+  EXPECT_FALSE(find_row(rows, "io", "async", 8).is_impossible());
+}
+
+TEST(StatsImpossible, SpeedupsTheCiAllowsAreNotFlagged) {
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0, 1.0, 1.0}, 1.0);
+  add_point_util(trials, "cpu", "threads", 1, {1.0, 1.0, 1.0}, 1.0);     // exactly the ideal
+  add_point_util(trials, "cpu", "threads", 2, {0.5, 0.51, 0.49}, 1.98);  // CI from 1.96×
+  add_point_util(trials, "cpu", "threads", 4, {0.51, 0.5, 0.52}, 2.0);   // 4 workers, 2 cores
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 2});
+  for (const auto& row : rows) {
+    EXPECT_FALSE(row.is_impossible())
+        << row.model << "@" << row.workers << ": " << scalelab::impossible_text(row);
+    EXPECT_EQ(scalelab::impossible_text(row), "");
+  }
+}
+
+TEST(StatsImpossible, CpuUseAboveTheCoresIsFlaggedBeyondTheTolerance) {
+  // user + sys above cores × wall: 2.4 cores busy on 2. 2.03 is within the 2 % tolerance.
+  std::vector<Trial> trials;
+  add_point_util(trials, "noop", "threads", 1, {0.04, 0.04, 0.04}, 1.0);
+  add_point_util(trials, "noop", "threads", 2, {0.04, 0.04, 0.04}, 2.4);
+  add_point_util(trials, "noop", "threads", 4, {0.04, 0.04, 0.04}, 2.03);
+  // The same CPU time with system time in it counts the same.
+  for (auto& t : trials) {
+    if (t.workers == 2) {
+      t.sys_s = t.user_s / 4;
+      t.user_s -= t.sys_s;
+    }
+  }
+  const auto rows = summarize(trials, {"noop"}, {"threads"}, {.cores = 2});
+  const auto& two = find_row(rows, "noop", "threads", 2);
+  const auto* cpu = figure_of(two, "cpu_util");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->reason, "CPU use 2.40 cores above the 2 usable");
+  EXPECT_EQ(cpu->cause,
+            "a measurement window (2.40 cores busy on average over 40ms trials: CPU time counted "
+            "over more than the interval it is divided by)");
+  EXPECT_EQ(figure_of(two, "speedup"), nullptr);
+  EXPECT_FALSE(find_row(rows, "noop", "threads", 4).is_impossible());
+  // The tolerance is an option.
+  const auto strict = summarize(trials, {"noop"}, {"threads"}, {.cores = 2, .cpu_tolerance = 0});
+  EXPECT_NE(figure_of(find_row(strict, "noop", "threads", 4), "cpu_util"), nullptr);
+}
+
+TEST(StatsImpossible, CpuUseIsMeasuredOverTheCpuWindow) {
+  // 0.1 s of CPU over a 0.05 s window on 1 core is impossible, whatever the wall time says.
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "threads", 1, {0.1}, 1.0);
+  trials[0].cpu_window_s = 0.05;
+  const auto rows = summarize(trials, {"cpu"}, {"threads"}, {.cores = 1});
+  EXPECT_NE(figure_of(rows.at(0), "cpu_util"), nullptr);
+}
+
+TEST(StatsImpossible, JsonCarriesTheFlagAndEveryFigure) {
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0, 1.001, 0.999}, 1.0);
+  add_point_util(trials, "cpu", "threads", 2, {0.4, 0.401, 0.399}, 2.5);
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 2});
+  const auto json = scalelab::to_json(find_row(rows, "cpu", "threads", 2));
+  EXPECT_EQ(json.at("impossible"), true);
+  const auto& figures = json.at("impossible_figures");
+  ASSERT_EQ(figures.size(), 3u);
+  EXPECT_EQ(figures[0].at("figure"), "speedup");
+  EXPECT_EQ(figures[1].at("figure"), "efficiency");
+  EXPECT_EQ(figures[2].at("figure"), "cpu_util");
+  for (const auto& f : figures) {
+    EXPECT_FALSE(f.at("reason").get<std::string>().empty());
+    EXPECT_FALSE(f.at("cause").get<std::string>().empty());
+  }
+  EXPECT_EQ(figures[2].at("cause").get<std::string>().rfind("a measurement window (", 0), 0u);
+  const auto serial = scalelab::to_json(find_row(rows, "cpu", "serial", 1));
+  EXPECT_EQ(serial.at("impossible"), false);
+  EXPECT_TRUE(serial.at("impossible_figures").empty());
+}
+
+// --- disturbed trials and reruns ------------------------------------------------------------
+
+Trial attempt(const std::string& model, int workers, int repeat, int attempt_no, double wall,
+              bool disturbed, const std::string& error = "") {
+  Trial t = make_trial("cpu", model, workers, repeat, wall, error);
+  t.attempt = attempt_no;
+  t.disturbed = disturbed;
+  return t;
+}
+
+TEST(StatsDisturbed, ARerunReplacesItsDisturbedAttemptAndNothingCountsTwice) {
+  std::vector<Trial> clean, rerun;
+  add_point(clean, "cpu", "serial", 1, {1.0, 1.02, 0.98});
+  rerun = clean;
+  for (int r = 0; r < 3; ++r) clean.push_back(attempt("threads", 2, r, 0, 0.5 + 0.01 * r, false));
+  // The same planned trials, each first run disturbed (slow) and rerun.
+  for (int r = 0; r < 3; ++r) {
+    rerun.push_back(attempt("threads", 2, r, 0, 0.9, true));
+    rerun.push_back(attempt("threads", 2, r, 1, 0.5 + 0.01 * r, false));
+  }
+  const AnalysisOptions options{.cores = 2, .seed = 7};
+  const auto a =
+      find_row(summarize(clean, {"cpu"}, {"serial", "threads"}, options), "cpu", "threads", 2);
+  const auto b =
+      find_row(summarize(rerun, {"cpu"}, {"serial", "threads"}, options), "cpu", "threads", 2);
+  EXPECT_EQ(b.trials, 3u);
+  EXPECT_EQ(b.records, 6u);
+  EXPECT_EQ(b.disturbed, 3u);
+  EXPECT_EQ(b.disturbed_used, 0u);
+  EXPECT_EQ(b.failed, 0u);
+  EXPECT_EQ(b.wall_samples, (std::vector<double>{0.5, 0.51, 0.52}));
+  // Exactly the figures of the run that was never disturbed: the bootstrap is seeded by the
+  // point, not by how many records it has.
+  EXPECT_EQ(b.wall_ci.low, a.wall_ci.low);
+  EXPECT_EQ(b.wall_ci.high, a.wall_ci.high);
+  EXPECT_EQ(b.speedup_ci->low, a.speedup_ci->low);
+  EXPECT_EQ(b.speedup_ci->high, a.speedup_ci->high);
+  EXPECT_EQ(a.records, 3u);
+  EXPECT_EQ(a.disturbed, 0u);
+  const auto json = scalelab::to_json(b);
+  EXPECT_EQ(json.at("records"), 6);
+  EXPECT_EQ(json.at("disturbed"), 3);
+  EXPECT_EQ(json.at("disturbed_used"), 0);
+}
+
+TEST(StatsDisturbed, TheLastUndisturbedAttemptOfARepeatIsUsed) {
+  std::vector<Trial> trials{
+      attempt("threads", 2, 0, 1, 0.6, false),  // a later attempt recorded first still wins
+      attempt("threads", 2, 0, 0, 0.7, false),
+      attempt("threads", 2, 0, 2, 0.9, true),
+      attempt("threads", 2, 1, 0, 0.5, false),
+  };
+  const auto rows = summarize(trials, {"cpu"}, {"threads"});
+  EXPECT_EQ(rows.at(0).wall_samples, (std::vector<double>{0.6, 0.5}));
+  EXPECT_EQ(rows.at(0).disturbed, 1u);
+  EXPECT_EQ(rows.at(0).disturbed_used, 0u);
+}
+
+TEST(StatsDisturbed, DisturbedTrialsAreLeftOutWhileThePointHasUndisturbedOnes) {
+  // Repeat 0 was disturbed on both attempts; repeats 1 and 2 were not: 2 trials count.
+  std::vector<Trial> trials{
+      attempt("threads", 2, 0, 0, 0.9, true), attempt("threads", 2, 0, 1, 0.8, true),
+      attempt("threads", 2, 1, 0, 0.5, false), attempt("threads", 2, 2, 0, 0.52, false)};
+  const auto rows = summarize(trials, {"cpu"}, {"threads"});
+  EXPECT_EQ(rows.at(0).trials, 2u);
+  EXPECT_EQ(rows.at(0).wall_samples, (std::vector<double>{0.5, 0.52}));
+  EXPECT_EQ(rows.at(0).disturbed, 2u);
+  EXPECT_EQ(rows.at(0).disturbed_used, 0u);
+}
+
+TEST(StatsDisturbed, APointWithOnlyDisturbedTrialsUsesTheLastAttemptOfEachRepeat) {
+  std::vector<Trial> trials;
+  for (int r = 0; r < 3; ++r) {
+    trials.push_back(attempt("threads", 2, r, 0, 0.9, true));
+    trials.push_back(attempt("threads", 2, r, 1, 0.6, true));
+  }
+  const auto rows = summarize(trials, {"cpu"}, {"threads"});
+  EXPECT_EQ(rows.at(0).trials, 3u);
+  EXPECT_EQ(rows.at(0).wall_samples, (std::vector<double>{0.6, 0.6, 0.6}));
+  EXPECT_EQ(rows.at(0).records, 6u);
+  EXPECT_EQ(rows.at(0).disturbed, 6u);
+  EXPECT_EQ(rows.at(0).disturbed_used, 3u);
+}
+
+TEST(StatsDisturbed, AFailedAttemptIsCountedAndItsRerunUsed) {
+  std::vector<Trial> trials{attempt("threads", 2, 0, 0, 0.9, true, "task 3 threw: boom"),
+                            attempt("threads", 2, 0, 1, 0.5, false),
+                            attempt("threads", 2, 1, 0, 0.5, false)};
+  const auto rows = summarize(trials, {"cpu"}, {"threads"});
+  EXPECT_EQ(rows.at(0).trials, 2u);
+  EXPECT_EQ(rows.at(0).failed, 1u);
+  EXPECT_EQ(rows.at(0).records, 3u);
+  EXPECT_EQ(rows.at(0).disturbed, 1u);
+}
+
+TEST(StatsDisturbed, TrialsInFiguresSkipsWarmUpsAndFailures) {
+  const Trial warmup = attempt("threads", 2, -1, 0, 0.1, false);
+  const Trial failed = attempt("threads", 2, 0, 0, 0.2, false, "boom");
+  const Trial ok = attempt("threads", 2, 1, 0, 0.3, false);
+  EXPECT_EQ(scalelab::trials_in_figures({&warmup, &failed, &ok}), (std::vector<const Trial*>{&ok}));
+  EXPECT_TRUE(scalelab::trials_in_figures({}).empty());
+}
+
+TEST(StatsDisturbed, DisturbedPointTrialsAreACauseOfAnImpossibleSpeedup) {
+  std::vector<Trial> trials;
+  add_point_util(trials, "cpu", "serial", 1, {1.0, 1.0, 1.0}, 1.0);
+  add_disturbed_point(trials, "cpu", "threads", 2, {0.4, 0.4, 0.4}, 2.0);
+  const auto rows = summarize(trials, {"cpu"}, {"serial", "threads"}, {.cores = 2});
+  const auto* speedup = figure_of(find_row(rows, "cpu", "threads", 2), "speedup");
+  ASSERT_NE(speedup, nullptr);
+  EXPECT_EQ(speedup->cause, "disturbed trials (3 of this point's 3 trials were disturbed)");
+}
+
 // --- profile_workloads ----------------------------------------------------------------------
 
 TEST(StatsProfile, ClassifiesBySerialCpuUtilisation) {
@@ -707,6 +1005,8 @@ TEST(StatsProfile, ClassifiesBySerialCpuUtilisation) {
   EXPECT_EQ(profiles[0].bound, Boundness::cpu_bound);
   EXPECT_DOUBLE_EQ(profiles[0].serial_cpu_util, 0.97);
   EXPECT_EQ(profiles[0].tasks, 8u);
+  EXPECT_EQ(profiles[0].baseline_model, "serial");
+  EXPECT_EQ(profiles[0].baseline_workers, 1);
   EXPECT_EQ(profiles[1].bound, Boundness::wait_bound);
   EXPECT_EQ(profiles[2].bound, Boundness::mixed);
   EXPECT_DOUBLE_EQ(profiles[2].serial_cpu_util, 0.5);
@@ -728,8 +1028,12 @@ TEST(StatsProfile, WithoutSerialUsesTheFirstModelAtOneWorkerElseTheFewestWorkers
   ASSERT_EQ(profiles.size(), 2u);
   EXPECT_DOUBLE_EQ(profiles[0].serial_cpu_util, 0.1);  // threads@1
   EXPECT_EQ(profiles[0].bound, Boundness::wait_bound);
+  EXPECT_EQ(profiles[0].baseline_model, "threads");
+  EXPECT_EQ(profiles[0].baseline_workers, 1);
   EXPECT_DOUBLE_EQ(profiles[1].serial_cpu_util, 0.9);  // threads@4, the fewest workers
   EXPECT_EQ(profiles[1].bound, Boundness::cpu_bound);
+  EXPECT_EQ(profiles[1].baseline_model, "threads");
+  EXPECT_EQ(profiles[1].baseline_workers, 4);
 }
 
 TEST(StatsProfile, ThresholdsAreOptionsAndNoRowsNoProfiles) {

@@ -209,6 +209,24 @@ TEST(Svg, MarkedPointsAreHollowWithANoisyTooltip) {
   EXPECT_EQ(render_svg(quiet).find("noisy"), std::string::npos);
 }
 
+TEST(Svg, ImpossiblePointsAreCircledRedWithALegendKey) {
+  Chart chart = scaling_chart();
+  chart.series[1].impossible = {false, true};  // shorter than the points: the rest are not
+  const std::string svg = render_svg(chart);
+  const std::string processes = group(svg, "series\" data-name=\"processes");
+  EXPECT_EQ(count_of(processes, "class=\"impossible\""), 1u);
+  EXPECT_EQ(count_of(svg, "<title>impossible</title>"), 1u);
+  EXPECT_EQ(count_of(group(svg, "series\" data-name=\"threads"), "impossible"), 0u);
+  EXPECT_EQ(texts(group(svg, "legend")),
+            (std::vector<std::string>{"threads", "processes", "ideal", "noisy point",
+                                      "impossible figure"}));
+  // The ring sits on the point it flags: the 1.9× at 2 workers, the series' second marker.
+  const std::vector<std::string> cx = values_after(processes, "cx=\"");
+  ASSERT_GE(cx.size(), 3u);
+  EXPECT_EQ(cx[1], cx[2]);
+  EXPECT_EQ(render_svg(scaling_chart()).find("impossible"), std::string::npos);
+}
+
 TEST(Svg, NoSeriesOrNoPointsSaysNoData) {
   Chart no_points = make_chart("empty");
   no_points.series.push_back(make_series("threads", {}, {}));

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "scalelab/analysis.hpp"
 #include "support/helpers.hpp"
 
@@ -20,9 +22,11 @@ using scalelab::Conclusion;
 using scalelab::Interval;
 using scalelab::ScalingFit;
 using scalelab::SummaryRow;
+using scalelab::Trial;
 using scalelab::WorkloadProfile;
 using scalelab::write_conclusions;
 using scalelab::testing::make_row;
+using scalelab::testing::make_trial;
 
 WorkloadProfile profile(const std::string& workload, Boundness bound, double util) {
   return {workload, bound, util, 32};
@@ -73,6 +77,42 @@ TEST(Verdicts, CpuBoundProfileCarriesItsUtilisation) {
   ASSERT_FALSE(c.empty());
   EXPECT_EQ(c.front().text, "cpu is CPU-bound: its serial run kept 0.99 cores busy.");
   EXPECT_EQ(c.front().workload, "cpu");
+}
+
+TEST(Verdicts, WithoutSerialTheBaselineUsedIsNamed) {
+  Analysis a;
+  a.cores = 2;
+  WorkloadProfile p = profile("cpu", Boundness::mixed, 0.63);
+  p.baseline_model = "threads";
+  p.baseline_workers = 1;
+  a.workloads = {p};
+  const auto c = write_conclusions(a);
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.front().text,
+            "cpu is mixed: with no serial run, its baseline (threads at 1 worker) kept 0.63 cores "
+            "busy, so it computes part of the time and waits the rest.");
+}
+
+TEST(Verdicts, AnalysisWithoutSerialNeverSpeaksOfASerialRun) {
+  std::vector<Trial> trials;
+  for (int r = 0; r < 3; ++r) {
+    Trial one = make_trial("cpu", "threads", 1, r, 1.0);
+    Trial two = make_trial("cpu", "threads", 2, r, 0.50 + 0.01 * r);
+    two.user_s = two.wall_s * 1.9;
+    trials.push_back(one);
+    trials.push_back(two);
+  }
+  const auto analysis = scalelab::analyze(trials, {"cpu"}, {"threads"}, {.cores = 2});
+  const auto& c = analysis.conclusions;
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.front().text,
+            "cpu is CPU-bound: with no serial run, its baseline (threads at 1 worker) kept 1.00 "
+            "cores busy.");
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu (CPU-bound): threads reached 1.96× at 2 workers against threads "
+                           "at 1 worker (efficiency 98 %, ideal 2×)."));
+  EXPECT_EQ(count_containing(c, "serial run kept"), 0u);
+  EXPECT_EQ(count_containing(c, "its serial"), 0u);
 }
 
 TEST(Verdicts, ScalingCurveGivesReachedSentenceWithItsNumbers) {
@@ -146,8 +186,29 @@ TEST(Verdicts, OverlappingCisGiveNoSignificantDifference) {
       make_row("cpu", "processes", 2, 1.90, {1.84, 1.96}, 2),
   }));
   EXPECT_TRUE(has_sentence(c,
-                           "cpu at 2 workers: threads 1.93× and processes 1.90× — no significant "
-                           "difference (95 % CIs overlap)."));
+                           "cpu at 2 workers: threads 1.93× and processes 1.90× — practically "
+                           "equal (95 % CIs overlap)."));
+  EXPECT_EQ(count_containing(c, "faster"), 0u);
+}
+
+TEST(Verdicts, LessThanOnePercentApartIsPracticallyEqualEvenWithSeparateCis) {
+  // 2.000× against 1.996×: the CIs do not overlap, but 0.2 % is no result worth a "faster".
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 2, 2.000, {1.998, 2.002}, 2),
+      make_row("cpu", "processes", 2, 1.996, {1.9935, 1.9965}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu at 2 workers: threads 2.00× and processes 2.00× — practically "
+                           "equal (0.2 % apart, under 1 %)."));
+  EXPECT_EQ(count_containing(c, "faster"), 0u);
+  // 1.2 % apart with separate CIs is a difference.
+  const auto d = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 2, 2.000, {1.998, 2.002}, 2),
+      make_row("cpu", "processes", 2, 1.976, {1.974, 1.978}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(d,
+                           "cpu at 2 workers: threads 2.00× vs processes 1.98×: threads faster "
+                           "by 1.2 %."));
 }
 
 TEST(Verdicts, SeparateCisGiveFasterBy) {
@@ -353,6 +414,145 @@ TEST(Verdicts, PlaceholderCiFallsBackToTheEstimate) {
   // A CI of [0, 0] (no resamples) must not make a clear gain look insignificant.
   const auto c = write_conclusions(cpu_analysis({make_row("cpu", "threads", 2, 1.9, {0, 0}, 2)}));
   EXPECT_EQ(count_containing(c, "threads reached 1.90×"), 1u);
+}
+
+// --- impossible figures -------------------------------------------------------------------
+
+// `row` with an impossible speedup (and the cause the analysis would give).
+SummaryRow impossible_speedup(SummaryRow row, const std::string& cause) {
+  row.impossible.push_back(
+      {"speedup",
+       fmt::format("speedup {:.2f}× above the ideal {}× (95 % CI {:.2f}×–{:.2f}×)", *row.speedup,
+                   row.ideal, row.speedup_ci->low, row.speedup_ci->high),
+       cause});
+  return row;
+}
+
+TEST(Verdicts, AnImpossibleSpeedupIsNeverStatedWithoutSayingSoAndWhy) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "processes", 1, 1.00, {0.97, 1.03}, 1),
+      impossible_speedup(make_row("cpu", "processes", 2, 2.42, {2.30, 2.55}, 2),
+                         "baseline noise (serial's CV is 36.0 %)"),
+      make_row("cpu", "threads", 1, 1.00, {0.97, 1.03}, 1),
+      make_row("cpu", "threads", 2, 1.20, {1.10, 1.30}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(
+      c,
+      "cpu (CPU-bound): processes reached 2.42× at 2 workers (efficiency 121 %, ideal 2×); "
+      "processes at 2 workers is impossible: speedup 2.42× above the ideal 2× (95 % CI "
+      "2.30×–2.55×); likely cause: baseline noise (serial's CV is 36.0 %)."));
+  // Every sentence that quotes the figure says it is impossible, and why.
+  ASSERT_GE(count_containing(c, "2.42×"), 2u);  // the scaling and the comparison sentence
+  for (const auto& conclusion : c) {
+    if (conclusion.text.find("2.42×") == std::string::npos) continue;
+    EXPECT_NE(conclusion.text.find("is impossible: speedup 2.42× above the ideal 2×"),
+              std::string::npos)
+        << conclusion.text;
+    EXPECT_NE(conclusion.text.find("likely cause: baseline noise"), std::string::npos)
+        << conclusion.text;
+  }
+  // Named inline, so no sentence of its own.
+  EXPECT_EQ(count_containing(c, "shows an impossible figure"), 0u);
+}
+
+TEST(Verdicts, APossibleFigureIsTheBestAndTheImpossibleOneGetsItsOwnSentence) {
+  const auto c = write_conclusions(cpu_analysis({
+      make_row("cpu", "threads", 1, 1.00, {0.97, 1.03}, 1),
+      impossible_speedup(make_row("cpu", "threads", 2, 2.50, {2.45, 2.55}, 2),
+                         "disturbed trials (3 of serial's 3 trials were disturbed)"),
+      make_row("cpu", "threads", 4, 1.95, {1.90, 2.00}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu (CPU-bound): threads reached 1.95× at 4 workers (efficiency 49 %, "
+                           "ideal 2×)."));
+  EXPECT_TRUE(has_sentence(c,
+                           "threads on cpu at 2 workers shows an impossible figure, not a "
+                           "result: speedup 2.50× above the ideal 2× (95 % CI 2.45×–2.55×); "
+                           "likely cause: disturbed trials (3 of serial's 3 trials were "
+                           "disturbed)."));
+  EXPECT_EQ(count_containing(c, "peaked"), 0u);  // 2.50× is no peak to fall from
+}
+
+TEST(Verdicts, ImpossibleCpuUseIsNamedAndManyAreCounted) {
+  std::vector<SummaryRow> rows;
+  for (int w : {1, 2, 4, 8, 16}) {
+    SummaryRow row = make_row("cpu", "async", w, 1.0, {0.98, 1.02}, std::min(w, 2), 2.32);
+    row.impossible.push_back({"cpu_util", "CPU use 2.32 cores above the 2 usable",
+                              "a measurement window (2.32 cores busy on average over 40ms "
+                              "trials: CPU time counted over more than the interval it is "
+                              "divided by)"});
+    rows.push_back(row);
+  }
+  const auto c = write_conclusions(cpu_analysis(rows));
+  EXPECT_TRUE(has_sentence(c,
+                           "async on cpu at 2 workers shows an impossible figure, not a result: "
+                           "CPU use 2.32 cores above the 2 usable; likely cause: a measurement "
+                           "window (2.32 cores busy on average over 40ms trials: CPU time counted "
+                           "over more than the interval it is divided by)."));
+  // async@1 is quoted (and flagged) by the "stayed" sentence; then 3 are named, 1 counted.
+  EXPECT_EQ(count_containing(c, "shows an impossible figure"), 3u);
+  EXPECT_TRUE(has_sentence(c,
+                           "1 more point of cpu shows impossible figures (flagged in the "
+                           "tables)."));
+  EXPECT_EQ(count_containing(c, "async at 1 worker is impossible: CPU use 2.32 cores"), 1u);
+}
+
+TEST(Verdicts, ImpossibleFiguresFromTrialsReachTheConclusions) {
+  // The case: a noisy serial baseline (CV 34 %) gives processes 3× on 2 cores, and even
+  // the low end of its CI (0.7 s / 0.332 s) is above 2×.
+  std::vector<Trial> trials;
+  const std::vector<double> serial{0.7, 1.0, 1.4};
+  for (int r = 0; r < 3; ++r) {
+    trials.push_back(make_trial("python", "serial", 1, r, serial[r]));
+    Trial two = make_trial("python", "processes", 2, r, 0.33 + 0.001 * r);
+    two.user_s = two.wall_s * 1.95;
+    trials.push_back(two);
+  }
+  const auto analysis =
+      scalelab::analyze(trials, {"python"}, {"serial", "processes"}, {.cores = 2});
+  const auto& c = analysis.conclusions;
+  ASSERT_EQ(count_containing(c, "3.02×"), 1u);
+  EXPECT_EQ(count_containing(c,
+                             "processes at 2 workers is impossible: speedup 3.02× above the "
+                             "ideal 2×"),
+            1u);
+  EXPECT_EQ(count_containing(c, "likely cause: baseline noise (serial's CV is 34.0 %)"), 1u);
+}
+
+TEST(Verdicts, ComparisonWithAnImpossibleFigureSaysSo) {
+  const auto c = write_conclusions(cpu_analysis({
+      impossible_speedup(make_row("cpu", "processes", 2, 2.30, {2.20, 2.40}, 2),
+                         "baseline noise (serial's CV is 20.0 %)"),
+      make_row("cpu", "async", 2, 1.00, {0.97, 1.03}, 2),
+  }));
+  EXPECT_TRUE(has_sentence(c,
+                           "cpu at 2 workers: processes 2.30× vs async 1.00×: processes 2.3 "
+                           "times as fast; processes at 2 workers is impossible: speedup 2.30× "
+                           "above the ideal 2× (95 % CI 2.20×–2.40×); likely cause: baseline "
+                           "noise (serial's CV is 20.0 %)."));
+}
+
+// --- disturbed trials -----------------------------------------------------------------------
+
+TEST(Verdicts, DisturbedTrialsAreCountedAndTheirUseNamed) {
+  auto at2 = make_row("cpu", "threads", 2, 1.9, {1.85, 1.95}, 2);
+  at2.records = 5;
+  at2.disturbed = 2;
+  auto at4 = make_row("cpu", "threads", 4, 1.9, {1.85, 1.95}, 2);
+  at4.records = 3;
+  Analysis a = cpu_analysis({at2, at4});
+  a.rows[0].records = 3;
+  EXPECT_TRUE(has_sentence(write_conclusions(a),
+                           "2 of the 11 trials of cpu on record were disturbed (another process "
+                           "took the CPUs they needed); the figures leave them out."));
+  a.rows[2].records = 6;
+  a.rows[2].disturbed = 6;
+  a.rows[2].disturbed_used = 3;
+  EXPECT_TRUE(has_sentence(write_conclusions(a),
+                           "8 of the 14 trials of cpu on record were disturbed (another process "
+                           "took the CPUs they needed); the figures leave them out except where "
+                           "no undisturbed trial ran: threads at 4 workers (3 of 3)."));
+  EXPECT_EQ(count_containing(write_conclusions(cpu_analysis({at4})), "disturbed"), 0u);
 }
 
 // A run like the README's: every rule fires somewhere; checks order, digits and determinism.

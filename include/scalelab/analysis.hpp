@@ -75,16 +75,38 @@ struct AnalysisOptions {
   double noisy_cv = 0.05;        ///< a point whose CV exceeds this is noisy
   double cpu_bound_util = 0.8;   ///< serial CPU utilisation at or above: CPU-bound
   double wait_bound_util = 0.2;  ///< at or below: wait-bound; between: mixed
+  /// A point's median CPU use above cores × (1 + this) is impossible. CPU time is counted in
+  /// scheduler ticks and over a window a little longer than the batch, so a reading a hair
+  /// above the cores is measurement grain; 2 % is several ticks on a 100 ms trial.
+  double cpu_tolerance = 0.02;
+};
+
+/// One figure of a point that cannot be true as measured, with the likely cause.
+struct ImpossibleFigure {
+  std::string figure;  ///< "speedup", "efficiency" or "cpu_util"
+  /// What is impossible, with its figures: "speedup 2.50× above the ideal 2× (95 % CI
+  /// 2.45×–2.55×)", "CPU use 2.32 cores above the 2 usable".
+  std::string reason;
+  /// The likely cause, from the figures: "baseline noise (serial's CV is 36.0 %)", "disturbed
+  /// trials (…)", "a measurement window (…)", "the baseline ran slower than …".
+  std::string cause;
 };
 
 /// One line of the summary: a (workload, model, workers) point.
 struct SummaryRow {
   std::string workload, model;
   int workers = 1;
-  std::size_t tasks = 0;             ///< tasks per trial
-  std::size_t trials = 0;            ///< counted trials that succeeded
-  std::size_t failed = 0;            ///< counted trials that failed (excluded from the figures)
-  std::vector<double> wall_samples;  ///< wall seconds of the successful trials, in run order
+  std::size_t tasks = 0;   ///< tasks per trial
+  std::size_t trials = 0;  ///< counted trials in the figures (succeeded; one per planned repeat)
+  std::size_t failed = 0;  ///< counted records that failed (excluded from the figures)
+  /// Counted records of this point on file: every attempt (reruns included), failed or not.
+  std::size_t records = 0;
+  /// Of those records, how many were disturbed (another process took the CPUs).
+  std::size_t disturbed = 0;
+  /// Of the trials in the figures, how many were disturbed: non-zero only when the point had
+  /// no undisturbed successful trial at all, so its figures had to use disturbed ones.
+  std::size_t disturbed_used = 0;
+  std::vector<double> wall_samples;  ///< wall seconds of the trials in the figures, in run order
   Stats wall;                        ///< statistics of wall_samples
   Interval wall_ci;                  ///< bootstrap 95 % CI of the median wall time
   /// Baseline median / this median; the baseline is `serial` for the same workload when it
@@ -103,7 +125,23 @@ struct SummaryRow {
   std::map<std::string, double> counters;  ///< medians of the model's counters (gil_switches…)
   bool noisy = false;        ///< CV above AnalysisOptions::noisy_cv, or CI overlaps a neighbour's
   std::string noise_reason;  ///< "CV 7.1 % > 5 %", "CI overlaps 4 workers", …; empty if not noisy
+  /// Figures that cannot be true: a speedup above the ideal or an efficiency above 100 % beyond
+  /// what their CIs allow, CPU use above the usable cores. Empty when every figure is possible.
+  std::vector<ImpossibleFigure> impossible;
+  bool is_impossible() const { return !impossible.empty(); }  ///< whether any figure is
 };
+
+/// A point's impossible figures as one line, figures sharing a cause together: "speedup 2.50×
+/// above the ideal 2× (95 % CI 2.45×–2.55×) and efficiency 125 % above 100 % (95 % CI from
+/// 122 %); likely cause: baseline noise (serial's CV is 36.0 %)". Empty when there are none.
+std::string impossible_text(const SummaryRow& row);
+
+/// Which trials a point's figures use: of the counted records of one (workload, model,
+/// workers) point, per planned repeat the last undisturbed successful attempt, else its last
+/// successful attempt; then, when any chosen trial is undisturbed, only the undisturbed ones.
+/// So a rerun never counts twice and a disturbed trial counts only when nothing better ran.
+/// Returns the chosen trials in record order. Warm-ups and failed trials are never chosen.
+std::vector<const Trial*> trials_in_figures(const std::vector<const Trial*>& point_records);
 
 /// How a workload behaved.
 struct WorkloadProfile {
@@ -111,6 +149,10 @@ struct WorkloadProfile {
   Boundness bound = Boundness::cpu_bound;
   double serial_cpu_util = 0;  ///< CPU per wall second of its baseline trials
   std::size_t tasks = 0;
+  /// The point the profile was read from: serial when it ran, else the first model's 1-worker
+  /// point, else the fewest workers (so conclusions can name it).
+  std::string baseline_model = "serial";
+  int baseline_workers = 1;
 };
 
 /// Amdahl's law and the Universal Scalability Law (Gunther 1993) fitted to one (workload,
@@ -150,7 +192,8 @@ struct Analysis {
 };
 
 /// Summarises counted trials, ordered by workload (as first seen), model (as first seen),
-/// then workers. Fills statistics, CIs, speedup, ideal and noise flags; not fits or
+/// then workers. Each point's figures use trials_in_figures() of its records. Fills
+/// statistics, CIs, speedup, ideal, noise and impossible flags, disturbed counts; not fits or
 /// conclusions.
 std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
                                   const std::vector<std::string>& workload_order,
@@ -162,8 +205,9 @@ std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& ro
                                                const AnalysisOptions& options = {});
 
 /// Conclusions in the seed's spirit, each carrying its figure and true of these rows only:
-/// scaling and non-scaling per model, significant and non-significant differences between
-/// models (by CI overlap), where a curve peaks, noisy points.
+/// scaling and non-scaling per model, differences between models ("practically equal" when the
+/// CIs overlap or the speedups differ by less than 1 %), where a curve peaks, failed, disturbed
+/// and noisy points, and every impossible figure with its likely cause.
 std::vector<Conclusion> write_conclusions(const Analysis& analysis);
 
 /// The whole analysis: summarize, profile, fit every curve, write conclusions.
@@ -186,7 +230,8 @@ struct ComparisonRow {
 std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::vector<Trial>& b,
                                         std::uint64_t seed = 0);
 
-/// A summary row as JSON (median_s, ci, speedup, efficiency, cpu_util, noisy, …).
+/// A summary row as JSON (median_s, ci, speedup, efficiency, cpu_util, noisy, impossible,
+/// disturbed, …).
 nlohmann::json to_json(const SummaryRow& row);
 /// A fit as JSON.
 nlohmann::json to_json(const ScalingFit& fit);

@@ -27,11 +27,13 @@ struct ReportInput {
 };
 
 /// Prints one table per workload: model, workers, median wall, CV, speedup, efficiency, CPU
-/// utilisation, a mark on noisy points, and a line for failed trials.
+/// utilisation, marks on impossible (with the likely cause), noisy and disturbed points, and a
+/// line for failed trials.
 void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows);
 
 /// report.md: environment, warnings, one table per workload (median with CI, CV, p90,
-/// speedup with CI, efficiency, ideal, noisy marks), fits, conclusions.
+/// speedup with CI, efficiency, ideal, impossible, noisy and disturbed marks), fits,
+/// conclusions.
 std::string render_markdown(const ReportInput& input);
 
 /// report.html: one self-contained page (no network, no external scripts or styles) with the
@@ -44,6 +46,8 @@ struct ChartSeries {
   std::vector<double> x, y;  ///< points, x ascending
   std::vector<bool> marked;  ///< per point: drawn as a hollow "noisy" marker when true
   bool dashed = false;       ///< e.g. the ideal line
+  /// Per point: circled in red as an impossible figure when true (missing entries: false).
+  std::vector<bool> impossible;
 };
 
 /// A line chart; x may be drawn on a log2 scale.

@@ -99,25 +99,33 @@ std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::
   for (const auto& t : a) {
     if (!t.warmup() && !t.failed()) order.add(t);
   }
-  // Wall times of the successful counted trials, in run order, for run A and run B.
-  std::map<detail::PointKey, std::pair<std::vector<double>, std::vector<double>>> points;
+  // Each run's counted records per point, then the wall times of the trials its figures use
+  // (trials_in_figures: one per planned repeat, undisturbed where possible), in run order.
+  std::map<detail::PointKey, std::pair<std::vector<const Trial*>, std::vector<const Trial*>>>
+      records;
   const auto collect = [&](const std::vector<Trial>& trials, bool from_a) {
     for (const auto& t : trials) {
-      if (t.warmup() || t.failed()) continue;
+      if (t.warmup()) continue;
       const detail::PointKey key = order.key(t);
       // Only points run A has: the rest cannot be compared.
-      if (!from_a && points.find(key) == points.end()) continue;
-      auto& [walls_a, walls_b] = points[key];
-      (from_a ? walls_a : walls_b).push_back(t.wall_s);
+      if (!from_a && records.find(key) == records.end()) continue;
+      auto& [records_a, records_b] = records[key];
+      (from_a ? records_a : records_b).push_back(&t);
     }
   };
   collect(a, true);
   collect(b, false);
+  std::map<detail::PointKey, std::pair<std::vector<double>, std::vector<double>>> points;
+  for (const auto& [key, both] : records) {
+    auto& [walls_a, walls_b] = points[key];
+    for (const Trial* t : trials_in_figures(both.first)) walls_a.push_back(t->wall_s);
+    for (const Trial* t : trials_in_figures(both.second)) walls_b.push_back(t->wall_s);
+  }
 
   std::vector<ComparisonRow> rows;
   for (const auto& [key, walls] : points) {
     const auto& [walls_a, walls_b] = walls;
-    if (walls_b.empty()) continue;
+    if (walls_a.empty() || walls_b.empty()) continue;
     ComparisonRow row;
     row.workload = std::get<3>(key);
     row.model = std::get<4>(key);

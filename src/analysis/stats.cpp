@@ -1,5 +1,6 @@
-// Descriptive statistics, bootstrap intervals, the per-point summary (speedup, efficiency,
-// ideal speedup, noise flags), workload profiles, and the whole analysis put together.
+// Descriptive statistics, bootstrap intervals, the per-point summary (which trials count,
+// speedup, efficiency, ideal speedup, noise and impossible-figure flags), workload profiles,
+// and the whole analysis put together.
 
 #include <algorithm>
 #include <cmath>
@@ -8,12 +9,15 @@
 #include <numeric>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "analysis/points.hpp"
 #include "analysis/seeding.hpp"
 #include "scalelab/analysis.hpp"
+#include "scalelab/parse.hpp"
 
 namespace scalelab {
 namespace {
@@ -133,6 +137,115 @@ void flag_noise(std::vector<SummaryRow>& rows, std::size_t i, const AnalysisOpti
   }
 }
 
+// 2 → "2", 1.85 → "1.85": ideals are often whole numbers.
+std::string plain(double x) {
+  std::string s = fmt::format("{:.2f}", x);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+std::string workers_text(int workers) {
+  return workers == 1 ? "1 worker" : fmt::format("{} workers", workers);
+}
+
+// How a sentence names a baseline row: "serial", "threads at 1 worker".
+std::string baseline_name(const SummaryRow& base) {
+  return base.model == "serial" ? std::string("serial")
+                                : fmt::format("{} at {}", base.model, workers_text(base.workers));
+}
+
+// How far a CI bound may pass the ideal and still count as reaching it. The CI covers the
+// spread between repeats, not what differs systematically between the baseline and the point
+// (another thread or process, its memory placement, the clock speed it got): on the 2-core
+// development VM processes and async at 1 worker ran 1-2 % faster than serial, with CIs clear
+// of 1x. 3 % leaves that alone and flags what cannot be (2.42x on 2 cores is 21 % above).
+constexpr double kRounding = 0.03;
+
+// Why a speedup (or efficiency) can be above what the point could reach, from the figures:
+// a noisy or disturbed baseline inflates every speedup over it; else the baseline simply ran
+// slower than the point's workers did, which the CPU time (CPU-bound work) or the model's own
+// 1-worker point shows.
+std::string speed_cause(const SummaryRow& row, const SummaryRow& base, const SummaryRow* one_worker,
+                        const WorkloadProfile* profile, const AnalysisOptions& options) {
+  const std::string name = baseline_name(base);
+  std::vector<std::string> causes;
+  if (base.trials >= 2 && base.wall.cv > options.noisy_cv) {
+    causes.push_back(fmt::format("baseline noise ({}'s CV is {:.1f} %)", name, base.wall.cv * 100));
+  }
+  std::vector<std::string> disturbed;
+  if (base.disturbed_used > 0) {
+    disturbed.push_back(
+        fmt::format("{} of {}'s {} trials", base.disturbed_used, name, base.trials));
+  }
+  if (row.disturbed_used > 0) {
+    disturbed.push_back(
+        fmt::format("{} of this point's {} trials", row.disturbed_used, row.trials));
+  }
+  if (!disturbed.empty()) {
+    causes.push_back(
+        fmt::format("disturbed trials ({} were disturbed)", fmt::join(disturbed, " and ")));
+  }
+  if (!causes.empty()) return fmt::format("{}", fmt::join(causes, " or "));
+
+  const std::string head = "the baseline ran slower than this point's workers could";
+  const double base_cpu = base.cpu_util * base.wall.median;
+  const double row_cpu = row.cpu_util * row.wall.median;
+  if (profile != nullptr && profile->bound != Boundness::wait_bound && row_cpu > 0 &&
+      row_cpu < base_cpu) {
+    return fmt::format("{} ({} used {} of CPU for the tasks, this point {})", head, name,
+                       format_duration(base_cpu), format_duration(row_cpu));
+  }
+  if (one_worker != nullptr && one_worker != &base && one_worker != &row &&
+      one_worker->wall.median < base.wall.median) {
+    return fmt::format("{} ({}'s median {} against {}'s {})", head, name,
+                       format_duration(base.wall.median), baseline_name(*one_worker),
+                       format_duration(one_worker->wall.median));
+  }
+  return fmt::format("{} ({}'s median {} is more than {}× this point's {})", head, name,
+                     format_duration(base.wall.median), plain(row.ideal),
+                     format_duration(row.wall.median));
+}
+
+// Flags the figures of `row` that cannot be true: a speedup above its ideal or an efficiency
+// above 100 % even at the low end of the CI, and CPU use above the usable cores by more than
+// the measurement grain. `base` is the row its speedup is measured against (null: none).
+void flag_impossible(SummaryRow& row, const SummaryRow* base, const SummaryRow* one_worker,
+                     const WorkloadProfile* profile, const AnalysisOptions& options) {
+  if (row.trials == 0) return;
+  if (base != nullptr && base != &row && row.speedup && row.speedup_ci) {
+    const bool speedup = row.speedup_ci->low > row.ideal * (1 + kRounding);
+    const bool efficiency =
+        row.efficiency && row.efficiency_ci && row.efficiency_ci->low > 1 + kRounding;
+    if (speedup || efficiency) {
+      const std::string cause = speed_cause(row, *base, one_worker, profile, options);
+      if (speedup) {
+        row.impossible.push_back(
+            {"speedup",
+             fmt::format("speedup {:.2f}× above the ideal {}× (95 % CI {:.2f}×–{:.2f}×)",
+                         *row.speedup, plain(row.ideal), row.speedup_ci->low, row.speedup_ci->high),
+             cause});
+      }
+      if (efficiency) {
+        row.impossible.push_back(
+            {"efficiency",
+             fmt::format("efficiency {:.0f} % above 100 % (95 % CI {:.0f}–{:.0f} %)",
+                         *row.efficiency * 100, row.efficiency_ci->low * 100,
+                         row.efficiency_ci->high * 100),
+             cause});
+      }
+    }
+  }
+  const int cores = std::max(options.cores, 1);
+  if (row.cpu_util > cores * (1 + options.cpu_tolerance)) {
+    row.impossible.push_back(
+        {"cpu_util", fmt::format("CPU use {:.2f} cores above the {} usable", row.cpu_util, cores),
+         fmt::format("a measurement window ({:.2f} cores busy on average over {} trials: CPU "
+                     "time counted over more than the interval it is divided by)",
+                     row.cpu_util, format_duration(row.wall.median))});
+  }
+}
+
 }  // namespace
 
 Stats describe(std::span<const double> values) {
@@ -214,6 +327,39 @@ const char* to_string(Boundness b) {
   return "mixed";
 }
 
+std::vector<const Trial*> trials_in_figures(const std::vector<const Trial*>& point_records) {
+  // Per planned repeat, the index (into point_records) of the attempt its figures use.
+  std::map<int, std::size_t> chosen;
+  for (std::size_t i = 0; i < point_records.size(); ++i) {
+    const Trial& t = *point_records[i];
+    if (t.warmup() || t.failed()) continue;
+    const auto [it, fresh] = chosen.try_emplace(t.repeat, i);
+    if (fresh) continue;
+    const Trial& current = *point_records[it->second];
+    // Undisturbed beats disturbed; between equals the later attempt wins (a rerun was made
+    // because an earlier attempt was disturbed), and at the same attempt the later record.
+    const bool better =
+        t.disturbed != current.disturbed ? !t.disturbed : t.attempt >= current.attempt;
+    if (better) it->second = i;
+  }
+  std::vector<std::size_t> picked;
+  bool any_undisturbed = false;
+  for (const auto& [repeat, i] : chosen) {
+    picked.push_back(i);
+    if (!point_records[i]->disturbed) any_undisturbed = true;
+  }
+  // A disturbed trial measured another process as much as this one: left out while the point
+  // has any trial that was not.
+  if (any_undisturbed) {
+    std::erase_if(picked, [&](std::size_t i) { return point_records[i]->disturbed; });
+  }
+  std::sort(picked.begin(), picked.end());
+  std::vector<const Trial*> used;
+  used.reserve(picked.size());
+  for (const std::size_t i : picked) used.push_back(point_records[i]);
+  return used;
+}
+
 std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
                                   const std::vector<std::string>& workload_order,
                                   const std::vector<std::string>& model_order,
@@ -221,89 +367,120 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
   // Names missing from the given orders go after them, in the order they first appear.
   detail::PointOrder order(workload_order, model_order);
   for (const auto& t : trials) order.add(t);
-  struct Group {
-    std::vector<double> wall, util, startup;
-    std::map<std::string, std::vector<double>> counters;
-    std::size_t failed = 0;
-    std::size_t tasks = 0;
-  };
-  std::map<detail::PointKey, Group> groups;
+  // Every counted record of each point, in record order.
+  std::map<detail::PointKey, std::vector<const Trial*>> groups;
   for (const auto& t : trials) {
-    if (t.warmup()) continue;
-    auto& g = groups[order.key(t)];
-    if (g.tasks == 0) g.tasks = t.tasks;
-    if (t.failed()) {
-      ++g.failed;
-      continue;
-    }
-    g.wall.push_back(t.wall_s);
-    g.util.push_back(t.cpu_util());
-    g.startup.push_back(t.startup_s);
-    for (const auto& [name, value] : t.counters) g.counters[name].push_back(value);
+    if (!t.warmup()) groups[order.key(t)].push_back(&t);
   }
 
   std::vector<SummaryRow> rows;
-  for (const auto& [key, g] : groups) {
+  for (const auto& [key, records] : groups) {
     SummaryRow row;
     row.workload = std::get<3>(key);
     row.model = std::get<4>(key);
     row.workers = std::get<2>(key);
-    row.tasks = g.tasks;
-    row.trials = g.wall.size();
-    row.failed = g.failed;
-    row.wall_samples = g.wall;
-    row.wall = describe(g.wall);
+    row.tasks = records.front()->tasks;
+    row.records = records.size();
+    for (const Trial* t : records) {
+      if (t->failed()) ++row.failed;
+      if (t->disturbed) ++row.disturbed;
+    }
+    std::vector<double> util, startup;
+    std::map<std::string, std::vector<double>> counters;
+    for (const Trial* t : trials_in_figures(records)) {
+      row.wall_samples.push_back(t->wall_s);
+      util.push_back(t->cpu_util());
+      startup.push_back(t->startup_s);
+      if (t->disturbed) ++row.disturbed_used;
+      for (const auto& [name, value] : t->counters) counters[name].push_back(value);
+    }
+    row.trials = row.wall_samples.size();
+    row.wall = describe(row.wall_samples);
     row.wall_ci = bootstrap_median_ci(
-        g.wall, point_seed(options.seed, "wall", row.workload, row.model, row.workers),
+        row.wall_samples, point_seed(options.seed, "wall", row.workload, row.model, row.workers),
         options.resamples);
-    row.cpu_util = describe(g.util).median;
-    row.startup_s = describe(g.startup).median;
+    row.cpu_util = describe(util).median;
+    row.startup_s = describe(startup).median;
     // A counter a model reports in only some trials is the median of those that have it.
-    for (const auto& [name, values] : g.counters) row.counters[name] = describe(values).median;
+    for (const auto& [name, values] : counters) row.counters[name] = describe(values).median;
     rows.push_back(std::move(row));
   }
-  // Baseline: serial for the workload; without it, the same model at 1 worker.
-  for (auto& row : rows) {
-    const SummaryRow* base = nullptr;
-    for (const auto& other : rows) {
+  // Baseline: serial for the workload; without it, the same model at 1 worker. Indices, since
+  // the impossible-figure check below reads the baseline of each row again.
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> base_of(rows.size(), none), one_worker_of(rows.size(), none);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    auto& row = rows[i];
+    std::size_t base = none;
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      const auto& other = rows[j];
       if (other.workload != row.workload || other.trials == 0) continue;
       if (other.model == "serial") {
-        base = &other;
+        base = j;
         break;
       }
     }
-    if (base == nullptr) {
-      for (const auto& other : rows) {
-        if (other.workload == row.workload && other.model == row.model && other.workers == 1 &&
-            other.trials > 0) {
-          base = &other;
-        }
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      const auto& other = rows[j];
+      if (other.workload == row.workload && other.model == row.model && other.workers == 1 &&
+          other.trials > 0) {
+        one_worker_of[i] = j;
       }
     }
-    if (base == nullptr || row.trials == 0 || row.wall.median <= 0) continue;
-    row.baseline = base->model == "serial" ? "serial" : base->model + "@1";
-    row.speedup = base->wall.median / row.wall.median;
+    if (base == none) base = one_worker_of[i];
+    if (base == none || row.trials == 0 || row.wall.median <= 0) continue;
+    base_of[i] = base;
+    const SummaryRow& b = rows[base];
+    row.baseline = b.model == "serial" ? "serial" : b.model + "@1";
+    row.speedup = b.wall.median / row.wall.median;
     row.efficiency = *row.speedup / row.workers;
     // The baseline against itself is 1 by definition, with no uncertainty to resample.
-    row.speedup_ci = base == &row
-                         ? Interval{1, 1}
-                         : bootstrap_ratio_ci(base->wall_samples, row.wall_samples,
-                                              point_seed(options.seed, "speedup", row.workload,
-                                                         row.model, row.workers),
-                                              options.resamples);
+    row.speedup_ci =
+        base == i ? Interval{1, 1}
+                  : bootstrap_ratio_ci(
+                        b.wall_samples, row.wall_samples,
+                        point_seed(options.seed, "speedup", row.workload, row.model, row.workers),
+                        options.resamples);
     row.efficiency_ci =
         Interval{row.speedup_ci->low / row.workers, row.speedup_ci->high / row.workers};
   }
   // The ideal needs each workload's profile, which needs the rows' CPU utilisation first.
   const auto profiles = profile_workloads(rows, options);
+  const auto profile_of = [&](const SummaryRow& row) -> const WorkloadProfile* {
+    const auto it = std::find_if(profiles.begin(), profiles.end(),
+                                 [&](const auto& p) { return p.workload == row.workload; });
+    return it == profiles.end() ? nullptr : &*it;
+  };
   for (auto& row : rows) {
     if (row.model == "serial") continue;
-    const auto profile = std::find_if(profiles.begin(), profiles.end(),
-                                      [&](const auto& p) { return p.workload == row.workload; });
-    if (profile != profiles.end()) row.ideal = ideal_speedup(*profile, row.workers, options.cores);
+    if (const WorkloadProfile* profile = profile_of(row)) {
+      row.ideal = ideal_speedup(*profile, row.workers, options.cores);
+    }
   }
   for (std::size_t i = 0; i < rows.size(); ++i) flag_noise(rows, i, options);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    flag_impossible(rows[i], base_of[i] == none ? nullptr : &rows[base_of[i]],
+                    one_worker_of[i] == none ? nullptr : &rows[one_worker_of[i]],
+                    profile_of(rows[i]), options);
+  }
   return rows;
+}
+
+std::string impossible_text(const SummaryRow& row) {
+  std::string out;
+  // Figures that share a cause (a speedup and its efficiency) are named together.
+  for (std::size_t first = 0; first < row.impossible.size();) {
+    std::size_t end = first + 1;
+    while (end < row.impossible.size() && row.impossible[end].cause == row.impossible[first].cause)
+      ++end;
+    std::vector<std::string> reasons;
+    for (std::size_t i = first; i < end; ++i) reasons.push_back(row.impossible[i].reason);
+    if (!out.empty()) out += "; also ";
+    out += fmt::format("{}; likely cause: {}", fmt::join(reasons, " and "),
+                       row.impossible[first].cause);
+    first = end;
+  }
+  return out;
 }
 
 std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& rows,
@@ -335,6 +512,8 @@ std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& ro
     profile.workload = workload;
     profile.serial_cpu_util = base->cpu_util;
     profile.tasks = base->tasks;
+    profile.baseline_model = base->model;
+    profile.baseline_workers = base->workers;
     if (profile.serial_cpu_util >= options.cpu_bound_util) {
       profile.bound = Boundness::cpu_bound;
     } else if (profile.serial_cpu_util <= options.wait_bound_util) {
@@ -390,6 +569,10 @@ nlohmann::json to_json(const SummaryRow& row) {
   const auto if_any = [any](double v) { return any ? nlohmann::json(v) : nlohmann::json(nullptr); };
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [name, value] : row.counters) counters[name] = value;
+  nlohmann::json impossible = nlohmann::json::array();
+  for (const auto& f : row.impossible) {
+    impossible.push_back({{"figure", f.figure}, {"reason", f.reason}, {"cause", f.cause}});
+  }
   return {
       {"workload", row.workload},
       {"model", row.model},
@@ -397,6 +580,9 @@ nlohmann::json to_json(const SummaryRow& row) {
       {"tasks", row.tasks},
       {"trials", row.trials},
       {"failed", row.failed},
+      {"records", row.records},
+      {"disturbed", row.disturbed},
+      {"disturbed_used", row.disturbed_used},
       {"median_s", if_any(row.wall.median)},
       {"mean_s", if_any(row.wall.mean)},
       {"min_s", if_any(row.wall.min)},
@@ -417,6 +603,8 @@ nlohmann::json to_json(const SummaryRow& row) {
       {"counters", counters},
       {"noisy", row.noisy},
       {"noise_reason", row.noisy ? nlohmann::json(row.noise_reason) : nlohmann::json(nullptr)},
+      {"impossible", row.is_impossible()},
+      {"impossible_figures", impossible},
   };
 }
 

@@ -3,7 +3,10 @@
 // rests on, so a reader can check it against the table, and it says only what these rows show.
 //
 // Order (deterministic): per workload, in the profiles' order (then any workload only the rows
-// name), the rules in order a, b/e, c, d, g; then the run-wide rule f.
+// name), the rules in order a, b/e, c, d, g, i, h; then the run-wide rule f.
+//
+// An impossible figure (SummaryRow::impossible) is never stated as a result: every sentence
+// that quotes one says so and why, and rule h names the impossible points no sentence quoted.
 
 #include <algorithm>
 #include <cmath>
@@ -23,6 +26,12 @@ namespace {
 constexpr double kGain = 1.2;
 // A USL fit explaining less than this share of the variance gets no sentence of its own.
 constexpr double kMinFitR2 = 0.8;
+// Two models whose speedups differ by less than this are practically equal, whatever the CIs
+// say: a 0.2 % edge is within what a different pool start or a cache line decides.
+constexpr double kPracticallyEqual = 0.01;
+// Rule h names at most this many impossible points of a workload one by one; the tables flag
+// them all.
+constexpr std::size_t kImpossibleNamed = 3;
 
 // "1.93×": two decimals, as the tables print speedups.
 std::string times(double speedup) {
@@ -53,6 +62,30 @@ std::string workers_text(int workers) {
   return workers == 1 ? "1 worker" : fmt::format("{} workers", workers);
 }
 
+// The rows whose impossible figures a sentence has already named, so that rule h names only
+// the rest.
+using Mentioned = std::vector<const SummaryRow*>;
+
+// "; threads at 2 workers is impossible: speedup 2.50× …" for a row a sentence quotes, empty when
+// its figures are possible; remembers the mention.
+std::string impossible_clause(const SummaryRow& row, Mentioned& mentioned) {
+  if (!row.is_impossible()) return "";
+  if (std::find(mentioned.begin(), mentioned.end(), &row) == mentioned.end())
+    mentioned.push_back(&row);
+  return fmt::format("; {} at {} is impossible: {}", row.model, workers_text(row.workers),
+                     impossible_text(row));
+}
+
+// " against threads at 1 worker" for a speedup not measured against serial.
+std::string against(const SummaryRow& row) {
+  if (row.baseline.empty() || row.baseline == "serial") return "";
+  std::string model = row.baseline;
+  if (model.size() > 2 && model.ends_with("@1")) model.resize(model.size() - 2);
+  // The baseline itself is 1× by definition, against nothing else.
+  if (model == row.model && row.workers == 1) return "";
+  return fmt::format(" against {} at 1 worker", model);
+}
+
 // The speedup CI a rule reads. A CI that is missing or not positive (no resamples were made)
 // falls back to the estimate alone, so such an analysis still gets its conclusions, judged on
 // the estimates; one that misses its own estimate is widened to include it, so that a rule
@@ -73,11 +106,14 @@ struct Curve {
   std::string model;
   std::vector<const SummaryRow*> points;
 
-  // The highest speedup; at a tie the fewer workers, which reach it more cheaply.
+  // The highest speedup; at a tie the fewer workers, which reach it more cheaply. A figure
+  // that cannot be true is no one's best while the curve has a possible one.
   const SummaryRow* best() const {
     const SummaryRow* top = nullptr;
     for (const auto* p : points) {
-      if (!top || *p->speedup > *top->speedup) top = p;
+      if (!top || (top->is_impossible() && !p->is_impossible()) ||
+          (p->is_impossible() == top->is_impossible() && *p->speedup > *top->speedup))
+        top = p;
     }
     return top;
   }
@@ -130,14 +166,16 @@ std::vector<WorkloadView> group(const Analysis& analysis) {
   return views;
 }
 
-// Rule a: what bounds the workload, from the CPU its baseline kept busy per second of wall.
+// Rule a: what bounds the workload, from the CPU its baseline kept busy per second of wall,
+// naming that baseline when it is not a serial run.
 std::string bound_sentence(const WorkloadView& view) {
   const WorkloadProfile& p = *view.profile;
-  std::string baseline = "serial run";
-  for (const auto* row : view.rows) {
-    if (!row->baseline.empty() && row->baseline != "serial") baseline = "run at 1 worker";
-  }
-  const std::string head = fmt::format("{} is {}: its {} kept {:.2f} cores busy", view.name,
+  const std::string baseline =
+      p.baseline_model == "serial"
+          ? std::string("its serial run")
+          : fmt::format("with no serial run, its baseline ({} at {})", p.baseline_model,
+                        workers_text(p.baseline_workers));
+  const std::string head = fmt::format("{} is {}: {} kept {:.2f} cores busy", view.name,
                                        to_string(p.bound), baseline, p.serial_cpu_util);
   switch (p.bound) {
     case Boundness::cpu_bound:
@@ -189,39 +227,47 @@ std::string no_gain_reason(const Curve& curve, Boundness bound, int cores) {
 // Rules b and e: per model, the best speedup it reached significantly (CI low above 1.2×), or,
 // when none did, the best it stayed at and why. A wait-bound workload's gain is the waiting
 // overlapped (rule e), so its sentence names the ideal it approached.
-void scaling_sentences(const WorkloadView& view, int cores, std::vector<Conclusion>& out) {
+void scaling_sentences(const WorkloadView& view, int cores, Mentioned& mentioned,
+                       std::vector<Conclusion>& out) {
   const Boundness bound = view.profile ? view.profile->bound : Boundness::cpu_bound;
   const std::string head =
       view.profile ? fmt::format("{} ({})", view.name, to_string(bound)) : view.name;
   for (const auto& curve : view.curves) {
     // A model that ran at 1 worker only says nothing about more workers.
     if (curve.max_workers() < 2) continue;
+    // The best significant gain, a possible figure before any impossible one (as best()).
     const SummaryRow* reached = nullptr;
     for (const auto* p : curve.points) {
-      if (speedup_ci(*p).low > kGain && (!reached || *p->speedup > *reached->speedup)) reached = p;
+      if (speedup_ci(*p).low <= kGain) continue;
+      if (!reached || (reached->is_impossible() && !p->is_impossible()) ||
+          (p->is_impossible() == reached->is_impossible() && *p->speedup > *reached->speedup))
+        reached = p;
     }
     if (reached) {
       const std::string verb =
           bound == Boundness::wait_bound ? "overlapped the waiting:" : "reached";
-      out.push_back(
-          {view.name,
-           fmt::format("{}: {} {} {} at {} (efficiency {}, ideal {}×).", head, curve.model, verb,
-                       times(*reached->speedup), workers_text(reached->workers),
-                       percent(efficiency_of(*reached)), plain(reached->ideal))});
+      out.push_back({view.name, fmt::format("{}: {} {} {} at {}{} (efficiency {}, ideal {}×){}.",
+                                            head, curve.model, verb, times(*reached->speedup),
+                                            workers_text(reached->workers), against(*reached),
+                                            percent(efficiency_of(*reached)), plain(reached->ideal),
+                                            impossible_clause(*reached, mentioned))});
       continue;
     }
     const SummaryRow& best = *curve.best();
     out.push_back(
-        {view.name, fmt::format("{}: {} stayed at {} (best, at {}) — {}.", head, curve.model,
-                                times(*best.speedup), workers_text(best.workers),
-                                no_gain_reason(curve, bound, cores))});
+        {view.name,
+         fmt::format("{}: {} stayed at {} (best, at {}{}) — {}{}.", head, curve.model,
+                     times(*best.speedup), workers_text(best.workers), against(best),
+                     no_gain_reason(curve, bound, cores), impossible_clause(best, mentioned))});
   }
 }
 
 // Rule c: each model against the best one (highest speedup anywhere on its curve), at the
-// largest worker count (2 or more) both ran. CIs that overlap: no significant difference;
-// else the faster one and by how much. Only speedups over the same baseline are compared.
-void comparison_sentences(const WorkloadView& view, std::vector<Conclusion>& out) {
+// largest worker count (2 or more) both ran. CIs that overlap, or speedups less than 1 % apart:
+// practically equal; else the faster one and by how much. Only speedups over the same
+// baseline are compared.
+void comparison_sentences(const WorkloadView& view, Mentioned& mentioned,
+                          std::vector<Conclusion>& out) {
   const Curve* leader = nullptr;
   for (const auto& curve : view.curves) {
     if (curve.max_workers() < 2) continue;
@@ -241,11 +287,19 @@ void comparison_sentences(const WorkloadView& view, std::vector<Conclusion>& out
     }
     if (!a || a->baseline != b->baseline) continue;
     const std::string where = fmt::format("{} at {}", view.name, workers_text(a->workers));
-    if (speedup_ci(*a).overlaps(speedup_ci(*b))) {
-      out.push_back({view.name, fmt::format("{}: {} {} and {} {} — no significant difference "
-                                            "(95 % CIs overlap).",
-                                            where, a->model, times(*a->speedup), b->model,
-                                            times(*b->speedup))});
+    const double low = std::min(*a->speedup, *b->speedup);
+    const double high = std::max(*a->speedup, *b->speedup);
+    const bool overlap = speedup_ci(*a).overlaps(speedup_ci(*b));
+    if (overlap || !(low > 0) || high / low - 1 < kPracticallyEqual) {
+      const std::string why = overlap || !(low > 0) ? std::string("95 % CIs overlap")
+                                                    : fmt::format("{} apart, under 1 %",
+                                                                  relative_percent(high / low - 1));
+      std::string text =
+          fmt::format("{}: {} {} and {} {} — practically equal ({})", where, a->model,
+                      times(*a->speedup), b->model, times(*b->speedup), why);
+      text += impossible_clause(*a, mentioned);
+      text += impossible_clause(*b, mentioned);
+      out.push_back({view.name, text + "."});
       continue;
     }
     if (*b->speedup > *a->speedup) std::swap(a, b);
@@ -253,9 +307,11 @@ void comparison_sentences(const WorkloadView& view, std::vector<Conclusion>& out
     const double ratio = *a->speedup / *b->speedup;
     const std::string by = ratio >= 2 ? fmt::format("{:.1f} times as fast", ratio)
                                       : "faster by " + relative_percent(ratio - 1);
-    out.push_back(
-        {view.name, fmt::format("{}: {} {} vs {} {}: {} {}.", where, a->model, times(*a->speedup),
-                                b->model, times(*b->speedup), a->model, by)});
+    std::string text = fmt::format("{}: {} {} vs {} {}: {} {}", where, a->model, times(*a->speedup),
+                                   b->model, times(*b->speedup), a->model, by);
+    text += impossible_clause(*a, mentioned);
+    text += impossible_clause(*b, mentioned);
+    out.push_back({view.name, text + "."});
   }
 }
 
@@ -263,7 +319,7 @@ void comparison_sentences(const WorkloadView& view, std::vector<Conclusion>& out
 // count and then fell significantly (CIs apart); a curve that never rose is rule b's "stayed".
 // And the USL fit's peak where one was fitted. A refused fit says nothing here: the
 // report shows the refusal.
-void peak_sentences(const WorkloadView& view, const Analysis& analysis,
+void peak_sentences(const WorkloadView& view, const Analysis& analysis, Mentioned& mentioned,
                     std::vector<Conclusion>& out) {
   const Boundness bound = view.profile ? view.profile->bound : Boundness::cpu_bound;
   for (const auto& curve : view.curves) {
@@ -277,10 +333,13 @@ void peak_sentences(const WorkloadView& view, const Analysis& analysis,
           bound != Boundness::wait_bound && last->workers > analysis.cores
               ? fmt::format("more workers than the {} cores only add overhead", analysis.cores)
               : "the overhead of more workers ends the curve";
-      out.push_back({view.name, fmt::format("{} on {} peaked at {} ({}); at {} it fell to {} — {}.",
-                                            curve.model, view.name, workers_text(peak->workers),
-                                            times(*peak->speedup), workers_text(last->workers),
-                                            times(*last->speedup), why)});
+      std::string text =
+          fmt::format("{} on {} peaked at {} ({}); at {} it fell to {} — {}", curve.model,
+                      view.name, workers_text(peak->workers), times(*peak->speedup),
+                      workers_text(last->workers), times(*last->speedup), why);
+      text += impossible_clause(*peak, mentioned);
+      text += impossible_clause(*last, mentioned);
+      out.push_back({view.name, text + "."});
     }
     for (const auto& fit : analysis.fits) {
       // A peak is only worth a sentence for a curve that rose and a fit that describes it: a
@@ -336,6 +395,61 @@ void failure_sentences(const WorkloadView& view, std::vector<Conclusion>& out) {
   }
 }
 
+// Rule i: how many of the workload's trials were disturbed (another process took the CPUs),
+// and the points whose figures had to use them because no undisturbed trial ran there.
+void disturbed_sentence(const WorkloadView& view, std::vector<Conclusion>& out) {
+  std::size_t disturbed = 0, records = 0;
+  std::vector<std::string> used;
+  for (const auto* row : view.rows) {
+    disturbed += row->disturbed;
+    records += row->records;
+    if (row->disturbed_used > 0) {
+      used.push_back(fmt::format("{} at {} ({} of {})", row->model, workers_text(row->workers),
+                                 row->disturbed_used, row->trials));
+    }
+  }
+  if (disturbed == 0) return;
+  const bool one = disturbed == 1;
+  std::string text = fmt::format(
+      "{} of the {} trials of {} on record {} disturbed (another process took the CPUs {} "
+      "needed)",
+      disturbed, records, view.name, one ? "was" : "were", one ? "it" : "they");
+  if (used.empty()) {
+    text += fmt::format("; the figures leave {} out.", one ? "it" : "them");
+  } else {
+    text += fmt::format("; the figures leave {} out except where no undisturbed trial ran: {}.",
+                        one ? "it" : "them", fmt::join(used, ", "));
+  }
+  out.push_back({view.name, text});
+}
+
+// Rule h: every impossible point no earlier sentence named, with what is impossible and its
+// likely cause; past kImpossibleNamed, a count.
+void impossible_sentences(const WorkloadView& view, const Mentioned& mentioned,
+                          std::vector<Conclusion>& out) {
+  std::size_t named = 0, more = 0;
+  for (const auto* row : view.rows) {
+    if (!row->is_impossible() ||
+        std::find(mentioned.begin(), mentioned.end(), row) != mentioned.end())
+      continue;
+    if (named == kImpossibleNamed) {
+      ++more;
+      continue;
+    }
+    ++named;
+    out.push_back({view.name, fmt::format("{} on {} at {} shows an impossible figure, not a "
+                                          "result: {}.",
+                                          row->model, view.name, workers_text(row->workers),
+                                          impossible_text(*row))});
+  }
+  if (more > 0) {
+    out.push_back(
+        {view.name, fmt::format("{} more point{} of {} show{} impossible figures "
+                                "(flagged in the tables).",
+                                more, more == 1 ? "" : "s", view.name, more == 1 ? "s" : "")});
+  }
+}
+
 // Rule f: how many points are noisy, naming the first few with the reason the analysis gave.
 void noise_sentence(const Analysis& analysis, std::vector<Conclusion>& out) {
   constexpr std::size_t kNamed = 5;  // more would bury the sentence; the tables flag them all
@@ -361,11 +475,14 @@ void noise_sentence(const Analysis& analysis, std::vector<Conclusion>& out) {
 std::vector<Conclusion> write_conclusions(const Analysis& analysis) {
   std::vector<Conclusion> out;
   for (const auto& view : group(analysis)) {
+    Mentioned mentioned;
     if (view.profile) out.push_back({view.name, bound_sentence(view)});
-    scaling_sentences(view, analysis.cores, out);
-    comparison_sentences(view, out);
-    peak_sentences(view, analysis, out);
+    scaling_sentences(view, analysis.cores, mentioned, out);
+    comparison_sentences(view, mentioned, out);
+    peak_sentences(view, analysis, mentioned, out);
     failure_sentences(view, out);
+    disturbed_sentence(view, out);
+    impossible_sentences(view, mentioned, out);
   }
   noise_sentence(analysis, out);
   return out;

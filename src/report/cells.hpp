@@ -112,10 +112,29 @@ inline std::string percent(double fraction) {
   return fmt::format("{:.0f} %", fraction * 100);
 }
 
-/// The note cell of a summary row: noisy, failed trials, a baseline other than serial.
+/// How many of a point's trials were disturbed and whether its figures use them: "2 disturbed,
+/// left out", "3 disturbed, 3 used (no undisturbed trial)"; empty when none was.
+inline std::string disturbed_note(const SummaryRow& row) {
+  if (row.disturbed == 0) return "";
+  if (row.disturbed_used == 0) return fmt::format("{} disturbed, left out", row.disturbed);
+  return fmt::format("{} disturbed, {} used (no undisturbed trial)", row.disturbed,
+                     row.disturbed_used);
+}
+
+/// Whether a point's speedup or efficiency is impossible (what the charts can show).
+inline bool speed_impossible(const SummaryRow& row) {
+  return std::any_of(row.impossible.begin(), row.impossible.end(), [](const ImpossibleFigure& f) {
+    return f.figure == "speedup" || f.figure == "efficiency";
+  });
+}
+
+/// The note cell of a summary row: impossible figures with their likely cause, noisy,
+/// disturbed and failed trials, a baseline other than serial.
 inline std::string note(const SummaryRow& row) {
   std::vector<std::string> parts;
+  if (row.is_impossible()) parts.push_back("impossible: " + impossible_text(row));
   if (row.noisy) parts.push_back("noisy: " + row.noise_reason);
+  if (const std::string d = disturbed_note(row); !d.empty()) parts.push_back(d);
   if (row.failed > 0) parts.push_back(fmt::format("{} failed", row.failed));
   if (!row.baseline.empty() && row.baseline != "serial" && row.speedup) {
     parts.push_back("against " + row.baseline);
@@ -126,6 +145,20 @@ inline std::string note(const SummaryRow& row) {
     out += part;
   }
   return out;
+}
+
+/// The line under a workload's heading: what its baseline kept busy, naming the baseline when
+/// it is not a serial run, and the tasks per trial.
+inline std::string profile_line(const WorkloadProfile& profile) {
+  const std::string which =
+      profile.baseline_model == "serial"
+          ? std::string()
+          : fmt::format(" ({} at {}: no serial run)", profile.baseline_model,
+                        profile.baseline_workers == 1
+                            ? std::string("1 worker")
+                            : fmt::format("{} workers", profile.baseline_workers));
+  return fmt::format("Baseline CPU use {:.2f} cores per wall second{}; {} tasks per trial.",
+                     profile.serial_cpu_util, which, profile.tasks);
 }
 
 /// The workloads in the analysis's order, then any that only the rows name.

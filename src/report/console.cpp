@@ -1,6 +1,10 @@
 // The console tables: one per workload for a run, one per workload for a comparison of two.
+// A run's rows end with their marks, as report.md's note column has them: failed trials,
+// impossible figures with their likely cause, noisy, disturbed trials.
 
 #include <fmt/format.h>
+
+#include "report/cells.hpp"
 
 #include "scalelab/parse.hpp"
 #include "scalelab/report.hpp"
@@ -17,8 +21,10 @@ void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows
                          "cpu util");
     }
     if (row.trials == 0) {
-      out << fmt::format("{:<10} {:>7} {:>11}  all {} trials failed\n", row.model, row.workers, "-",
+      out << fmt::format("{:<10} {:>7} {:>11}  all {} trials failed", row.model, row.workers, "-",
                          row.failed);
+      if (row.disturbed > 0) out << "  " << detail::disturbed_note(row);
+      out << "\n";
       continue;
     }
     const std::string speedup = row.speedup ? fmt::format("{:.2f}x", *row.speedup) : "-";
@@ -30,7 +36,9 @@ void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows
                        row.workers, format_duration(row.wall.median), ci, row.wall.cv * 100,
                        speedup, efficiency, row.cpu_util);
     if (row.failed > 0) out << fmt::format("  ({} failed)", row.failed);
+    if (row.is_impossible()) out << "  impossible: " << impossible_text(row);
     if (row.noisy) out << "  noisy: " << row.noise_reason;
+    if (row.disturbed > 0) out << "  " << detail::disturbed_note(row);
     out << "\n";
   }
 }

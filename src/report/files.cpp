@@ -80,10 +80,16 @@ nlohmann::json results_json(const RecordedRun& run, const ReportInput& input) {
       {"conclusions", nlohmann::json::array()}};
   for (const auto& t : run.trials) all["trials"].push_back(to_json(t));
   for (const auto& w : input.analysis.workloads) {
-    all["workloads"].push_back({{"workload", w.workload},
-                                {"bound", to_string(w.bound)},
-                                {"serial_cpu_util", w.serial_cpu_util},
-                                {"tasks", w.tasks}});
+    all["workloads"].push_back(
+        {{"workload", w.workload},
+         {"bound", to_string(w.bound)},
+         {"serial_cpu_util", w.serial_cpu_util},
+         {"tasks", w.tasks},
+         // What serial_cpu_util was read from: "serial", or
+         // "<model>@<workers>" when serial did not run.
+         {"baseline", w.baseline_model == "serial"
+                          ? w.baseline_model
+                          : fmt::format("{}@{}", w.baseline_model, w.baseline_workers)}});
   }
   for (const auto& r : input.analysis.rows) all["summary"].push_back(to_json(r));
   for (const auto& f : input.analysis.fits) all["fits"].push_back(to_json(f));

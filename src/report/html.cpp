@@ -1,5 +1,5 @@
 // report.html: one self-contained page with the content of report.md and three charts per
-// workload (wall time, speedup, efficiency against workers).
+// workload (wall time, speedup, efficiency against workers; impossible points circled red).
 //
 // Self-contained means the page works from a USB stick on a plane: inline <style>, inline
 // <svg>, no scripts, no fonts, and no "http://" or "https://" anywhere in it. The cell texts
@@ -32,6 +32,7 @@ table{border-collapse:collapse;margin:.8em 0;font-size:.9em;display:block;overfl
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right;white-space:nowrap}
 th{background:#f2f2f2}td.text,th.text{text-align:left;white-space:normal}
 tr.noisy td{background:#fff6e0}tr.failed td{background:#fde8e8}
+tr.impossible td{background:#fbdada}tr.impossible td.text{font-weight:bold}
 .interrupted{background:#fde8e8;border:1px solid #d55e00;padding:.5em .8em}
 .warnings li{color:#8a4b00}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:8px}
@@ -173,6 +174,11 @@ std::string workload_charts(const std::string& workload,
         series->x.push_back(row->workers);
         series->marked.push_back(row->noisy);
       }
+      // The wall time itself is never impossible; the speedup and efficiency drawn from it
+      // can be.
+      w.impossible.push_back(false);
+      s.impossible.push_back(speed_impossible(*row));
+      e.impossible.push_back(speed_impossible(*row));
       w.y.push_back(ok ? row->wall.median * unit.per_second : nan);
       s.y.push_back(ok && row->speedup ? *row->speedup : nan);
       e.y.push_back(ok && row->efficiency ? *row->efficiency * 100 : nan);
@@ -218,9 +224,7 @@ void workload_section(std::string& out, const Analysis& analysis, const std::str
   }
   if (profile != analysis.workloads.end()) {
     out += fmt::format("<h2>{} ({})</h2>\n", xml_escape(workload), to_string(profile->bound));
-    out +=
-        fmt::format("<p>Baseline CPU use {:.2f} cores per wall second; {} tasks per trial.</p>\n",
-                    profile->serial_cpu_util, profile->tasks);
+    out += fmt::format("<p>{}</p>\n", xml_escape(profile_line(*profile)));
   } else {
     out += fmt::format("<h2>{}</h2>\n", xml_escape(workload));
   }
@@ -231,7 +235,10 @@ void workload_section(std::string& out, const Analysis& analysis, const std::str
                    "efficiency", "ideal", "CPU util", "note"},
                   "th");
   for (const SummaryRow* row : rows) {
-    const std::string row_class = row->trials == 0 ? "failed" : row->noisy ? "noisy" : "";
+    const std::string row_class = row->trials == 0       ? "failed"
+                                  : row->is_impossible() ? "impossible"
+                                  : row->noisy           ? "noisy"
+                                                         : "";
     if (row->trials == 0) {
       out += row_html({row->model, fmt::format("{}", row->workers), dash, dash, dash, dash, dash,
                        dash, times(row->ideal), dash, note(*row)},

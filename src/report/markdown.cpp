@@ -112,8 +112,7 @@ void workload_section(std::string& out, const Analysis& analysis, const std::str
                    [&](const WorkloadProfile& p) { return p.workload == workload; });
   if (profile != analysis.workloads.end()) {
     out += fmt::format("## {} ({})\n\n", md(workload), to_string(profile->bound));
-    out += fmt::format("Baseline CPU use {:.2f} cores per wall second; {} tasks per trial.\n\n",
-                       profile->serial_cpu_util, profile->tasks);
+    out += md(profile_line(*profile)) + "\n\n";
   } else {
     out += fmt::format("## {}\n\n", md(workload));
   }

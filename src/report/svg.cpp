@@ -30,6 +30,8 @@ constexpr const char* palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
 // Dashed series are references (ideal, serial), so they take greys of their own: a model keeps
 // its colour from chart to chart whether or not a reference line is drawn beside it.
 constexpr const char* reference_palette[] = {"#000000", "#666666", "#999999"};
+// The ring around an impossible point: a pure red that no series colour is.
+constexpr const char* impossible_colour = "#E00000";
 
 // A coordinate with one decimal; never "-0.0", so equal charts give equal bytes.
 std::string coord(double v) {
@@ -91,6 +93,7 @@ Ticks nice_ticks(double low, double high) {
 struct Point {
   double x, y;
   bool marked;
+  bool impossible;
 };
 
 // The opening <svg> tag, the white canvas and the chart's title, centred on `title_x`.
@@ -138,7 +141,8 @@ std::string render_svg(const Chart& chart) {
       x_max = std::max(x_max, px);
       y_min = std::min(y_min, y);
       y_max = std::max(y_max, y);
-      points[s].push_back({x, y, i < series.marked.size() && series.marked[i]});
+      points[s].push_back({x, y, i < series.marked.size() && series.marked[i],
+                           i < series.impossible.size() && series.impossible[i]});
     }
   }
   if (!any) return empty_chart(chart, "no data");
@@ -265,7 +269,7 @@ std::string render_svg(const Chart& chart) {
     colours[s] = chart.series[s].dashed ? reference_palette[dashed++ % std::size(reference_palette)]
                                         : palette[solid++ % std::size(palette)];
   }
-  bool any_marked = false;
+  bool any_marked = false, any_impossible = false;
   for (std::size_t s = 0; s < chart.series.size(); ++s) {
     const ChartSeries& series = chart.series[s];
     const char* dash = series.dashed ? " stroke-dasharray=\"6 4\"" : "";
@@ -293,6 +297,15 @@ std::string render_svg(const Chart& chart) {
         out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"/>\n", coord(sx(p.x)),
                            coord(sy(p.y)), radius, colours[s]);
       }
+      // A red ring around the marker, whatever its series' colour: a figure that cannot be
+      // true must stand out on every chart that draws it.
+      if (p.impossible) {
+        any_impossible = true;
+        out += fmt::format(
+            "<circle class=\"impossible\" cx=\"{}\" cy=\"{}\" r=\"8\" fill=\"none\" "
+            "stroke=\"{}\" stroke-width=\"2\"><title>impossible</title></circle>\n",
+            coord(sx(p.x)), coord(sy(p.y)), impossible_colour);
+      }
     }
     out += "</g>\n";
   }
@@ -317,6 +330,14 @@ std::string render_svg(const Chart& chart) {
         "<circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"#ffffff\" stroke=\"#000000\" "
         "stroke-width=\"2\"/><text x=\"{}\" y=\"{}\" dy=\"4\">noisy point</text>\n",
         coord(legend_left + 14), y, coord(legend_left + 36), y);
+    legend_y += 20;
+  }
+  if (any_impossible) {
+    const std::string y = coord(legend_y);
+    out += fmt::format(
+        "<circle cx=\"{}\" cy=\"{}\" r=\"6\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>"
+        "<text x=\"{}\" y=\"{}\" dy=\"4\">impossible figure</text>\n",
+        coord(legend_left + 14), y, impossible_colour, coord(legend_left + 36), y);
   }
   out += "</g>\n</svg>\n";
   return out;

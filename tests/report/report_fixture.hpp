@@ -1,10 +1,11 @@
 #pragma once
 // A hand-built ReportInput for the reporters' tests: two workloads (cpu, CPU-bound; io,
 // wait-bound), three models (serial, threads, processes) at up to four worker counts, one noisy
-// point, one point with failed trials, one with all trials failed, a refused fit, a warning and
-// conclusions. Every figure is written out here rather than computed by analyze(), so the golden
-// report changes only when a reporter does — and numbers stay clear of rounding ties, so the
-// formatted text is the same on every platform.
+// point, one point with failed trials, one with all trials failed, one with an impossible
+// speedup, one with impossible CPU use, one whose disturbed trials were left out and one whose
+// figures had to use them, a refused fit, a warning and conclusions. Every figure is written out
+// here rather than computed by analyze(), so the golden report changes only when a reporter does —
+// and numbers stay clear of rounding ties, so the formatted text is the same on every platform.
 
 #include <string>
 
@@ -87,9 +88,16 @@ inline ReportInput report_fixture() {
   a.rows.back().noisy = true;
   a.rows.back().noise_reason = "CV 7.1 % > 5 %";
   a.rows.push_back(report_row("cpu", "threads", 8, 0.251203, 0.036, cpu_serial, 2, 1.991));
+  // Two of its five records were disturbed; reruns replaced them.
+  a.rows.back().records = 5;
+  a.rows.back().disturbed = 2;
   a.rows.push_back(report_row("cpu", "processes", 1, 0.488432, 0.044, cpu_serial, 1, 1.002));
   a.rows.push_back(report_row("cpu", "processes", 2, 0.255101, 0.028, cpu_serial, 2, 1.962));
-  a.rows.push_back(report_row("cpu", "processes", 4, 0.250673, 0.042, cpu_serial, 2, 1.971));
+  a.rows.push_back(report_row("cpu", "processes", 4, 0.250673, 0.042, cpu_serial, 2, 2.071));
+  a.rows.back().impossible.push_back(
+      {"cpu_util", "CPU use 2.07 cores above the 2 usable",
+       "a measurement window (2.07 cores busy on average over 250.673ms trials: CPU time counted "
+       "over more than the interval it is divided by)"});
   a.rows.push_back(report_row("cpu", "processes", 8, 0.262214, 0.019, cpu_serial, 2, 1.968));
   a.rows.back().trials = 1;
   a.rows.back().failed = 2;
@@ -99,10 +107,22 @@ inline ReportInput report_fixture() {
   a.rows.push_back(report_row("io", "threads", 1, 0.647044, 0.0012, io_serial, 1, 0.004));
   a.rows.push_back(report_row("io", "threads", 2, 0.32365, 0.0013, io_serial, 2, 0.011));
   a.rows.push_back(report_row("io", "threads", 4, 0.161518, 0.0031, io_serial, 4, 0.006));
-  a.rows.push_back(report_row("io", "threads", 8, 0.0809, 0.0042, io_serial, 8, 0.012));
+  // 8.20× [8.05×, 8.31×] where 8 tasks at a time is the most there can be.
+  a.rows.push_back(report_row("io", "threads", 8, 0.0789, 0.0042, io_serial, 8, 0.012));
+  a.rows.back().impossible.push_back(
+      {"speedup", "speedup 8.20× above the ideal 8× (95 % CI 8.05×–8.31×)",
+       "the baseline ran slower than this point's workers could (serial's median 647.264ms is "
+       "more than 8× this point's 78.9ms)"});
+  a.rows.back().impossible.push_back({"efficiency",
+                                      "efficiency 103 % above 100 % (95 % CI 101–104 %)",
+                                      a.rows.back().impossible.back().cause});
   a.rows.push_back(report_row("io", "processes", 1, 0.648721, 0.0027, io_serial, 1, 0.011));
   a.rows.push_back(report_row("io", "processes", 2, 0.32613, 0.0014, io_serial, 2, 0.013));
   a.rows.push_back(report_row("io", "processes", 4, 0.163995, 0.0021, io_serial, 4, 0.031));
+  // Every trial was disturbed, reruns too: the figures had to use them.
+  a.rows.back().records = 6;
+  a.rows.back().disturbed = 6;
+  a.rows.back().disturbed_used = 3;
   // Every trial of this point failed: no figures, only the count.
   SummaryRow all_failed;
   all_failed.workload = "io";
@@ -151,6 +171,12 @@ inline ReportInput report_fixture() {
        "than the 2 cores gained nothing."},
       {"cpu", "processes and threads do not differ significantly at 2 workers (CIs overlap)."},
       {"io", "wait-bound: threads reached 8.00× at 8 workers (efficiency 100 %)."},
+      {"io",
+       "threads on io at 8 workers shows an impossible figure, not a result: speedup 8.20× "
+       "above the ideal 8× (95 % CI 8.05×–8.31×) and efficiency 103 % above 100 % (95 % CI "
+       "101–104 %); likely cause: the baseline ran slower than "
+       "this point's workers could (serial's median 647.264ms is more than 8× this point's "
+       "78.9ms)."},
       {"", "1 of 17 points is noisy; its figures are less certain."},
   };
   return input;
