@@ -439,10 +439,14 @@ TEST_P(DescriptorLimit, FailsTheTrialNamingTheLimitAndLeavesNoWorker) {
 
 INSTANTIATE_TEST_SUITE_P(Faults, DescriptorLimit, ::testing::Values(kFork, kSpawn), label_of);
 
-// RLIMIT_NPROC binds only an unprivileged user: root ignores it. As root the child becomes
-// `nobody` first (uid 65534), which it may when it has CAP_SETUID.
+// RLIMIT_NPROC binds only an unprivileged user: root ignores it. As root the child becomes an
+// unprivileged uid of its own first, which it may when it has CAP_SETUID: of its own, because
+// the limit counts every process and thread of the uid, and with `nobody` the cases running
+// in parallel (ctest -j) took each other's share, so the one that failed found its own count
+// low and named no limit.
 std::string as_unprivileged_with_nproc(rlim_t limit, const std::function<std::string()>& body) {
-  if (::geteuid() == 0 && ::setuid(65534) != 0) return "SKIP: cannot become nobody";
+  const uid_t own = static_cast<uid_t>(40000 + ::getpid() % 20000);
+  if (::geteuid() == 0 && ::setuid(own) != 0) return "SKIP: cannot become an unprivileged uid";
   const rlimit rl{limit, limit};
   if (::setrlimit(RLIMIT_NPROC, &rl) != 0) return "SKIP: cannot set RLIMIT_NPROC";
   return body();

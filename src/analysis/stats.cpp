@@ -16,11 +16,15 @@
 
 #include "analysis/points.hpp"
 #include "analysis/seeding.hpp"
+#include "analysis/wording.hpp"
 #include "scalelab/analysis.hpp"
 #include "scalelab/parse.hpp"
 
 namespace scalelab {
 namespace {
+
+using detail::plain;
+using detail::workers_text;
 
 using detail::point_seed;
 
@@ -135,18 +139,6 @@ void flag_noise(std::vector<SummaryRow>& rows, std::size_t i, const AnalysisOpti
       return;
     }
   }
-}
-
-// 2 → "2", 1.85 → "1.85": ideals are often whole numbers.
-std::string plain(double x) {
-  std::string s = fmt::format("{:.2f}", x);
-  while (s.back() == '0') s.pop_back();
-  if (s.back() == '.') s.pop_back();
-  return s;
-}
-
-std::string workers_text(int workers) {
-  return workers == 1 ? "1 worker" : fmt::format("{} workers", workers);
 }
 
 // How a sentence names a baseline row: "serial", "threads at 1 worker".

@@ -16,10 +16,14 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "analysis/wording.hpp"
 #include "scalelab/analysis.hpp"
 
 namespace scalelab {
 namespace {
+
+using detail::plain;
+using detail::workers_text;
 
 // A gain counts only when the whole 95 % CI of the speedup lies above 1.2×: below that, pool
 // start-up, scheduling and a noisy machine can explain the difference from serial.
@@ -48,18 +52,6 @@ std::string percent(double fraction) {
 std::string relative_percent(double fraction) {
   const double p = fraction * 100;
   return p < 9.95 ? fmt::format("{:.1f} %", p) : fmt::format("{:.0f} %", p);
-}
-
-// 32 → "32", 1.85 → "1.85": ideals are often whole numbers and read better without ".00".
-std::string plain(double x) {
-  std::string s = fmt::format("{:.2f}", x);
-  while (s.back() == '0') s.pop_back();
-  if (s.back() == '.') s.pop_back();
-  return s;
-}
-
-std::string workers_text(int workers) {
-  return workers == 1 ? "1 worker" : fmt::format("{} workers", workers);
 }
 
 // The rows whose impossible figures a sentence has already named, so that rule h names only
