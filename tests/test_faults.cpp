@@ -39,6 +39,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using testing::contains_all;
 using testing::fault_spec;
+using testing::in_child;
 using testing::release_hung_tasks;
 using Case = testing::ModelCase;
 using namespace std::chrono_literals;
@@ -359,50 +360,6 @@ INSTANTIATE_TEST_SUITE_P(Faults, ThrowingFault,
                          label_of);
 
 // --- item 5: resource limits, in a forked child so that this process keeps its own ------------
-
-// Runs `body` in a forked child and returns what it returned; a child that dies or says
-// nothing fails the test. The child's result comes back over a pipe.
-std::string in_child(const std::function<std::string()>& body) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return "fork failed";
-  if (pid == 0) {
-    ::close(fds[0]);
-    std::string text;
-    try {
-      text = body();
-    } catch (const std::exception& e) {
-      text = std::string("threw: ") + e.what();
-    }
-    const char* p = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fds[1], p, left);
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    ::_exit(0);  // no atexit handlers, no gtest summary from the child
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return "the child died: status " + std::to_string(status) + "; it said: " + text;
-  }
-  return text;
-}
 
 // The trial's error, then " children-left" if any child of this process remains.
 std::string trial_error_and_children(const Case& c, const WorkloadSpec& spec, int workers,

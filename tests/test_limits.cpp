@@ -44,6 +44,7 @@ using detail::LimitFigures;
 using detail::name_limit;
 using detail::Want;
 using testing::contains_all;
+using testing::in_child;
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
@@ -349,38 +350,6 @@ TEST(ReadLimitFigures, ReadsOnlyWhatTheFailureConcerns) {
   const LimitFigures m = detail::read_limit_figures(Want::memory, ENOMEM);
   ASSERT_TRUE(m.address_space.used.has_value()) << "VmPeak in /proc/self/status";
   EXPECT_EQ(m.request_bytes, 0u);
-}
-
-// Runs `body` in a forked child and returns what it returns (through a pipe).
-std::string in_child(const std::function<std::string()>& body) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  const pid_t pid = ::fork();
-  if (pid < 0) return "fork failed";
-  if (pid == 0) {
-    ::close(fds[0]);
-    const std::string text = body();
-    std::size_t done = 0;
-    while (done < text.size()) {
-      const ssize_t n = ::write(fds[1], text.data() + done, text.size() - done);
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return text;
 }
 
 TEST(ReadLimitFigures, WithEveryDescriptorTakenTheCountIsTheLimit) {

@@ -419,7 +419,8 @@ Trial trial_from_json(const nlohmann::json& json) {
   if (t.cpu_window_s < 0) throw Error("field 'cpu_window_s' is negative");
   t.run_delay_s = field<double>(json, "run_delay_s", 0, false);
   t.steal_s = field<double>(json, "steal_s", 0, false);
-  if (t.run_delay_s < 0 || t.steal_s < 0) throw Error("field 'run_delay_s' or 'steal_s' is negative");
+  if (t.run_delay_s < 0 || t.steal_s < 0)
+    throw Error("field 'run_delay_s' or 'steal_s' is negative");
   t.disturbed = field<bool>(json, "disturbed", false, false);
   t.attempt = field<int>(json, "attempt", 0, false);
   if (t.attempt < 0) throw Error("field 'attempt' is negative");

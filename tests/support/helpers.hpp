@@ -93,4 +93,9 @@ void add_point(std::vector<Trial>& trials, const std::string& workload, const st
 SummaryRow make_row(const std::string& workload, const std::string& model, int workers,
                     double speedup, Interval ci, double ideal, double cpu_util = 1.0);
 
+/// Runs `body` in a forked child and returns what it returned, through a pipe: for tests that
+/// lower a process-wide limit or change user, so that this process keeps its own. A child that
+/// throws returns "threw: …"; one that dies returns "the child died: status …" with what it said.
+std::string in_child(const std::function<std::string()>& body);
+
 }  // namespace scalelab::testing
