@@ -106,7 +106,7 @@ def run_scalelab(exe, args, cpu_work, out):
                           preexec_fn=pinner(args))
     if done.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
-    iters, wall, cpu, disturbed = None, [], [], 0
+    iters, wall, cpu, disturbed, linking = None, [], [], 0, "unknown"
     with open(os.path.join(out, "results.jsonl"), encoding="utf-8") as f:
         for line in f:
             record = json.loads(line)
@@ -114,6 +114,9 @@ def run_scalelab(exe, args, cpu_work, out):
                 for spec in record.get("workload_specs", []):
                     if spec.get("name") == "python":
                         iters = spec["cpu_iters"]
+                python = record.get("environment", {}).get("runtimes", {}).get("python", {})
+                if python:
+                    linking = f"{python.get('linking')} ({python.get('library')})"
             elif (record.get("type") == "trial" and not record.get("warmup")
                   and record.get("attempt", 0) == 0):
                 # A rerun of a disturbed trial (attempt > 0) is left out: python3's side has
@@ -125,7 +128,7 @@ def run_scalelab(exe, args, cpu_work, out):
                 disturbed += 1 if record.get("disturbed") else 0
     if iters is None or len(wall) != args.repeat:
         sys.exit(f"{out}/results.jsonl: no python iteration count or not {args.repeat} trials")
-    return iters, wall, cpu, disturbed
+    return iters, wall, cpu, disturbed, linking
 
 
 def run_reference(args, iters):
@@ -175,6 +178,7 @@ def main():
     disturbed = {side: 0 for side in sides}
     rounds = {side: [] for side in sides}  # each run's median wall time
     loads = []
+    linkings = {}
     iters = None
     cpu_work = args.cpu_work
     with tempfile.TemporaryDirectory(prefix="python_vs_cpython.") as tmp:
@@ -188,7 +192,8 @@ def main():
                     w, c = run_reference(args, iters)
                 else:
                     exe = args.scalelab[sides.index(side)]
-                    got, w, c, d = run_scalelab(exe, args, cpu_work, os.path.join(tmp, str(r)))
+                    got, w, c, d, linkings[side] = run_scalelab(exe, args, cpu_work,
+                                                                os.path.join(tmp, str(r)))
                     if iters is None:
                         iters, cpu_work = got, str(got)
                     elif got != iters:
@@ -208,6 +213,8 @@ def main():
           f"load average (1 min) per round: "
           + ", ".join(f"{a:.2f}->{b:.2f}" for a, b in loads)
           + f"; max {max(max(p) for p in loads):.2f}")
+    for side in sides[:-1]:
+        print(f"{side}: libpython linked {linkings.get(side, 'unknown (no record of it)')}")
     reference = sides[-1]
     for kind, data in (("wall", wall), ("cpu", cpu)):
         ref_median = statistics.median(data[reference])

@@ -79,6 +79,24 @@ TEST(Markdown, RunAndEnvironmentFromTheRecordedJson) {
                                               "- Seed: unknown\n", "No trials on record."}));
 }
 
+// How an embedded runtime was linked changes its speed, so both reports say it when recorded.
+TEST(EveryOutput, EmbeddedRuntimesAreShownWhenRecorded) {
+  ReportInput input = report_fixture();
+  EXPECT_EQ(render_markdown(input).find("Embedded runtimes"), std::string::npos);
+  input.environment["runtimes"] = {
+      {"python", {{"version", "3.11.2"}, {"library", "/opt/bin/scalelab"}, {"linking", "static"}}}};
+  EXPECT_NE(render_markdown(input).find("- Embedded runtimes: python 3.11.2, linked into the "
+                                        "executable (/opt/bin/scalelab)\n"),
+            std::string::npos)
+      << render_markdown(input);
+  input.environment["runtimes"]["python"]["linking"] = "shared";
+  input.environment["runtimes"]["python"]["library"] = "/lib/libpython3.11.so.1.0";
+  const std::string html = render_html(input);
+  EXPECT_NE(html.find("python 3.11.2, shared library /lib/libpython3.11.so.1.0"),
+            std::string::npos);
+  EXPECT_NE(html.find("Embedded runtimes"), std::string::npos);
+}
+
 TEST(Markdown, TableShowsCiNoisyAndFailed) {
   const std::string report = render_markdown(report_fixture());
   EXPECT_TRUE(testing::contains_all(

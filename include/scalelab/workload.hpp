@@ -92,6 +92,12 @@ Registry<WorkloadFactory>& workload_registry();
 /// Builds the workload `spec.name` names; throws Error listing the known names if none does.
 std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec);
 
+/// The language runtimes this build's workloads embed, by name: today "python" (when built
+/// with it): {"version", "library" (the file its C API is in), "linking": "static" | "shared"}.
+/// An empty object when none. Recorded in every run's environment: how libpython is linked
+/// changes how fast interpreted code runs.
+nlohmann::json workload_runtimes();
+
 /// The seed's CPU loop: s = (s + i*i) % 1000003 for i < iters, from s = `start`. Returns s.
 /// A `cpu` task starts from its task number (mod 1000003), so that every task's checksum
 /// differs and a model that mixes tasks up is caught.

@@ -579,7 +579,9 @@ int compare_command(const std::string& a, const std::string& b, std::ostream& ou
   for (const char* key : {"tasks", "cpu_work_iters", "cpu_work_s", "io_wait_s"}) {
     differs("spec", key);
   }
-  for (const char* key : {"cpu_model", "usable_cores", "build_type"}) differs("environment", key);
+  for (const char* key : {"cpu_model", "usable_cores", "build_type", "runtimes"}) {
+    differs("environment", key);
+  }
   const auto rows = compare_runs(run_a.trials, run_b.trials);
   if (rows.empty()) {
     out << "no (workload, model, workers) point was measured in both runs\n";

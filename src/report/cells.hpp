@@ -52,6 +52,29 @@ inline std::string field_text(const nlohmann::json& object, const char* key) {
   return json_text(field(object, key));
 }
 
+/// The environment's embedded runtimes as one line, e.g. "python 3.11.2, linked into the
+/// executable (/usr/bin/scalelab)" or "python 3.11.2, shared library /lib/…/libpython3.11.so.1.0";
+/// empty when the run recorded none (a build without them, or an older record).
+inline std::string runtimes_text(const nlohmann::json& environment) {
+  const nlohmann::json& runtimes = field(environment, "runtimes");
+  if (!runtimes.is_object()) return {};
+  std::string out;
+  for (const auto& [name, facts] : runtimes.items()) {
+    if (!out.empty()) out += "; ";
+    const std::string linking = field_text(facts, "linking");
+    const std::string library = field_text(facts, "library");
+    out += fmt::format("{} {}", name, field_text(facts, "version"));
+    if (linking == "static") {
+      out += fmt::format(", linked into the executable ({})", library);
+    } else if (linking == "shared") {
+      out += fmt::format(", shared library {}", library);
+    } else {
+      out += fmt::format(" ({})", library);
+    }
+  }
+  return out;
+}
+
 /// Whether `name` is among the spec's `key` list; a spec without the list counts as having it,
 /// so an older or partial spec still shows every setting it records.
 inline bool selects(const nlohmann::json& spec, const char* key, const char* name) {

@@ -100,6 +100,9 @@ void environment_section(std::string& out, const nlohmann::json& env) {
   list_item(out, "Kernel", field_text(env, "kernel"));
   list_item(out, "Compiler", field_text(env, "compiler"));
   list_item(out, "Build type", field_text(env, "build_type"));
+  if (const std::string runtimes = runtimes_text(env); !runtimes.empty()) {
+    list_item(out, "Embedded runtimes", runtimes);
+  }
   list_item(out, "scalelab version", field_text(env, "scalelab_version"));
   out += "</ul>\n";
 }

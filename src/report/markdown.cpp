@@ -103,6 +103,9 @@ void environment_section(std::string& out, const nlohmann::json& env) {
   out += fmt::format("- Kernel: {}\n", md(field_text(env, "kernel")));
   out += fmt::format("- Compiler: {}\n", md(field_text(env, "compiler")));
   out += fmt::format("- Build type: {}\n", md(field_text(env, "build_type")));
+  if (const std::string runtimes = runtimes_text(env); !runtimes.empty()) {
+    out += fmt::format("- Embedded runtimes: {}\n", md(runtimes));
+  }
   out += fmt::format("- scalelab version: {}\n\n", md(field_text(env, "scalelab_version")));
 }
 

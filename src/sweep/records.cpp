@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
+#include "scalelab/workload.hpp"
 
 #ifndef SCALELAB_VERSION
 #define SCALELAB_VERSION "0.0.0"
@@ -149,6 +150,7 @@ nlohmann::json collect_environment() {
       {"build_type", SCALELAB_BUILD_TYPE},
       {"cxx_flags", SCALELAB_CXX_FLAGS},
       {"scalelab_version", version()},
+      {"runtimes", workload_runtimes()},
       {"started_utc", utc_now()},
       {"cpu_mhz", cpu_mhz},
       {"load_per_core", load_per_core},

@@ -21,6 +21,9 @@ std::unique_ptr<Workload> make_mixed_workload(const WorkloadSpec& spec);
 std::unique_ptr<Workload> make_python_workload(const WorkloadSpec& spec);
 /// Times the seed's loop in the embedded interpreter, as calibrate_cpu times the C++ one.
 CpuCalibration calibrate_python(std::chrono::nanoseconds target);
+/// {"version": "3.11.2", "library": path, "linking": "static" | "shared"}: the CPython this
+/// process runs, and whether its C API is linked into the executable or a shared library.
+nlohmann::json python_runtime();
 #endif
 
 /// Measures how many iterations per second `run(iters)` manages (best of five runs of at least

@@ -10,11 +10,13 @@
 // Python.h first: it sets feature-test macros that the standard headers must see.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <dlfcn.h>   // dladdr
 #include <unistd.h>  // gettid, getpid
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -366,6 +368,26 @@ std::unique_ptr<Workload> make_python_workload(const WorkloadSpec& spec) {
     throw Error("--cpu-work: the python workload needs at least 1 iteration");
   }
   return std::make_unique<PythonWorkload>(spec);
+}
+
+nlohmann::json python_runtime() {
+  // "3.11.2 (main, ...) [GCC 12.2.0]"; callable before the interpreter starts.
+  std::string version = Py_GetVersion();
+  version = version.substr(0, version.find(' '));
+  // Where the C API lives: the executable itself when it links the archive, or the shared
+  // library's path. Py_None is an object every libpython exports.
+  std::string library = "unknown";
+  std::string linking = "unknown";
+  Dl_info info{};
+  if (::dladdr(static_cast<const void*>(Py_None), &info) != 0 && info.dli_fname != nullptr) {
+    std::error_code ec;
+    const auto self = std::filesystem::canonical("/proc/self/exe", ec);
+    const auto here = std::filesystem::canonical(info.dli_fname, ec);
+    const bool in_executable = *info.dli_fname == '\0' || (!ec && here == self);
+    library = in_executable ? self.string() : std::string(info.dli_fname);
+    linking = in_executable ? "static" : "shared";
+  }
+  return {{"version", version}, {"library", library}, {"linking", linking}};
 }
 
 CpuCalibration calibrate_python(std::chrono::nanoseconds target) {

@@ -41,6 +41,14 @@ Registry<WorkloadFactory>& workload_registry() {
   return registry;
 }
 
+nlohmann::json workload_runtimes() {
+  nlohmann::json runtimes = nlohmann::json::object();
+#if SCALELAB_HAVE_PYTHON
+  runtimes["python"] = detail::python_runtime();
+#endif
+  return runtimes;
+}
+
 std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec) {
   auto entry = workload_registry().find(spec.name);
   if (!entry) {

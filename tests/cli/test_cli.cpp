@@ -541,6 +541,46 @@ TEST_F(CliTest, PythonTinySweepUnderSerialThreadsAndProcesses) {
   }
 }
 
+// How the binary links libpython is recorded in every run's environment (it changes how fast
+// interpreted code runs), and is what the build configured (SCALELAB_PYTHON_LINK).
+TEST_F(CliTest, EnvRecordsTheEmbeddedPythonAndHowItIsLinked) {
+  const auto r = run_exe({"env"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto env = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(env.contains("runtimes")) << r.out;
+  const auto& python = env.at("runtimes").at("python");
+  EXPECT_EQ(python.at("version").get<std::string>().rfind("3.", 0), 0u) << python.dump();
+  EXPECT_EQ(python.at("linking"), SCALELAB_TEST_PYTHON_STATIC ? "static" : "shared")
+      << python.dump();
+  const auto library = fs::path(python.at("library").get<std::string>());
+  if (SCALELAB_TEST_PYTHON_STATIC) {
+    EXPECT_EQ(fs::canonical(library), fs::canonical(SCALELAB_EXE)) << python.dump();
+  } else {
+    EXPECT_NE(library.filename().string().find("libpython"), std::string::npos) << python.dump();
+  }
+}
+
+// Extension modules that are shared objects of their own load in the binary's workers, and in
+// a statically linked binary find the C API it exports.
+TEST_F(CliTest, PythonFunctionUsingExtensionModulesRunsInEveryModel) {
+  if (scalelab::testing::kThreadSanitizer) {
+    GTEST_SKIP() << "ThreadSanitizer cannot run threads in a child forked from a multithreaded "
+                    "process";
+  }
+  ::setenv("PYTHONPATH", SCALELAB_TEST_PYTHON_DIR, 1);
+  const auto r =
+      run_exe({"run", "--workload", "python", "--python-func", "scalelab_sample:extension_modules",
+               "--model", "serial,threads,processes,async", "--workers", "2", "--tasks", "4",
+               "--repeat", "1", "--out", out_dir().string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  ASSERT_EQ(all.at("trials").size(), 4u);
+  for (const auto& t : all.at("trials")) {
+    EXPECT_EQ(t.at("checksum_ok"), true) << t.dump();
+    EXPECT_TRUE(t.at("error").is_null()) << t.dump();
+  }
+}
+
 TEST_F(CliTest, PythonExceptionFailsItsTrialsAndTheSweepGoesOn) {
   // Its trials run in processes forked from a multithreaded scalelab that then start threads:
   // ThreadSanitizer fails such a child ("dup thread with used id", exit 66); see
@@ -657,6 +697,30 @@ TEST_F(CliTest, CompareTwoRunsGivesAVerdictPerPointAndExitsZero) {
   EXPECT_EQ(missing.code, 2);
   const auto bad = run_exe({"compare", a.string(), (dir_ / "nowhere").string()});
   EXPECT_EQ(bad.code, 2);
+}
+
+// Runs from builds that link an embedded runtime differently are not a fair comparison of the
+// code: compare says so before its verdicts.
+TEST_F(CliTest, CompareNotesRunsWhoseEmbeddedRuntimesDiffer) {
+  const fs::path a = dir_ / "a", b = dir_ / "b";
+  ASSERT_EQ(run_exe(small_run(a)).code, 0);
+  ASSERT_EQ(run_exe(small_run(b)).code, 0);
+  const auto same = run_exe({"compare", a.string(), b.string()});
+  ASSERT_EQ(same.code, 0) << same.err;
+  EXPECT_EQ(same.err.find("runtimes differs"), std::string::npos) << same.err;
+
+  auto lines = lines_of(read_file(b / "results.jsonl"));
+  auto header = nlohmann::json::parse(lines.at(0));
+  header["environment"]["runtimes"] = {
+      {"python", {{"version", "3.11.2"}, {"library", "/elsewhere"}, {"linking", "other"}}}};
+  lines[0] = header.dump();
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  std::ofstream(b / "results.jsonl", std::ios::binary | std::ios::trunc) << text;
+  const auto differ = run_exe({"compare", a.string(), (b / "results.jsonl").string()});
+  ASSERT_EQ(differ.code, 0) << differ.err;
+  EXPECT_NE(differ.err.find("note: runtimes differs: "), std::string::npos) << differ.err;
+  EXPECT_NE(differ.err.find("/elsewhere"), std::string::npos) << differ.err;
 }
 
 TEST_F(CliTest, InProcessForceReplacesOnlyTheResultsOfAFolder) {

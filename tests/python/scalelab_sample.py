@@ -37,3 +37,15 @@ class Tasks:
     @staticmethod
     def triple(i):
         return 3 * i
+
+
+def extension_modules(i):
+    """Uses modules that are shared objects of their own (lib-dynload on Debian: _decimal,
+    _json, _hashlib): they resolve CPython's C API from the executable when it links the
+    archive, so they fail to load if its symbols are not exported."""
+    import decimal
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps([i]).encode()).digest()
+    return int(decimal.Decimal(i) * 2) + digest[0] - digest[0]
