@@ -25,7 +25,7 @@ namespace {
 // One noop workload for every pool; pools hold a reference, so it lives as long as the program.
 const scalelab::Workload& noop_workload() {
   static const std::unique_ptr<scalelab::Workload> workload =
-      scalelab::make_workload(scalelab::WorkloadSpec{"noop", 0, {}});
+      scalelab::make_workload(scalelab::WorkloadSpec{"noop", {}});
   return *workload;
 }
 

@@ -1,19 +1,28 @@
-// What this example teaches: how to sweep your own task through scalelab's library API.
+// What this example teaches: how to add a workload of your own, with a parameter of its own,
+// in one file, and sweep it through every model with scalelab's whole command line.
 //
 //  1. Define the task as a scalelab::Workload subclass. Here each task estimates π by Monte
 //     Carlo with its own seed, and returns the hit count: a checksum that depends on the task
 //     index, so the runner can tell whether every model ran every task exactly once.
-//  2. Register it in scalelab::workload_registry() under a name, *before* main calls
-//     scalelab::maybe_run_worker: a spawned process worker rebuilds the workload by name.
-//  3. Describe the experiment as a Spec, expand it into a Plan, run it, summarise, print.
+//  2. Declare its parameter, --samples, in its registry entry: kind, default, bounds, help and
+//     the report's phrase. From that alone scalelab makes the flag, its --help and `list`
+//     lines, the one-line error for a bad value (exit 2), the spec and record field
+//     ("samples"), --resume, and the report's task-size line.
+//  3. Register it, then hand over to scalelab::cli::run: it first acts as a spawned process
+//     worker when this process is one (which rebuilds the workload by name, so registration
+//     comes first), else runs scalelab's command line.
+//
+//    custom_workload --workload montecarlo --samples 50000 --workers 1,2 --tasks 16
+//    custom_workload list                     # montecarlo and its --samples, among the rest
+//
+// The same calls work without the command line: scalelab::Spec with params {"samples": N},
+// resolve_workloads, make_plan and run_sweep (see include/scalelab/plan.hpp and trial.hpp).
 
-#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <memory>
-#include <thread>
-#include <vector>
 
+#include "scalelab/cli.hpp"
 #include "scalelab/scalelab.hpp"
 
 namespace {
@@ -26,11 +35,12 @@ std::uint64_t next_random(std::uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-// One task throws spec.cpu_iters points into the unit square and counts those inside the
-// quarter circle; hits / samples ≈ π / 4. Integer arithmetic keeps the count exact.
+// One task throws `samples` points into the unit square and counts those inside the quarter
+// circle; hits / samples ≈ π / 4. Integer arithmetic keeps the count exact.
 class MonteCarloPi final : public scalelab::Workload {
  public:
-  explicit MonteCarloPi(scalelab::WorkloadSpec spec) : spec_(std::move(spec)) {}
+  explicit MonteCarloPi(scalelab::WorkloadSpec spec)
+      : spec_(std::move(spec)), samples_(spec_.params.count("samples")) {}
 
   const scalelab::WorkloadSpec& spec() const override { return spec_; }
   scalelab::Bound bound() const override { return scalelab::Bound::cpu; }
@@ -38,7 +48,7 @@ class MonteCarloPi final : public scalelab::Workload {
   std::uint64_t run(std::size_t task) const override {
     std::uint64_t state = task;  // the task's own seed: its checksum depends on its index
     std::uint64_t hits = 0;
-    for (std::uint64_t i = 0; i < spec_.cpu_iters; ++i) {
+    for (std::uint64_t i = 0; i < samples_; ++i) {
       const std::uint64_t x = next_random(state) >> 33;  // 31 bits: x² + y² fits in 64
       const std::uint64_t y = next_random(state) >> 33;
       hits += x * x + y * y < (std::uint64_t{1} << 62) ? 1 : 0;
@@ -48,51 +58,24 @@ class MonteCarloPi final : public scalelab::Workload {
 
  private:
   scalelab::WorkloadSpec spec_;
+  std::uint64_t samples_;
 };
 
 void register_montecarlo() {
+  scalelab::Param samples{"samples", scalelab::ParamKind::count, "200000",
+                          "montecarlo workload: points thrown per task", "{} samples per task"};
+  samples.min = 1;
+  samples.max = 1e12;
   scalelab::workload_registry().add(
-      {"montecarlo", "π by Monte Carlo; cpu_iters samples per task",
-       [](const scalelab::WorkloadSpec& spec) { return std::make_unique<MonteCarloPi>(spec); }});
+      {"montecarlo",
+       "π by Monte Carlo; --samples points per task",
+       [](const scalelab::WorkloadSpec& spec) { return std::make_unique<MonteCarloPi>(spec); },
+       {samples}});
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   register_montecarlo();
-  if (const auto code = scalelab::maybe_run_worker(argc, argv)) return *code;
-
-  scalelab::Spec spec;
-  spec.workloads = {"montecarlo"};
-  spec.models = {"serial", "threads", "processes", "async"};
-  spec.workers = {1, 2};
-  spec.tasks = 16;
-  spec.repeat = 3;
-  // spec.model_options.start_method = scalelab::StartMethod::spawn;  // also works: see step 2
-  scalelab::validate(spec);
-
-  // The resolved workload: 200 000 samples a task, well under a millisecond.
-  const scalelab::WorkloadSpec montecarlo{"montecarlo", 200'000, {}};
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const scalelab::Plan plan = scalelab::make_plan(spec, {montecarlo}, cores);
-
-  int failed = 0;
-  scalelab::RunObserver observer;
-  observer.on_trial = [&](const scalelab::Trial& trial, std::size_t, std::size_t) {
-    if (!trial.failed()) return;
-    ++failed;
-    std::cerr << trial.model << " workers=" << trial.workers << ": " << trial.error << '\n';
-  };
-  const std::vector<scalelab::Trial> trials = scalelab::run_plan(spec, plan, observer);
-
-  const auto rows = scalelab::summarize(trials, spec.workloads, spec.models);
-  scalelab::print_console_tables(std::cout, rows);
-
-  // The checksums are the result too: run_plan held every model's to the serial values.
-  const auto workload = scalelab::make_workload(montecarlo);
-  std::uint64_t hits = 0;
-  for (std::size_t task = 0; task < spec.tasks; ++task) hits += workload->run(task);
-  const double samples = static_cast<double>(spec.tasks * montecarlo.cpu_iters);
-  std::cout << "pi ~ " << 4.0 * static_cast<double>(hits) / samples << '\n';
-  return failed == 0 ? 0 : 1;
+  return scalelab::cli::run(argc, argv);  // a spawned worker, or scalelab's command line
 }

@@ -83,8 +83,7 @@ CaseTrial run_case(const Case& c, const WorkloadSpec& spec, int workers, std::si
                    const RunControl& control = {}) {
   CaseTrial out;
   out.workload = make_workload(spec);
-  ModelOptions options;
-  options.start_method = c.method;
+  const ModelOptions options = testing::with_start_method(c.method);
   const auto t0 = Clock::now();
   out.trial = run_trial(*out.workload, *make_model(c.model), c.model, workers, 0, tasks,
                         expected_for(*out.workload, tasks), options, control);
@@ -104,12 +103,12 @@ std::string label_of(const ::testing::TestParamInfo<Case>& info) {
   return info.param.label();
 }
 
-const Case kFork{"processes", StartMethod::fork};
-const Case kSpawn{"processes", StartMethod::spawn};
+const Case kFork{"processes", "fork"};
+const Case kSpawn{"processes", "spawn"};
 
 // --- item 1: crashed workers -----------------------------------------------------------------
 
-using CrashCase = std::tuple<StartMethod, std::string>;
+using CrashCase = std::tuple<std::string, std::string>;  // (start method, fault kind)
 class CrashedWorker : public ::testing::TestWithParam<CrashCase> {};
 
 TEST_P(CrashedWorker, FailsTheTrialNamingWorkerCauseAndTaskAndTheNextTrialRuns) {
@@ -129,19 +128,17 @@ TEST_P(CrashedWorker, FailsTheTrialNamingWorkerCauseAndTaskAndTheNextTrialRuns) 
   EXPECT_TRUE(no_children());  // the dead worker and its live siblings were all reaped
 
   // The next trial starts a fresh pool, whose workers all live.
-  const auto next = run_case(c, {"counting"}, 3, 24);
+  const auto next = run_case(c, {"counting", {}}, 3, 24);
   EXPECT_FALSE(next.trial.failed()) << next.trial.error;
   EXPECT_TRUE(no_children());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Faults, CrashedWorker,
-    ::testing::Combine(::testing::Values(StartMethod::fork, StartMethod::spawn),
-                       ::testing::Values("segv", "abort", "kill", "exit")),
-    [](const auto& info) {
-      return std::string(std::get<0>(info.param) == StartMethod::fork ? "fork_" : "spawn_") +
-             std::get<1>(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(Faults, CrashedWorker,
+                         ::testing::Combine(::testing::Values("fork", "spawn"),
+                                            ::testing::Values("segv", "abort", "kill", "exit")),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                         });
 
 TEST(CrashedWorker, TheSweepGoesOnAfterIt) {
   Spec spec;
@@ -152,7 +149,7 @@ TEST(CrashedWorker, TheSweepGoesOnAfterIt) {
   spec.tasks = 6;
   spec.repeat = 2;
   spec.seed = 3;
-  const Plan plan = make_plan(spec, {WorkloadSpec{"noop"}, fault_spec("segv", 2)}, 2);
+  const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}, fault_spec("segv", 2)}, 2);
   const RunResult result = run_sweep(spec, plan, {});
   EXPECT_EQ(result.end, RunEnd::completed);
   EXPECT_EQ(result.trials_run, plan.trials.size());
@@ -218,7 +215,7 @@ INSTANTIATE_TEST_SUITE_P(Faults, HangingTaskInAThread,
 
 TEST(SlowTasksInThreads, TimeOutWithoutHangingWhenTheyEndWithinTheGrace) {
   // 100 ms tasks, one thread, 300 ms: the task in flight at the deadline ends within the grace.
-  const auto slow = run_case({"threads"}, {"sleep100ms"}, 1, 20, with_timeout(300ms));
+  const auto slow = run_case({"threads"}, {"sleep100ms", {}}, 1, 20, with_timeout(300ms));
   EXPECT_LT(slow.took_s, 10.0);
   EXPECT_FALSE(slow.trial.hung);
   EXPECT_TRUE(contains_all(slow.trial.error, {"timed out after 300ms", "of 20 tasks ran"}));
@@ -277,7 +274,7 @@ TEST(StopRequest, BetweenTrialsReturnsTheTrialsSoFar) {
   spec.tasks = 5;
   spec.repeat = 3;
   spec.warmup = false;
-  const Plan plan = make_plan(spec, {WorkloadSpec{"noop"}}, 2);
+  const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}}, 2);
   std::stop_source stop;
   RunObserver observer;
   observer.stop = stop.get_token();
@@ -299,7 +296,7 @@ TEST(StopRequest, DuringATrialDropsItAndReturnsPromptly) {
   spec.workers = {1};
   spec.tasks = 100;  // 10 s a trial: the stop must cut it short
   spec.repeat = 1;
-  const Plan plan = make_plan(spec, {WorkloadSpec{"sleep100ms"}}, 2);
+  const Plan plan = make_plan(spec, {WorkloadSpec{"sleep100ms", {}}}, 2);
   const auto t0 = Clock::now();
   const auto stop = stop_after(250ms);
   RunObserver observer;
@@ -322,7 +319,7 @@ TEST_P(StopRequestInATrial, EndsItInterrupted) {
   const auto stop = stop_after(150ms);
   RunControl control;
   control.stop = stop->source.get_token();
-  const auto cut = run_case(GetParam(), {"sleep100ms"}, 2, 100, control);
+  const auto cut = run_case(GetParam(), {"sleep100ms", {}}, 2, 100, control);
   EXPECT_LT(cut.took_s, 5.0);
   EXPECT_FALSE(cut.trial.hung);
   EXPECT_TRUE(cut.trial.error.starts_with("interrupted")) << cut.trial.error;
@@ -385,7 +382,7 @@ TEST_P(DescriptorLimit, FailsTheTrialNamingTheLimitAndLeavesNoWorker) {
     const rlim_t limit = open_descriptors() + 12;
     const rlimit rl{limit, limit};
     if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return std::string("setrlimit failed");
-    return trial_error_and_children(c, {"noop"}, 100000, 4) + " limit=" + std::to_string(limit);
+    return trial_error_and_children(c, {"noop", {}}, 100000, 4) + " limit=" + std::to_string(limit);
   });
   ::testing::Test::RecordProperty("error", error);
   EXPECT_TRUE(contains_all(
@@ -418,8 +415,9 @@ TEST_P(ProcessLimit, FailsTheTrialNamingTheLimitAndLeavesNoWorker) {
                     "with several";
   }
   const std::string error = in_child([&] {
-    return as_unprivileged_with_nproc(
-        12, [&] { return trial_error_and_children({model}, {"noop"}, 100000, 4); });
+    return as_unprivileged_with_nproc(12, [&] {
+      return trial_error_and_children({model}, {"noop", {}}, 100000, 4);
+    });
   });
   if (error.starts_with("SKIP: ")) GTEST_SKIP() << error.substr(6);
   ::testing::Test::RecordProperty("error", error);
@@ -452,7 +450,7 @@ TEST(AddressSpaceLimit, ThreadsThatCannotGetAStackFailTheTrialNamingTheLimits) {
   if (!kAddressSpaceCanBeLimited) GTEST_SKIP() << "sanitizers cannot run under RLIMIT_AS";
   const std::string error = in_child([] {
     if (!limit_address_space(256u << 20)) return std::string("setrlimit failed");
-    return trial_error_and_children({"threads"}, {"noop"}, 100000, 4);
+    return trial_error_and_children({"threads"}, {"noop", {}}, 100000, 4);
   });
   ::testing::Test::RecordProperty("error", error);
   EXPECT_TRUE(contains_all(

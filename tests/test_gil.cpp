@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/fixtures.hpp"
+#include "support/helpers.hpp"
 
 namespace scalelab {
 namespace {
@@ -85,7 +86,7 @@ TEST(InterpreterLock, AHolderIsAskedToLetGoWithinTheSwitchInterval) {
 TEST(InterpreterLock, ABlockingWaitReleasesIt) {
   // Two gil threads sleeping 100 ms each overlap: under 195 ms; one after the other would take
   // at least 200 (the margin under 200 is wide enough for a loaded machine's wake-ups).
-  const auto workload = make_workload({"io", 0, 100ms});
+  const auto workload = make_workload(testing::io_spec(100ms));
   const auto pool = make_model("gil")->start(*workload, 2, {});
   const BatchResult batch = pool->run(2);
   EXPECT_LT(batch.wall_s, 0.195);
@@ -157,7 +158,7 @@ TEST(InterpreterLock, CheckpointsAndReleasesOutsideTheGilModelDoNothing) {
 }
 
 TEST(GilModel, SerialisesCpuWorkAndReportsItsCounters) {
-  const auto workload = make_workload({"cpu", 2'000'000});
+  const auto workload = make_workload(testing::cpu_spec(2'000'000));
   std::vector<std::uint64_t> expected(8);
   for (std::size_t i = 0; i < 8; ++i) expected[i] = workload->expected_checksum(i);
   const Trial t = run_trial(*workload, *make_model("gil"), "gil", 2, 0, 8, expected, {});
@@ -174,12 +175,12 @@ TEST(GilModel, SerialisesCpuWorkAndReportsItsCounters) {
 TEST(GilModel, TheSwitchIntervalComesFromTheOptions) {
   // With a 20 ms interval a waiting thread lets the holder run 20 ms; with 1 ms, 1 ms: many
   // more hand-overs for the same work.
-  const auto cpu = make_workload({"cpu", calibrate_cpu(100ms).iters});
+  const auto cpu = make_workload(testing::cpu_spec(calibrate_cpu(100ms).iters));
   std::vector<std::uint64_t> expected(2);
   for (std::size_t i = 0; i < 2; ++i) expected[i] = cpu->expected_checksum(i);
   ModelOptions slow, fast;
-  slow.switch_interval = 20ms;
-  fast.switch_interval = 1ms;
+  slow.params.set_duration("switch_interval_s", 20ms);
+  fast.params.set_duration("switch_interval_s", 1ms);
   const Trial a = run_trial(*cpu, *make_model("gil"), "gil", 2, 0, 2, expected, slow);
   const Trial b = run_trial(*cpu, *make_model("gil"), "gil", 2, 0, 2, expected, fast);
   ASSERT_FALSE(a.failed() || b.failed());

@@ -79,6 +79,24 @@ TEST(Markdown, RunAndEnvironmentFromTheRecordedJson) {
                                               "- Seed: unknown\n", "No trials on record."}));
 }
 
+// A selected plug-in's settings are shown in its declaration's words: mixed's in the task-size
+// line, the gil model's switch interval on a line of its own (as the start method is).
+TEST(EveryOutput, MixedAndGilSettingsAreShownWhenSelected) {
+  ReportInput input = report_fixture();
+  input.spec["workloads"] = {"cpu", "io", "mixed"};
+  input.spec["models"] = {"serial", "threads", "gil"};
+  const std::string report = render_markdown(input);
+  EXPECT_TRUE(testing::contains_all(
+      report, {"- Task sizes: CPU work 15ms per task (calibrated to iterations); I/O wait 20ms per "
+               "task; mixed tasks 50 % computing; mixed tasks of 20ms\n",
+               "- GIL switch interval: 5ms\n"}));
+  EXPECT_EQ(report.find("Start method"), std::string::npos);  // processes was not selected
+  const std::string html = render_html(input);
+  EXPECT_TRUE(testing::contains_all(html, {"mixed tasks 50 % computing; mixed tasks of 20ms</li>",
+                                           "<li>GIL switch interval: 5ms</li>"}));
+  EXPECT_EQ(html.find("Start method"), std::string::npos);
+}
+
 // How an embedded runtime was linked changes its speed, so both reports say it when recorded.
 TEST(EveryOutput, EmbeddedRuntimesAreShownWhenRecorded) {
   ReportInput input = report_fixture();

@@ -21,6 +21,8 @@ namespace {
 using testing::counting_runs;
 using testing::throws_naming;
 
+using testing::cpu_spec;
+using testing::io_spec;
 using testing::start_pool;
 using Case = testing::ModelCase;
 
@@ -28,7 +30,7 @@ class EveryModel : public ::testing::TestWithParam<std::tuple<Case, std::size_t,
 
 TEST_P(EveryModel, RunsEachTaskExactlyOnceWithSerialChecksums) {
   const auto& [c, tasks, workers] = GetParam();
-  const auto workload = make_workload({"counting"});
+  const auto workload = make_workload({"counting", {}});
   for (auto& r : counting_runs()) r = 0;
   const auto pool = start_pool(c.model, *workload, workers, c.method);
   const BatchResult batch = pool->run(tasks);
@@ -52,9 +54,8 @@ TEST_P(EveryModel, RunsEachTaskExactlyOnceWithSerialChecksums) {
 }
 
 std::vector<Case> all_models() {
-  return {{"serial", StartMethod::fork},    {"threads", StartMethod::fork},
-          {"processes", StartMethod::fork}, {"processes", StartMethod::spawn},
-          {"async", StartMethod::fork},     {"gil", StartMethod::fork}};
+  return {{"serial", "fork"},     {"threads", "fork"}, {"processes", "fork"},
+          {"processes", "spawn"}, {"async", "fork"},   {"gil", "fork"}};
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
@@ -71,16 +72,15 @@ INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
 // CTest's names for these tests include the printed parameter: a case prints as its label, the
 // same in every build (GoogleTest's default prints the object's bytes, pointers included).
 TEST(ModelCase, PrintsAsItsLabel) {
-  EXPECT_EQ(::testing::PrintToString(Case{"processes", StartMethod::spawn}), "processes_spawn");
-  EXPECT_EQ(::testing::PrintToString(
-                std::make_tuple(Case{"threads", StartMethod::fork}, std::size_t{7}, 2)),
+  EXPECT_EQ(::testing::PrintToString(Case{"processes", "spawn"}), "processes_spawn");
+  EXPECT_EQ(::testing::PrintToString(std::make_tuple(Case{"threads", "fork"}, std::size_t{7}, 2)),
             "(threads, 7, 2)");
 }
 
 class ThrowingTask : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ThrowingTask, IsRecordedAndTheOtherTasksStillRun) {
-  const auto workload = make_workload({"throw_at3"});
+  const auto workload = make_workload({"throw_at3", {}});
   const auto pool = start_pool(GetParam().model, *workload, 2, GetParam().method);
   const BatchResult batch = pool->run(8);
   ASSERT_EQ(batch.tasks.size(), 8u);
@@ -102,7 +102,7 @@ class Sleeping : public ::testing::TestWithParam<Case> {};
 
 // 8 tasks of 100 ms on 8 workers overlap their waits: generous bound, 400 ms.
 TEST_P(Sleeping, EightSleepsOnEightWorkersOverlap) {
-  const auto workload = make_workload({"sleep100ms"});
+  const auto workload = make_workload({"sleep100ms", {}});
   const auto pool = start_pool(GetParam().model, *workload, 8, GetParam().method);
   const BatchResult batch = pool->run(8);
   EXPECT_LT(batch.wall_s, 0.4);
@@ -110,18 +110,16 @@ TEST_P(Sleeping, EightSleepsOnEightWorkersOverlap) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Sleeping,
-                         ::testing::Values(Case{"threads", StartMethod::fork},
-                                           Case{"processes", StartMethod::fork},
-                                           Case{"processes", StartMethod::spawn},
-                                           Case{"async", StartMethod::fork},
-                                           Case{"gil", StartMethod::fork}),
+                         ::testing::Values(Case{"threads", "fork"}, Case{"processes", "fork"},
+                                           Case{"processes", "spawn"}, Case{"async", "fork"},
+                                           Case{"gil", "fork"}),
                          [](const auto& info) { return info.param.label(); });
 
 class Controlled : public ::testing::TestWithParam<Case> {};
 
 // A timeout that is not reached and a stop that is never requested change nothing.
 TEST_P(Controlled, ABatchWithinItsTimeoutRunsAsUsual) {
-  const auto workload = make_workload({"counting"});
+  const auto workload = make_workload({"counting", {}});
   const auto pool = start_pool(GetParam().model, *workload, 3, GetParam().method);
   std::stop_source never;
   RunControl control;
@@ -141,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(Models, Controlled, ::testing::ValuesIn(all_models()),
                          [](const auto& info) { return info.param.label(); });
 
 TEST(Async, NeverHasMoreThanWTasksInFlight) {
-  const auto workload = make_workload({"io", 0, std::chrono::milliseconds(2)});
+  const auto workload = make_workload(io_spec(std::chrono::milliseconds(2)));
   for (int workers : {1, 2, 7, 64}) {
     const auto pool = start_pool("async", *workload, workers);
     const BatchResult batch = pool->run(100);
@@ -151,7 +149,7 @@ TEST(Async, NeverHasMoreThanWTasksInFlight) {
 
 TEST(Async, CpuWorkBlocksTheLoop) {
   // Two CPU tasks on two lanes cannot overlap: the loop has one thread.
-  const auto workload = make_workload({"cpu", 2'000'000});
+  const auto workload = make_workload(cpu_spec(2'000'000));
   const auto pool = start_pool("async", *workload, 2);
   const BatchResult batch = pool->run(2);
   const auto& a = batch.tasks[0];
@@ -160,8 +158,8 @@ TEST(Async, CpuWorkBlocksTheLoop) {
 }
 
 TEST(Processes, WorkersRunInOtherProcessesAndReportTheirUsage) {
-  const auto workload = make_workload({"cpu", 3'000'000});
-  for (StartMethod method : {StartMethod::fork, StartMethod::spawn}) {
+  const auto workload = make_workload(cpu_spec(3'000'000));
+  for (const char* method : {"fork", "spawn"}) {
     const auto pool = start_pool("processes", *workload, 2, method);
     const BatchResult batch = pool->run(8);
     EXPECT_TRUE(batch.has_worker_usage);
@@ -171,9 +169,8 @@ TEST(Processes, WorkersRunInOtherProcessesAndReportTheirUsage) {
 }
 
 TEST(Processes, SpawnWithAMissingExecutableFailsToStartWithTheReason) {
-  const auto workload = make_workload({"noop"});
-  ModelOptions options;
-  options.start_method = StartMethod::spawn;
+  const auto workload = make_workload({"noop", {}});
+  ModelOptions options = testing::with_start_method("spawn");
   options.worker_executable = "/nonexistent/scalelab";
   try {
     make_model("processes")->start(*workload, 2, options);
@@ -186,8 +183,8 @@ TEST(Processes, SpawnWithAMissingExecutableFailsToStartWithTheReason) {
 
 TEST(Processes, SpawnRebuildsTheWorkloadFromItsSpec) {
   // The cpu checksum depends on cpu_iters: a worker that lost the spec would differ.
-  const auto workload = make_workload({"cpu", 12345});
-  const auto pool = start_pool("processes", *workload, 3, StartMethod::spawn);
+  const auto workload = make_workload(cpu_spec(12345));
+  const auto pool = start_pool("processes", *workload, 3, "spawn");
   const BatchResult batch = pool->run(6);
   for (std::size_t i = 0; i < batch.tasks.size(); ++i) {
     EXPECT_EQ(batch.tasks[i].checksum, cpu_loop(12345, i));
@@ -195,9 +192,8 @@ TEST(Processes, SpawnRebuildsTheWorkloadFromItsSpec) {
 }
 
 TEST(Processes, APoolThatFailsToStartLeavesNoChildBehind) {
-  const auto workload = make_workload({"noop"});
-  ModelOptions options;
-  options.start_method = StartMethod::spawn;
+  const auto workload = make_workload({"noop", {}});
+  ModelOptions options = testing::with_start_method("spawn");
   options.worker_executable = "/nonexistent/scalelab";
   EXPECT_ANY_THROW(make_model("processes")->start(*workload, 4, options));
   // Every worker forked before the failure was reaped: no child, not even a zombie, is left.
@@ -208,10 +204,9 @@ TEST(Processes, APoolThatFailsToStartLeavesNoChildBehind) {
 }
 
 TEST(Processes, ASpawnWorkerWhoseMainDidNotBecomeOneDoesNotStartMoreWorkers) {
-  const auto workload = make_workload({"noop"});
+  const auto workload = make_workload({"noop", {}});
   ::setenv("SCALELAB_WORKER", "1", 1);
-  ModelOptions options;
-  options.start_method = StartMethod::spawn;
+  ModelOptions options = testing::with_start_method("spawn");
   try {
     make_model("processes")->start(*workload, 2, options);
     ADD_FAILURE() << "expected the pool to refuse";
@@ -222,7 +217,7 @@ TEST(Processes, ASpawnWorkerWhoseMainDidNotBecomeOneDoesNotStartMoreWorkers) {
 }
 
 TEST(Pools, RefuseZeroWorkers) {
-  const auto workload = make_workload({"noop"});
+  const auto workload = make_workload({"noop", {}});
   for (const char* model : {"threads", "processes", "async", "gil"}) {
     EXPECT_THROW(make_model(model)->start(*workload, 0, {}), Error) << model;
     EXPECT_THROW(make_model(model)->start(*workload, -3, {}), Error) << model;
@@ -230,7 +225,7 @@ TEST(Pools, RefuseZeroWorkers) {
 }
 
 TEST(Threads, WallClockStopsAtTheLastTasksEnd) {
-  const auto workload = make_workload({"io", 0, std::chrono::milliseconds(5)});
+  const auto workload = make_workload(io_spec(std::chrono::milliseconds(5)));
   const auto pool = start_pool("threads", *workload, 3);
   const BatchResult batch = pool->run(9);
   double last_end = 0;
@@ -239,7 +234,7 @@ TEST(Threads, WallClockStopsAtTheLastTasksEnd) {
 }
 
 TEST(Threads, ManyBatchesOnOnePool) {
-  const auto workload = make_workload({"noop"});
+  const auto workload = make_workload({"noop", {}});
   const auto pool = start_pool("threads", *workload, 4);
   for (int b = 0; b < 200; ++b) {
     const BatchResult batch = pool->run(static_cast<std::size_t>(b % 9));

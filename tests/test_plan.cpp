@@ -33,7 +33,12 @@ using scalelab::WorkloadSpec;
 // The workload specs make_plan expects: one per spec.workloads entry, sizes resolved.
 std::vector<WorkloadSpec> resolved(const Spec& spec) {
   std::vector<WorkloadSpec> out;
-  for (const auto& name : spec.workloads) out.push_back(WorkloadSpec{name, 1000, 1ms});
+  for (const auto& name : spec.workloads) {
+    WorkloadSpec ws{name, {}};
+    ws.params.set("cpu_iters", 1000);
+    ws.params.set_duration("io_wait_s", 1ms);
+    out.push_back(ws);
+  }
   return out;
 }
 
@@ -45,8 +50,8 @@ Spec small_spec() {
   spec.tasks = 8;
   spec.repeat = 3;
   spec.seed = 42;
-  spec.cpu_work = {1000, 0ns};
-  spec.io_wait = 1ms;
+  spec.params.set("cpu_work", {{"iters", 1000}});
+  spec.params.set_duration("io_wait_s", 1ms);
   return spec;
 }
 
@@ -70,6 +75,7 @@ TEST(PlanValidate, AcceptsASmallSpecAndTestFixtures) {
   Spec spec = small_spec();
   spec.workloads = {"counting", "throw_at3", "sleep100ms", "noop"};
   spec.models = {"corrupt"};
+  spec.params = {};  // none of these takes --cpu-work or --io-wait
   EXPECT_NO_THROW(validate(spec));
 }
 
@@ -114,20 +120,39 @@ TEST(PlanValidate, RejectsWorkerCountsBelowOne) {
 
 TEST(PlanValidate, RejectsNoCpuWork) {
   Spec spec = small_spec();
-  spec.cpu_work = {0, 0ns};
+  spec.params.set("cpu_work", {{"iters", 0}});
   EXPECT_TRUE(rejects_naming(spec, "--cpu-work"));
-  spec.cpu_work = {0, -5ms};
+  spec.params.set("cpu_work", {{"duration_s", 0.0}});
   EXPECT_TRUE(rejects_naming(spec, "--cpu-work"));
-  spec.cpu_work = {0, 5ms};
+  spec.params.set("cpu_work", {{"duration_s", -0.005}});
+  EXPECT_TRUE(rejects_naming(spec, "--cpu-work"));
+  spec.params.set("cpu_work", {{"duration_s", 0.005}});
   EXPECT_NO_THROW(validate(spec));
 }
 
 TEST(PlanValidate, RejectsNonPositiveIoWait) {
   Spec spec = small_spec();
-  spec.io_wait = 0ns;
+  spec.params.set_duration("io_wait_s", 0ns);
   EXPECT_TRUE(rejects_naming(spec, "--io-wait"));
-  spec.io_wait = -1ms;
+  spec.params.set_duration("io_wait_s", -1ms);
   EXPECT_TRUE(rejects_naming(spec, "--io-wait"));
+}
+
+TEST(PlanValidate, RejectsAParameterNoSelectedPluginTakes) {
+  // Set but read by no selected workload or model, it would be ignored without a word.
+  Spec spec = small_spec();
+  spec.workloads = {"cpu"};
+  EXPECT_TRUE(rejects_naming(spec, "--io-wait"));
+  EXPECT_TRUE(rejects_naming(spec, "add io to --workload"));
+  spec = small_spec();
+  spec.params.set("start_method", "spawn");
+  spec.models = {"serial", "threads"};
+  EXPECT_TRUE(rejects_naming(spec, "--start-method"));
+  EXPECT_TRUE(rejects_naming(spec, "add processes to --model"));
+  spec.models = {"serial", "processes"};
+  EXPECT_NO_THROW(validate(spec));
+  spec.params.set("no_such_param", 1);
+  EXPECT_TRUE(rejects_naming(spec, "no_such_param"));
 }
 
 TEST(PlanValidate, RejectsZeroTasks) {

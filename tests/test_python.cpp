@@ -28,9 +28,9 @@ const ::testing::Environment* const sample_module_on_path =
     ::testing::AddGlobalTestEnvironment(new SampleModuleOnPath);
 
 WorkloadSpec python_spec(std::uint64_t iters, const std::string& function = {}) {
-  WorkloadSpec spec{"python"};
-  spec.cpu_iters = iters;
-  spec.python_func = function;
+  WorkloadSpec spec{"python", {}};
+  spec.params.set("cpu_iters", iters);
+  if (!function.empty()) spec.params.set("python_func", function);
   return spec;
 }
 
@@ -39,11 +39,11 @@ using Case = testing::ModelCase;
 
 // Every model that can run the python workload: all but gil.
 std::vector<Case> python_models() {
-  return {{"serial", StartMethod::fork},
-          {"threads", StartMethod::fork},
-          {"processes", StartMethod::fork},
-          {"processes", StartMethod::spawn},
-          {"async", StartMethod::fork}};
+  return {{"serial", "fork"},
+          {"threads", "fork"},
+          {"processes", "fork"},
+          {"processes", "spawn"},
+          {"async", "fork"}};
 }
 
 // --- the default task: the seed's loop in Python -----------------------------------------------
@@ -56,7 +56,7 @@ TEST(PythonDefaultTask, ChecksumIsTheCppLoopStartedFromTheTaskNumber) {
     EXPECT_EQ(workload->expected_checksum(task), cpu_loop(iters, task)) << "task " << task;
   }
   // The same value the C++ `cpu` workload returns for the same iterations.
-  const auto cpu = make_workload({"cpu", iters});
+  const auto cpu = make_workload(testing::cpu_spec(iters));
   EXPECT_EQ(workload->run(42), cpu->run(42));
 }
 
@@ -66,9 +66,11 @@ TEST(PythonDefaultTask, IsCpuBoundAndNeedsIterations) {
 }
 
 TEST(PythonDefaultTask, CalibrationSizesTheLoopInPython) {
-  const auto entry = calibrator_registry().find("python");
+  const auto entry = workload_registry().find("python");
   ASSERT_TRUE(entry.has_value());
-  const CpuCalibration c = entry->make(std::chrono::milliseconds(10));
+  ASSERT_TRUE(entry->calibrate);  // its own loop, not the C++ one's calibration
+  EXPECT_EQ(entry->loop, "python");
+  const CpuCalibration c = entry->calibrate(std::chrono::milliseconds(10));
   EXPECT_DOUBLE_EQ(c.target_s, 0.01);
   EXPECT_GT(c.iters_per_s, 0);
   EXPECT_EQ(c.iters, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(0.01 * c.iters_per_s)));
@@ -79,13 +81,13 @@ TEST(PythonDefaultTask, ResolveUsesThePythonCalibration) {
   Spec spec;
   spec.workloads = {"python"};
   spec.models = {"serial"};
-  spec.cpu_work = {0, std::chrono::milliseconds(2)};
+  spec.params.set("cpu_work", {{"duration_s", 0.002}});
   const ResolvedWorkloads resolved = resolve_workloads(spec);
   ASSERT_EQ(resolved.workloads.size(), 1u);
   ASSERT_TRUE(resolved.calibration.contains("python")) << resolved.calibration.dump();
-  EXPECT_EQ(resolved.workloads[0].cpu_iters,
+  EXPECT_EQ(resolved.workloads[0].params.count("cpu_iters"),
             resolved.calibration.at("python").at("iters").get<std::uint64_t>());
-  EXPECT_TRUE(resolved.workloads[0].python_func.empty());
+  EXPECT_TRUE(resolved.workloads[0].params.text("python_func").empty());
 }
 
 // --- every model but gil, several task and worker counts ---------------------------------------
@@ -249,7 +251,7 @@ TEST(PythonModels, GilIsRefusedAndEveryOtherModelIsFine) {
   Spec spec;
   spec.workloads = {"python"};
   spec.models = {"gil", "threads"};
-  spec.cpu_work = {100, {}};
+  spec.params.set("cpu_work", {{"iters", 100}});
   EXPECT_TRUE(throws_naming([&] { resolve_workloads(spec); }, "--model"));
 }
 

@@ -19,8 +19,8 @@ scalelab::Spec small_spec() {
   spec.tasks = 8;
   spec.repeat = 2;
   spec.seed = 77;
-  spec.cpu_work = {1000, std::chrono::nanoseconds(0)};
-  spec.io_wait = std::chrono::milliseconds(1);
+  spec.params.set("cpu_work", {{"iters", 1000}});
+  spec.params.set_duration("io_wait_s", std::chrono::milliseconds(1));
   return spec;
 }
 
@@ -60,7 +60,8 @@ std::set<Key> counted_keys(const scalelab::Plan& plan) {
 
 TEST(Resume, TheRecordedSpecReadsBackAsTheSameSpec) {
   auto spec = small_spec();
-  spec.model_options.start_method = scalelab::StartMethod::spawn;
+  spec.models.push_back("processes");  // the model that takes --start-method
+  spec.params.set("start_method", "spawn");
   spec.warmup = false;
   const auto back = scalelab::spec_from_json(scalelab::to_json(spec));
   EXPECT_EQ(back.workloads, spec.workloads);
@@ -70,13 +71,14 @@ TEST(Resume, TheRecordedSpecReadsBackAsTheSameSpec) {
   EXPECT_EQ(back.repeat, spec.repeat);
   EXPECT_EQ(back.seed, spec.seed);
   EXPECT_EQ(back.warmup, spec.warmup);
-  EXPECT_EQ(back.cpu_work.iters, spec.cpu_work.iters);
-  EXPECT_EQ(back.io_wait, spec.io_wait);
-  EXPECT_EQ(back.model_options.start_method, spec.model_options.start_method);
+  EXPECT_EQ(back.params.work("cpu_work").iters, spec.params.work("cpu_work").iters);
+  EXPECT_EQ(back.params.duration("io_wait_s"), spec.params.duration("io_wait_s"));
+  EXPECT_EQ(back.params.text("start_method"), "spawn");
+  EXPECT_EQ(scalelab::selected_params(back), scalelab::selected_params(spec));
   EXPECT_EQ(scalelab::to_json(back), scalelab::to_json(spec));
 
   spec.workers.clear();  // "auto"
-  spec.cpu_work = {0, std::chrono::milliseconds(3)};
+  spec.params.set("cpu_work", {{"duration_s", 0.003}});
   EXPECT_EQ(scalelab::to_json(scalelab::spec_from_json(scalelab::to_json(spec))),
             scalelab::to_json(spec));
 }

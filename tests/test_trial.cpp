@@ -8,9 +8,13 @@
 
 #include "scalelab/records.hpp"
 #include "support/fixtures.hpp"
+#include "support/helpers.hpp"
 
 namespace scalelab {
 namespace {
+
+using testing::cpu_spec;
+using testing::io_spec;
 
 std::vector<std::uint64_t> expected_for(const Workload& w, std::size_t tasks) {
   std::vector<std::uint64_t> values(tasks);
@@ -19,7 +23,7 @@ std::vector<std::uint64_t> expected_for(const Workload& w, std::size_t tasks) {
 }
 
 TEST(RunTrial, MeasuresAGoodTrial) {
-  const auto w = make_workload({"cpu", 2'000'000});
+  const auto w = make_workload(cpu_spec(2'000'000));
   const auto model = make_model("threads");
   const Trial t = run_trial(*w, *model, "threads", 2, 0, 6, expected_for(*w, 6), {});
   EXPECT_TRUE(t.error.empty()) << t.error;
@@ -39,7 +43,7 @@ TEST(RunTrial, MeasuresAGoodTrial) {
 // that ran for want of a window that is too short (noop under threads once read 2.32 on 2
 // cores).
 TEST(RunTrial, TheCpuWindowCoversTheBatchAndCpuUtilDividesByIt) {
-  const auto w = make_workload({"noop"});
+  const auto w = make_workload({"noop", {}});
   const auto model = make_model("threads");
   const Trial t = run_trial(*w, *model, "threads", 2, 0, 2000, expected_for(*w, 2000), {});
   ASSERT_TRUE(t.error.empty()) << t.error;
@@ -50,7 +54,7 @@ TEST(RunTrial, TheCpuWindowCoversTheBatchAndCpuUtilDividesByIt) {
 }
 
 TEST(RunTrial, RecordsTheRunDelayOfItsThreads) {
-  const auto w = make_workload({"cpu", 2'000'000});
+  const auto w = make_workload(cpu_spec(2'000'000));
   const auto model = make_model("threads");
   const Trial t = run_trial(*w, *model, "threads", 2, 0, 4, expected_for(*w, 4), {});
   ASSERT_TRUE(t.error.empty()) << t.error;
@@ -87,7 +91,7 @@ TEST(Disturbed, IsAWaitForTheCpusThatTheTrialDidNotCauseItself) {
 }
 
 TEST(RunTrial, ProcessesCountTheWorkersCpuTime) {
-  const auto w = make_workload({"cpu", 5'000'000});
+  const auto w = make_workload(cpu_spec(5'000'000));
   const auto model = make_model("processes");
   const Trial t = run_trial(*w, *model, "processes", 2, 0, 8, expected_for(*w, 8), {});
   ASSERT_TRUE(t.error.empty()) << t.error;
@@ -106,7 +110,7 @@ TEST(RunTrial, ProcessesCountTheWorkersCpuTime) {
 }
 
 TEST(RunTrial, ChecksumMismatchFailsTheTrialWithTheReason) {
-  const auto w = make_workload({"counting"});
+  const auto w = make_workload({"counting", {}});
   const auto model = make_model("corrupt");
   const Trial t = run_trial(*w, *model, "corrupt", 1, 0, 4, expected_for(*w, 4), {});
   EXPECT_FALSE(t.checksum_ok);
@@ -120,7 +124,7 @@ TEST(RunTrial, PeakMemoryIsThisTrialsNotTheProcesssLargest) {
     volatile char sink = big[12345];
     (void)sink;
   }
-  const auto w = make_workload({"noop"});
+  const auto w = make_workload({"noop", {}});
   const Trial t = run_trial(*w, *make_model("serial"), "serial", 1, 0, 4, expected_for(*w, 4), {});
   ASSERT_FALSE(t.failed()) << t.error;
   EXPECT_GT(t.max_rss_kib, 0);
@@ -129,7 +133,7 @@ TEST(RunTrial, PeakMemoryIsThisTrialsNotTheProcesssLargest) {
 
 TEST(RunTrial, ThrowingTaskFailsTheTrialWithItsMessage) {
   for (const char* name : {"serial", "threads", "processes", "async"}) {
-    const auto w = make_workload({"throw_at3"});
+    const auto w = make_workload({"throw_at3", {}});
     const auto model = make_model(name);
     const Trial t = run_trial(*w, *model, name, 2, 0, 8, expected_for(*w, 8), {});
     EXPECT_TRUE(t.failed()) << name;
@@ -140,9 +144,9 @@ TEST(RunTrial, ThrowingTaskFailsTheTrialWithItsMessage) {
 }
 
 TEST(RunTrial, APoolThatCannotStartFailsOnlyItsTrial) {
-  const auto w = make_workload({"noop"});
+  const auto w = make_workload({"noop", {}});
   ModelOptions options;
-  options.start_method = StartMethod::spawn;
+  options.params.set("start_method", "spawn");
   options.worker_executable = "/nonexistent/scalelab";
   const Trial t =
       run_trial(*w, *make_model("processes"), "processes", 2, 0, 4, expected_for(*w, 4), options);
@@ -159,7 +163,7 @@ TEST(RunPlan, RunsEveryTrialAndReturnsTheCountedOnes) {
   spec.tasks = 5;
   spec.repeat = 2;
   spec.seed = 7;
-  const Plan plan = make_plan(spec, {WorkloadSpec{"noop"}, WorkloadSpec{"throw_at3"}}, 2);
+  const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}, WorkloadSpec{"throw_at3", {}}}, 2);
   std::size_t seen = 0, warmups = 0;
   RunObserver observer;
   observer.on_trial = [&](const Trial& t, std::size_t done, std::size_t total) {
@@ -187,7 +191,7 @@ TEST(RunSweep, ACompletedRunSaysSo) {
   spec.workers = {2};
   spec.tasks = 3;
   spec.repeat = 2;
-  const Plan plan = make_plan(spec, {WorkloadSpec{"noop"}}, 2);
+  const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}}, 2);
   const RunResult result = run_sweep(spec, plan, {});
   EXPECT_EQ(result.end, RunEnd::completed);
   EXPECT_TRUE(result.reason.empty());
@@ -205,26 +209,26 @@ TEST(RunTrial, AHungTrialIsInItsJson) {
 using std::chrono::seconds;
 
 TEST(DefaultTrialTimeout, IsAMinuteWhenNothingIsKnownOrTheWorkIsSmall) {
-  EXPECT_EQ(default_trial_timeout({"noop"}, 32, {}), seconds(60));
-  EXPECT_EQ(default_trial_timeout({"somebody_elses"}, 1'000'000, {}), seconds(60));
+  EXPECT_EQ(default_trial_timeout({"noop", {}}, 32, {}), seconds(60));
+  EXPECT_EQ(default_trial_timeout({"somebody_elses", {}}, 1'000'000, {}), seconds(60));
   // 32 waits of 20 ms: 0.64 s, x10 is still under the minute.
-  EXPECT_EQ(default_trial_timeout({"io", 0, std::chrono::milliseconds(20)}, 32, {}), seconds(60));
+  EXPECT_EQ(default_trial_timeout(io_spec(std::chrono::milliseconds(20)), 32, {}), seconds(60));
 }
 
 TEST(DefaultTrialTimeout, IsTenTimesTheEstimateFromTheSpecBeforeAnyMeasurement) {
   // 100 waits of 1 s: 100 s, so 1000 s.
-  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {}), seconds(1000));
+  EXPECT_EQ(default_trial_timeout(io_spec(seconds(1)), 100, {}), seconds(1000));
   // 10 tasks of 1e9 iterations at the conservative 10 M/s: 1000 s, so 10000 s.
-  EXPECT_EQ(default_trial_timeout({"cpu", 1'000'000'000}, 10, {}), seconds(10000));
+  EXPECT_EQ(default_trial_timeout(cpu_spec(1'000'000'000), 10, {}), seconds(10000));
 }
 
 TEST(DefaultTrialTimeout, IsTenTimesTheMedianSerialTimeOnceMeasured) {
   // The measurement wins over the estimate, and its median over an outlier.
-  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {10, 30, 2000}), seconds(300));
-  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {20, 40}), seconds(300));
-  EXPECT_EQ(default_trial_timeout({"io", 0, seconds(1)}, 100, {0.5}), seconds(60));
+  EXPECT_EQ(default_trial_timeout(io_spec(seconds(1)), 100, {10, 30, 2000}), seconds(300));
+  EXPECT_EQ(default_trial_timeout(io_spec(seconds(1)), 100, {20, 40}), seconds(300));
+  EXPECT_EQ(default_trial_timeout(io_spec(seconds(1)), 100, {0.5}), seconds(60));
   // Absurd sizes do not overflow.
-  EXPECT_GT(default_trial_timeout({"cpu", ~std::uint64_t{0}}, 10'000'000, {}), seconds(60));
+  EXPECT_GT(default_trial_timeout(cpu_spec(~std::uint64_t{0}), 10'000'000, {}), seconds(60));
 }
 
 TEST(TrialTimeout, IsInTheSpecJsonAndValidated) {

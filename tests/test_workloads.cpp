@@ -11,6 +11,9 @@
 namespace scalelab {
 namespace {
 
+using testing::cpu_spec;
+using testing::io_spec;
+using testing::mixed_spec;
 using testing::throws_naming;
 
 // Python: s = 0; for i in range(n): s = (s + i*i) % 1000003
@@ -30,7 +33,7 @@ TEST(CpuLoop, MatchesTheSeedsLoop) {
 }
 
 TEST(CpuWorkload, ChecksumIsTheLoopStartedFromTheTaskNumber) {
-  const auto w = make_workload({"cpu", 5000});
+  const auto w = make_workload(cpu_spec(5000));
   EXPECT_EQ(w->run(0), cpu_loop(5000));
   EXPECT_EQ(w->run(17), cpu_loop(5000, 17));
   EXPECT_NE(w->run(17), w->run(18));  // a model that swaps tasks is caught
@@ -43,17 +46,17 @@ TEST(CpuWorkload, ChecksumIsTheLoopStartedFromTheTaskNumber) {
 TEST(CpuWorkload, BuildingItRunsNoTask) {
   // Validation and planning build workloads; a 2^40-iteration task must not run then.
   const auto t0 = std::chrono::steady_clock::now();
-  const auto w = make_workload({"cpu", std::uint64_t{1} << 40});
+  const auto w = make_workload(cpu_spec(std::uint64_t{1} << 40));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
   EXPECT_EQ(w->bound(), Bound::cpu);
 }
 
 TEST(CpuWorkload, ZeroIterationsIsRejected) {
-  EXPECT_THROW(make_workload({"cpu", 0}), Error);
+  EXPECT_THROW(make_workload(cpu_spec(0)), Error);
 }
 
 TEST(IoWorkload, WaitsAndChecksumDependsOnTheTask) {
-  const auto w = make_workload({"io", 0, std::chrono::milliseconds(20)});
+  const auto w = make_workload(io_spec(std::chrono::milliseconds(20)));
   const auto t0 = std::chrono::steady_clock::now();
   const auto value = w->run(5);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(20));
@@ -63,7 +66,7 @@ TEST(IoWorkload, WaitsAndChecksumDependsOnTheTask) {
 }
 
 TEST(IoWorkload, AwaitableFormWaitsOnTheLoop) {
-  const auto w = make_workload({"io", 0, std::chrono::milliseconds(20)});
+  const auto w = make_workload(io_spec(std::chrono::milliseconds(20)));
   asio::io_context io;
   auto future = asio::co_spawn(io, w->run_async(9), asio::use_future);
   const auto t0 = std::chrono::steady_clock::now();
@@ -73,18 +76,18 @@ TEST(IoWorkload, AwaitableFormWaitsOnTheLoop) {
 }
 
 TEST(IoWorkload, ZeroWaitIsRejected) {
-  EXPECT_THROW(make_workload({"io"}), Error);
+  EXPECT_THROW(make_workload({"io", {}}), Error);
 }
 
 TEST(NoopWorkload, ReturnsTheTaskIndex) {
-  const auto w = make_workload({"noop"});
+  const auto w = make_workload({"noop", {}});
   EXPECT_EQ(w->run(42), 42u);
   EXPECT_EQ(w->expected_checksum(42), 42u);
 }
 
 TEST(WorkloadSpec, RoundTripsThroughJson) {
-  const WorkloadSpec a{"cpu", 123456, std::chrono::nanoseconds(0)};
-  const WorkloadSpec b{"io", 0, std::chrono::milliseconds(20)};
+  const WorkloadSpec a = cpu_spec(123456);
+  const WorkloadSpec b = io_spec(std::chrono::milliseconds(20));
   EXPECT_EQ(workload_spec_from_json(to_json(a)), a);
   EXPECT_EQ(workload_spec_from_json(to_json(b)), b);
   EXPECT_THROW(workload_spec_from_json(nlohmann::json{{"cpu_iters", 3}}), Error);
@@ -92,8 +95,8 @@ TEST(WorkloadSpec, RoundTripsThroughJson) {
 }
 
 TEST(Registry, UnknownWorkloadNamesTheFlagAndTheChoices) {
-  EXPECT_TRUE(throws_naming([] { make_workload({"gpu"}); }, "--workload"));
-  EXPECT_TRUE(throws_naming([] { make_workload({"gpu"}); }, "cpu, io, noop"));
+  EXPECT_TRUE(throws_naming([] { make_workload({"gpu", {}}); }, "--workload"));
+  EXPECT_TRUE(throws_naming([] { make_workload({"gpu", {}}); }, "cpu, io, noop"));
 }
 
 TEST(Calibration, SizesATaskToTheAskedDuration) {
@@ -116,17 +119,17 @@ namespace scalelab {
 namespace {
 
 TEST(MixedWorkload, ComputesThenWaitsWithTheCpuChecksum) {
-  const auto w = make_workload({"mixed", 20000, std::chrono::milliseconds(10)});
+  const auto w = make_workload(mixed_spec(20000, std::chrono::milliseconds(10)));
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(w->run(5), cpu_loop(20000, 5));
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(10));
   EXPECT_EQ(w->expected_checksum(5), cpu_loop(20000, 5));
   EXPECT_EQ(w->bound(), Bound::wait);
-  EXPECT_EQ(make_workload({"mixed", 20000})->bound(), Bound::cpu);  // fraction 1: no wait
+  EXPECT_EQ(make_workload(mixed_spec(20000, {}))->bound(), Bound::cpu);  // fraction 1: no wait
 }
 
 TEST(MixedWorkload, AwaitableFormWaitsOnTheLoop) {
-  const auto w = make_workload({"mixed", 1000, std::chrono::milliseconds(10)});
+  const auto w = make_workload(mixed_spec(1000, std::chrono::milliseconds(10)));
   asio::io_context io;
   auto future = asio::co_spawn(io, w->run_async(3), asio::use_future);
   const auto t0 = std::chrono::steady_clock::now();
@@ -138,46 +141,46 @@ TEST(MixedWorkload, AwaitableFormWaitsOnTheLoop) {
 TEST(ResolveWorkloads, GivesEachWorkloadTheParametersItUses) {
   Spec spec;
   spec.workloads = {"cpu", "io", "noop", "mixed"};
-  spec.cpu_work = CpuWork{12345, std::chrono::nanoseconds(0)};
-  spec.io_wait = std::chrono::milliseconds(7);
-  spec.cpu_fraction = 0.25;
-  spec.task_time = std::chrono::milliseconds(40);
+  spec.params.set("cpu_work", {{"iters", 12345}});
+  spec.params.set_duration("io_wait_s", std::chrono::milliseconds(7));
+  spec.params.set("cpu_fraction", 0.25);
+  spec.params.set_duration("task_time_s", std::chrono::milliseconds(40));
   const ResolvedWorkloads r = resolve_workloads(spec);
   ASSERT_EQ(r.workloads.size(), 4u);
-  EXPECT_EQ(r.workloads[0], (WorkloadSpec{"cpu", 12345}));
-  EXPECT_EQ(r.workloads[1], (WorkloadSpec{"io", 0, std::chrono::milliseconds(7)}));
-  EXPECT_EQ(r.workloads[2], (WorkloadSpec{"noop"}));
+  EXPECT_EQ(r.workloads[0], cpu_spec(12345));
+  EXPECT_EQ(r.workloads[1], io_spec(std::chrono::milliseconds(7)));
+  EXPECT_EQ(r.workloads[2], (WorkloadSpec{"noop", {}}));
   // mixed: a quarter of 40 ms computing (calibrated), the other 30 ms waiting.
   EXPECT_EQ(r.workloads[3].name, "mixed");
-  EXPECT_EQ(r.workloads[3].io_wait, std::chrono::milliseconds(30));
+  EXPECT_EQ(r.workloads[3].params.duration("io_wait_s"), std::chrono::milliseconds(30));
   ASSERT_TRUE(r.calibration.contains("mixed"));
   EXPECT_NEAR(r.calibration["mixed"]["target_s"].get<double>(), 0.010, 1e-9);
-  EXPECT_EQ(r.calibration["mixed"]["iters"].get<std::uint64_t>(), r.workloads[3].cpu_iters);
+  EXPECT_EQ(r.calibration["mixed"]["iters"].get<std::uint64_t>(),
+            r.workloads[3].params.count("cpu_iters"));
   EXPECT_FALSE(r.calibration.contains("cpu"));  // given as iterations: nothing calibrated
 }
 
 TEST(ResolveWorkloads, MixedAtTheEndsIsPureWaitOrPureCpu) {
   Spec spec;
   spec.workloads = {"mixed"};
-  spec.task_time = std::chrono::milliseconds(20);
-  spec.cpu_fraction = 0;
-  EXPECT_EQ(resolve_workloads(spec).workloads[0],
-            (WorkloadSpec{"mixed", 0, std::chrono::milliseconds(20)}));
-  spec.cpu_fraction = 1;
+  spec.params.set_duration("task_time_s", std::chrono::milliseconds(20));
+  spec.params.set("cpu_fraction", 0);
+  EXPECT_EQ(resolve_workloads(spec).workloads[0], mixed_spec(0, std::chrono::milliseconds(20)));
+  spec.params.set("cpu_fraction", 1);
   const auto all_cpu = resolve_workloads(spec).workloads[0];
-  EXPECT_GT(all_cpu.cpu_iters, 0u);
-  EXPECT_EQ(all_cpu.io_wait.count(), 0);
+  EXPECT_GT(all_cpu.params.count("cpu_iters"), 0u);
+  EXPECT_EQ(all_cpu.params.duration("io_wait_s").count(), 0);
 }
 
 TEST(ResolveWorkloads, ACalibratedDurationSizesTheTask) {
   Spec spec;
   spec.workloads = {"cpu"};
-  spec.cpu_work = CpuWork{0, std::chrono::milliseconds(5)};
+  spec.params.set("cpu_work", {{"duration_s", 0.005}});
   const ResolvedWorkloads r = resolve_workloads(spec);
   const auto& c = r.calibration["cpu"];
-  EXPECT_EQ(c["iters"].get<std::uint64_t>(), r.workloads[0].cpu_iters);
-  EXPECT_NEAR(static_cast<double>(r.workloads[0].cpu_iters), 0.005 * c["iters_per_s"].get<double>(),
-              1.0);
+  EXPECT_EQ(c["iters"].get<std::uint64_t>(), r.workloads[0].params.count("cpu_iters"));
+  EXPECT_NEAR(static_cast<double>(r.workloads[0].params.count("cpu_iters")),
+              0.005 * c["iters_per_s"].get<double>(), 1.0);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "scalelab/params.hpp"
 #include "scalelab/registry.hpp"
 #include "scalelab/workload.hpp"
 
@@ -60,22 +61,15 @@ struct BatchResult {
   std::map<std::string, double> counters;
 };
 
-/// How process workers are created (like Python's multiprocessing start methods).
-enum class StartMethod { fork, spawn };
-
-/// Options a model may use; models ignore what does not concern them.
+/// What a model is started with: the values of the parameters models declare (each model reads
+/// its own), and where a spawned worker's program is.
 struct ModelOptions {
-  /// processes: fork (each worker is a copy of this process: start pools from a moment when no
-  /// other thread of it holds a lock, as scalelab's runner does) or spawn (fork + exec).
-  /// Either way a worker is killed when the thread that started its pool exits
-  /// (PR_SET_PDEATHSIG), so workers never outlive scalelab; start and use a pool on one thread.
-  StartMethod start_method = StartMethod::fork;
+  /// Parameter values by field, e.g. {"start_method": "spawn", "switch_interval_s": 0.005}; a
+  /// model reads the ones it declared, with their defaults when absent.
+  ParamValues params{};
   /// processes/spawn: the program to exec in worker mode; empty means this program
   /// (/proc/self/exe), whose main must call scalelab::maybe_run_worker first.
   std::string worker_executable;
-  /// gil: how long a thread waiting for the lock lets the holder run before it asks for the
-  /// lock (sys.getswitchinterval(), 5 ms by default in CPython).
-  std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
 };
 
 /// Limits on one batch: how long it may take, and a request to end it early.
@@ -140,13 +134,24 @@ class Model {
 /// Builds a model.
 using ModelFactory = std::function<std::unique_ptr<Model>()>;
 
+/// A model as it is registered, in its own file.
+struct ModelEntry {
+  std::string name;     ///< what the user types
+  std::string summary;  ///< one line for `scalelab list`
+  ModelFactory make;    ///< builds it
+  /// The parameters it takes (see WorkloadEntry::params); their values reach Model::start in
+  /// ModelOptions::params.
+  std::vector<Param> params{};
+};
+
 /// The models known by name. Built-ins are registered on first use.
-Registry<ModelFactory>& model_registry();
+Registry<ModelEntry>& model_registry();
 
 /// Builds the model called `name`; throws Error listing the known names if none is.
 std::unique_ptr<Model> make_model(const std::string& name);
 
-/// For programs that use the processes model with StartMethod::spawn: call first in main().
+/// For programs that use the processes model with `--start-method spawn` (the parameter
+/// "start_method": "spawn"): call first in main().
 /// When this process was exec'd as a scalelab worker it runs the worker and returns its exit
 /// code; otherwise it returns nothing and main carries on.
 std::optional<int> maybe_run_worker(int argc, char** argv);

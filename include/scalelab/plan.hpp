@@ -17,13 +17,6 @@
 
 namespace scalelab {
 
-/// How much CPU work a `cpu` task does: a fixed iteration count, or a duration that a
-/// calibration at the start of the run turns into iterations.
-struct CpuWork {
-  std::uint64_t iters = 0;               ///< used when non-zero
-  std::chrono::nanoseconds duration{0};  ///< used when iters is zero
-};
-
 /// Everything that decides what a run measures.
 struct Spec {
   std::vector<std::string> workloads{"cpu", "io"};                             ///< workload names
@@ -35,12 +28,12 @@ struct Spec {
   int repeat = 3;          ///< counted trials per (workload, model, workers)
   bool warmup = true;      ///< one uncounted trial per (workload, model, workers) first
   std::uint64_t seed = 0;  ///< shuffles the trial order
-  CpuWork cpu_work{0, std::chrono::milliseconds(15)};                ///< `cpu` task size
-  std::chrono::nanoseconds io_wait = std::chrono::milliseconds(20);  ///< `io` task wait
-  std::string python_func;    ///< `python`: "module:function"; empty runs the seed's loop
-  double cpu_fraction = 0.5;  ///< `mixed`: share of each task spent computing, 0 … 1
-  std::chrono::nanoseconds task_time = std::chrono::milliseconds(20);  ///< `mixed` task length
-  ModelOptions model_options;  ///< start method, worker executable, switch interval
+  /// The selected models' and workloads' parameters by field (Param::key), as recorded:
+  /// {"io_wait_s": 0.05, "cpu_work": {"iters": 200000}, "start_method": "spawn"}. One left out
+  /// takes its declared default; one that no selected plug-in takes is bad input.
+  ParamValues params{};
+  /// processes/spawn: the program to exec in worker mode; empty means this program.
+  std::string worker_executable;
   /// Longest one trial's batch may run; 0: derived per workload (default_trial_timeout).
   std::chrono::nanoseconds trial_timeout{0};
   /// A disturbed trial (Trial::disturbed: another process took its CPUs) is run again up to
@@ -55,16 +48,15 @@ struct Spec {
 /// Checks every name and number in `spec`; throws Error naming the flag at the first problem.
 void validate(const Spec& spec);
 
-/// The spec as recorded in results (cpu work, waits in seconds, names, seed, …).
+/// The spec as recorded in results: names, counts, seed, and every parameter of the selected
+/// plug-ins (defaults filled in) under its field.
 nlohmann::json to_json(const Spec& spec);
 
-/// Turns CPU work given as a duration into loop iterations, measured on this machine.
-using Calibrator = std::function<CpuCalibration(std::chrono::nanoseconds target)>;
+/// Every parameter the spec's models and workloads take: its value, or its default.
+ParamValues selected_params(const Spec& spec);
 
-/// Calibrators by workload name: `cpu` and `mixed` time the C++ loop, `python` (when built in)
-/// the same loop in the embedded interpreter. A workload without one sizes its CPU work with
-/// the C++ loop's calibration.
-Registry<Calibrator>& calibrator_registry();
+/// What Model::start gets for this spec: the selected parameters and the worker program.
+ModelOptions model_options(const Spec& spec);
 
 /// Every workload of a spec with its task size resolved, and the calibrations that sized them.
 struct ResolvedWorkloads {
@@ -72,11 +64,11 @@ struct ResolvedWorkloads {
   nlohmann::json calibration;           ///< {workload: {target_s, iters_per_s, iters, measured_s}}
 };
 
-/// Resolves task sizes: each workload gets the parameters it uses (cpu: iterations; io: the
-/// wait; mixed: iterations for cpu_fraction × task_time and a wait for the rest; python:
-/// iterations of the Python loop and the function). Durations are calibrated here, once per
-/// loop. Builds each workload once, so a spec it cannot run is rejected (Error) before any
-/// trial.
+/// Resolves task sizes: each workload's resolver (WorkloadEntry::resolve) turns the parameters
+/// it declared into its resolved spec (cpu: iterations; io: the wait; mixed: iterations for
+/// cpu_fraction × task_time and a wait for the rest). Durations of CPU work are calibrated
+/// here, once per loop. Builds each workload once, so a spec it cannot run is rejected (Error)
+/// before any trial.
 ResolvedWorkloads resolve_workloads(const Spec& spec);
 
 /// One trial to run.

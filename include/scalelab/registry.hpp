@@ -1,6 +1,7 @@
 #pragma once
 /// \file registry.hpp
-/// A name → factory table: how models and workloads are found by the name a user types.
+/// A name → entry table: how models and workloads are found by the name a user types. An entry
+/// (ModelEntry, WorkloadEntry) holds at least `name` and `summary`, and what builds the thing.
 
 #include <algorithm>
 #include <mutex>
@@ -12,15 +13,11 @@ namespace scalelab {
 
 /// Entries are kept in the order they were added, so `scalelab list` is stable.
 /// This class is thread-safe.
-template <class Factory>
+template <class EntryType>
 class Registry {
  public:
-  /// One registered name.
-  struct Entry {
-    std::string name;     ///< what the user types
-    std::string summary;  ///< one line for `scalelab list`
-    Factory make;         ///< builds the thing
-  };
+  /// One registered name and what comes with it.
+  using Entry = EntryType;
 
   /// Adds or replaces the entry called `entry.name`.
   void add(Entry entry) {

@@ -13,6 +13,7 @@
 #include <asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "scalelab/params.hpp"
 #include "scalelab/registry.hpp"
 
 namespace scalelab {
@@ -20,18 +21,19 @@ namespace scalelab {
 /// Whether a workload's time goes to computing or to waiting; decides the ideal speedup line.
 enum class Bound { cpu, wait, none };
 
-/// A workload's name and parameters. Plain value; serialisable to JSON.
+/// A workload's name and its resolved parameters: what its tasks do, with every duration of
+/// CPU work already turned into iterations (`cpu_iters`), waits in seconds (`io_wait_s`).
+/// Plain value; serialisable to JSON, so a process worker started by exec rebuilds the
+/// workload from it, and a resumed run measures the recorded task sizes.
 struct WorkloadSpec {
-  std::string name;                     ///< registered workload name: "cpu", "io", "noop", …
-  std::uint64_t cpu_iters = 0;          ///< `cpu`, `python`, `mixed`: loop iterations per task
-  std::chrono::nanoseconds io_wait{0};  ///< `io`, `mixed`: how long each task waits
-  std::string python_func{};            ///< `python`: "module:function", empty for the default
+  std::string name;      ///< registered workload name: "cpu", "io", "noop", …
+  ParamValues params{};  ///< resolved parameters by field, e.g. {"cpu_iters": 3869275}
   friend bool operator==(const WorkloadSpec&, const WorkloadSpec&) = default;
 };
 
-/// {"name":..., "cpu_iters":..., "io_wait_s":...}; only the fields the workload uses.
+/// {"name": ..., and every parameter field}.
 nlohmann::json to_json(const WorkloadSpec& spec);
-/// Inverse of to_json; throws Error on a missing or ill-typed field.
+/// Inverse of to_json; throws Error on a missing or ill-typed name.
 WorkloadSpec workload_spec_from_json(const nlohmann::json& json);
 
 /// One workload, ready to run tasks. Implementations are immutable after construction, so
@@ -62,6 +64,8 @@ class Workload {
   /// exit or hang its process, so the runner computes its reference checksums and runs its
   /// trials in a process of their own, and never calls it in the driver process.
   virtual bool runs_user_code() const { return false; }
+  /// The user's code as they named it, for messages: "--python-func: mod:task".
+  virtual std::string user_code() const { return "the " + spec().name + " workload's code"; }
 
   /// Loads what the tasks need that the constructor left for later (a user's module, whose
   /// import runs the user's code): called once, before the clock, in the process that runs the
@@ -86,18 +90,6 @@ class Workload {
 /// Builds a workload from its spec.
 using WorkloadFactory = std::function<std::unique_ptr<Workload>(const WorkloadSpec&)>;
 
-/// The workloads known by name. Built-ins are registered on first use.
-Registry<WorkloadFactory>& workload_registry();
-
-/// Builds the workload `spec.name` names; throws Error listing the known names if none does.
-std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec);
-
-/// The language runtimes this build's workloads embed, by name: today "python" (when built
-/// with it): {"version", "library" (the file its C API is in), "linking": "static" | "shared"}.
-/// An empty object when none. Recorded in every run's environment: how libpython is linked
-/// changes how fast interpreted code runs.
-nlohmann::json workload_runtimes();
-
 /// The seed's CPU loop: s = (s + i*i) % 1000003 for i < iters, from s = `start`. Returns s.
 /// A `cpu` task starts from its task number (mod 1000003), so that every task's checksum
 /// differs and a model that mixes tasks up is caught.
@@ -114,5 +106,54 @@ struct CpuCalibration {
 /// Measures cpu_loop's speed on this machine (best of several ≥ 20 ms runs, so a preempted
 /// run does not shrink the task) and sizes a task to last `target`.
 CpuCalibration calibrate_cpu(std::chrono::nanoseconds target);
+
+/// Turns CPU work given as a duration into loop iterations, measured on this machine.
+using Calibrator = std::function<CpuCalibration(std::chrono::nanoseconds target)>;
+
+/// Iterations for `target` of the workload's own loop: calibrated once per loop per run
+/// (calibrations are shared by the workloads whose `loop` is the same) and recorded.
+using IterationsFor = std::function<std::uint64_t(std::chrono::nanoseconds target)>;
+
+/// Turns the parameters a user gave (each declared Param's field, defaults filled in) into
+/// the workload's resolved WorkloadSpec::params. May throw Error naming a flag.
+using WorkloadResolver =
+    std::function<ParamValues(const ParamValues& given, const IterationsFor& iterations)>;
+
+/// A workload as it is registered: everything scalelab needs to know about it, in its file.
+struct WorkloadEntry {
+  std::string name;      ///< what the user types
+  std::string summary;   ///< one line for `scalelab list`
+  WorkloadFactory make;  ///< builds it from a resolved spec
+  /// The parameters it takes: each becomes a flag, a spec field and a report phrase. Several
+  /// plug-ins may declare the same parameter (the same name, kind and default): they share it.
+  std::vector<Param> params{};
+  /// Given → resolved. Without one, every parameter is kept as given, except that a `work`
+  /// parameter NAME-work (or NAME) becomes NAME_iters: its iterations, calibrated when given
+  /// as a duration.
+  WorkloadResolver resolve{};
+  /// Measures its loop for IterationsFor; without one, the C++ loop's (calibrate_cpu).
+  Calibrator calibrate{};
+  /// Which loop `calibrate` measures; workloads with the same loop share one calibration.
+  std::string loop = "cpu";
+  /// Facts about a runtime it embeds, recorded in every run's environment (see
+  /// workload_runtimes); without one, it embeds none.
+  std::function<nlohmann::json()> runtime{};
+};
+
+/// The workloads known by name. Built-ins are registered on first use.
+Registry<WorkloadEntry>& workload_registry();
+
+/// Builds the workload `spec.name` names; throws Error listing the known names if none does.
+std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec);
+
+/// The language runtimes the registered workloads embed, by name: today "python" (when built
+/// with it): {"version", "library" (the file its C API is in), "linking": "static" | "shared"}.
+/// An empty object when none. Recorded in every run's environment: how libpython is linked
+/// changes how fast interpreted code runs.
+nlohmann::json workload_runtimes();
+
+/// The `--cpu-work` parameter, declared once and shared by the workloads that run the seed's
+/// loop (cpu, python, and any library workload that sizes its tasks in loop iterations).
+const Param& cpu_work_param();
 
 }  // namespace scalelab

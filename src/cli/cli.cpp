@@ -1,6 +1,6 @@
 // Parse, validate into a Spec, plan, run, report. Errors are caught once, at the top.
 
-#include "cli/cli.hpp"
+#include "scalelab/cli.hpp"
 
 #include <sched.h>
 #include <unistd.h>
@@ -12,10 +12,14 @@
 #include <cctype>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <thread>
 
@@ -71,14 +75,7 @@ struct RunOptions {
   std::string workers;
   std::string tasks = "32";
   std::string repeat = "3";
-  std::string cpu_work = "15ms";
-  std::string io_wait = "20ms";
-  std::string python_func;
-  std::string cpu_fraction = "0.5";
-  std::string task_time = "20ms";
-  std::string switch_interval = "5ms";
   std::string seed;
-  std::string start_method = "fork";
   std::string out;
   bool quiet = false;
   bool no_warmup = false;
@@ -92,29 +89,11 @@ struct RunOptions {
   bool out_given = false;
   bool workloads_given = false;
   bool models_given = false;
-  bool python_func_given = false;
-  bool cpu_fraction_given = false;
-  bool task_time_given = false;
-  bool switch_interval_given = false;
+  // The plug-ins' parameters (declared_params): what was typed for each, by name, and which
+  // were given at all.
+  std::map<std::string, std::string> params;
+  std::set<std::string> params_given;
 };
-
-CpuWork parse_cpu_work(const std::string& text) {
-  const bool has_unit = !text.empty() && std::any_of(text.begin(), text.end(), [](char c) {
-    return std::isalpha(static_cast<unsigned char>(c)) != 0;
-  });
-  if (has_unit) {
-    try {
-      return CpuWork{0, parse_duration(text, "--cpu-work")};
-    } catch (const Error&) {
-      throw Error(fmt::format(
-          "--cpu-work: '{}' is neither an iteration count like 200000 nor a duration like 25ms",
-          text));
-    }
-  }
-  return CpuWork{
-      static_cast<std::uint64_t>(parse_count(text, "--cpu-work", 1, std::int64_t{1} << 50)),
-      std::chrono::nanoseconds(0)};
-}
 
 Spec make_spec(const RunOptions& o) {
   Spec spec;
@@ -125,37 +104,19 @@ Spec make_spec(const RunOptions& o) {
   }
   spec.tasks = static_cast<std::size_t>(parse_count(o.tasks, "--tasks", 1, kMaxTasks));
   spec.repeat = static_cast<int>(parse_count(o.repeat, "--repeat", 1, 10000));
-  spec.cpu_work = parse_cpu_work(o.cpu_work);
-  spec.io_wait = parse_duration(o.io_wait, "--io-wait");
-  spec.python_func = o.python_func;
-  spec.cpu_fraction = parse_fraction(o.cpu_fraction, "--cpu-fraction");
-  spec.task_time = parse_duration(o.task_time, "--task-time");
-  spec.model_options.switch_interval = parse_duration(o.switch_interval, "--switch-interval");
   spec.seed = !o.seed_given ? std::random_device{}()
                             : static_cast<std::uint64_t>(parse_count(
                                   o.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
-  if (o.start_method == "fork") {
-    spec.model_options.start_method = StartMethod::fork;
-  } else if (o.start_method == "spawn") {
-    spec.model_options.start_method = StartMethod::spawn;
-  } else {
-    throw Error(fmt::format("--start-method: '{}' is not a start method; choose fork or spawn",
-                            o.start_method));
-  }
-  // A flag only one workload or model reads, given while that one is not selected, would be
-  // ignored without a word: say so instead.
-  const auto requires_selected = [](bool given, const std::vector<std::string>& selected,
-                                    const char* name, const char* flag, const char* where) {
-    if (given && std::find(selected.begin(), selected.end(), name) == selected.end()) {
-      throw Error(fmt::format("{}: only the {} {} uses it; add {} to {}", flag, name,
-                              std::string_view(where) == "--model" ? "model" : "workload", name,
-                              where));
+  // A plug-in's flag given while that plug-in is not selected would be ignored without a
+  // word: say so instead.
+  for (const auto& declared : declared_params()) {
+    if (!o.params_given.contains(declared.param.name)) continue;
+    const nlohmann::json value = declared.param.parse(o.params.at(declared.param.name));
+    if (!declared.used_by(spec.workloads, spec.models)) {
+      throw Error(fmt::format("{}: {}", declared.param.flag(), declared.unused_reason()));
     }
-  };
-  requires_selected(o.python_func_given, spec.workloads, "python", "--python-func", "--workload");
-  requires_selected(o.cpu_fraction_given, spec.workloads, "mixed", "--cpu-fraction", "--workload");
-  requires_selected(o.task_time_given, spec.workloads, "mixed", "--task-time", "--workload");
-  requires_selected(o.switch_interval_given, spec.models, "gil", "--switch-interval", "--model");
+    spec.params.set(declared.param.key(), value);
+  }
   spec.warmup = !o.no_warmup;
   if (o.trial_timeout_given) {
     spec.trial_timeout = parse_duration(o.trial_timeout, "--trial-timeout");
@@ -594,10 +555,12 @@ int compare_command(const std::string& a, const std::string& b, std::ostream& ou
 // What `scalelab granularity` was given, before it is checked.
 struct GranularityArgs {
   std::string model, workload = "cpu", workers, sizes, repeat = "3", min_batch = "200ms",
-                     threshold = "0.5", seed = "0", start_method = "fork", switch_interval = "5ms",
-                     out;
+                     threshold = "0.5", seed = "0", out;
   bool no_warmup = false, quiet = false, workers_given = false, sizes_given = false,
        out_given = false;
+  // The models' parameters, as for run (RunOptions::params).
+  std::map<std::string, std::string> params;
+  std::set<std::string> params_given;
 };
 
 // `scalelab granularity --model M`: the smallest task size at which M still reaches the
@@ -621,13 +584,17 @@ int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostrea
   options.seed = static_cast<std::uint64_t>(
       parse_count(a.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
   options.warmup = !a.no_warmup;
-  if (a.start_method != "fork" && a.start_method != "spawn") {
-    throw Error(fmt::format("--start-method: '{}' is not a start method; choose fork or spawn",
-                            a.start_method));
+  ParamValues given;
+  for (const auto& declared : declared_params()) {
+    if (!a.params_given.contains(declared.param.name)) continue;
+    const nlohmann::json value = declared.param.parse(a.params.at(declared.param.name));
+    if (!declared.used_by({}, {"serial", options.model})) {
+      throw Error(fmt::format("{}: {}", declared.param.flag(), declared.unused_reason()));
+    }
+    given.set(declared.param.key(), value);
   }
-  options.model_options.start_method =
-      a.start_method == "fork" ? StartMethod::fork : StartMethod::spawn;
-  options.model_options.switch_interval = parse_duration(a.switch_interval, "--switch-interval");
+  options.model_options.params = with_defaults(
+      params_only(params_of(declared_params(), {}, {"serial", options.model})), given);
   if (a.out_given && a.out.empty()) throw Error("--out: empty; give a file name");
   validate(options);
 
@@ -695,15 +662,23 @@ int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostrea
   return any_failed ? 1 : 0;
 }
 
+// One line per plug-in, then one per parameter it takes: its flag, default and help.
+template <class Entry>
+void list_entries(std::ostream& out, const std::vector<Entry>& entries) {
+  for (const auto& e : entries) {
+    out << fmt::format("  {:<10} {}\n", e.name, e.summary);
+    for (const auto& p : e.params) {
+      out << fmt::format("  {:<10}   {} (default {}): {}\n", "", p.flag(),
+                         p.default_text.empty() ? "none" : p.default_text, p.help);
+    }
+  }
+}
+
 void list_command(std::ostream& out) {
   out << "models:\n";
-  for (const auto& e : model_registry().entries()) {
-    out << fmt::format("  {:<10} {}\n", e.name, e.summary);
-  }
+  list_entries(out, model_registry().entries());
   out << "workloads:\n";
-  for (const auto& e : workload_registry().entries()) {
-    out << fmt::format("  {:<10} {}\n", e.name, e.summary);
-  }
+  list_entries(out, workload_registry().entries());
 }
 
 }  // namespace
@@ -733,31 +708,22 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   run->add_option("--tasks", options.tasks, "tasks per trial")->default_str(options.tasks);
   run->add_option("--repeat", options.repeat, "counted trials per point")
       ->default_str(options.repeat);
-  run->add_option("--cpu-work", options.cpu_work,
-                  "cpu task size: iterations (200000) or a duration (5ms) calibrated at start")
-      ->default_str(options.cpu_work);
-  run->add_option("--io-wait", options.io_wait, "io task wait, e.g. 20ms")
-      ->default_str(options.io_wait);
-  auto* python_func_option =
-      run->add_option("--python-func", options.python_func,
-                      "python workload: MODULE:FUNCTION called with the task number, returning an "
-                      "int checksum (default: the seed's loop in Python, sized by --cpu-work)");
-  auto* cpu_fraction_option =
-      run->add_option("--cpu-fraction", options.cpu_fraction,
-                      "mixed workload: share of each task spent computing, 0 to 1")
-          ->default_str(options.cpu_fraction);
-  auto* task_time_option =
-      run->add_option("--task-time", options.task_time, "mixed workload: length of each task")
-          ->default_str(options.task_time);
-  auto* switch_interval_option =
-      run->add_option("--switch-interval", options.switch_interval,
-                      "gil model: how long a waiting thread lets the holder run before asking for "
-                      "the lock (like sys.setswitchinterval)")
-          ->default_str(options.switch_interval);
   auto* seed_option = run->add_option("--seed", options.seed,
                                       "seed for the trial order (default: random, recorded)");
-  run->add_option("--start-method", options.start_method, "processes: fork or spawn")
-      ->default_str(options.start_method);
+  // Every registered model's and workload's parameters, from their declarations.
+  std::vector<DeclaredParam> declared;
+  try {
+    declared = declared_params();
+  } catch (const Error& e) {  // two plug-ins disagree about a parameter: a broken build
+    err << "scalelab: " << e.what() << "\n";
+    return 2;
+  }
+  std::vector<std::pair<std::string, CLI::Option*>> param_options;
+  for (const auto& d : declared) {
+    auto* option = run->add_option(d.param.flag(), options.params[d.param.name], d.param.help);
+    if (!d.param.default_text.empty()) option->default_str(d.param.default_text);
+    param_options.emplace_back(d.param.name, option);
+  }
   auto* out_option =
       run->add_option("--out", options.out, "results folder (default: results/<UTC time>/)");
   auto* resume_option = run->add_option(
@@ -816,13 +782,14 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       ->default_str(granularity_args.threshold);
   granularity->add_option("--seed", granularity_args.seed, "seed for the bootstrap CIs")
       ->default_str(granularity_args.seed);
-  granularity
-      ->add_option("--start-method", granularity_args.start_method, "processes: fork or spawn")
-      ->default_str(granularity_args.start_method);
-  granularity
-      ->add_option("--switch-interval", granularity_args.switch_interval,
-                   "gil model: the switch interval")
-      ->default_str(granularity_args.switch_interval);
+  std::vector<std::pair<std::string, CLI::Option*>> granularity_param_options;
+  for (const auto& d : declared) {
+    if (d.models.empty()) continue;
+    auto* option = granularity->add_option(d.param.flag(), granularity_args.params[d.param.name],
+                                           d.param.help);
+    if (!d.param.default_text.empty()) option->default_str(d.param.default_text);
+    granularity_param_options.emplace_back(d.param.name, option);
+  }
   auto* granularity_out =
       granularity->add_option("--out", granularity_args.out, "also write the sweep as JSON here");
   granularity->add_flag("--no-warmup", granularity_args.no_warmup,
@@ -860,10 +827,12 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   options.out_given = out_option->count() > 0;
   options.workloads_given = workload_option->count() > 0;
   options.models_given = model_option->count() > 0;
-  options.python_func_given = python_func_option->count() > 0;
-  options.cpu_fraction_given = cpu_fraction_option->count() > 0;
-  options.task_time_given = task_time_option->count() > 0;
-  options.switch_interval_given = switch_interval_option->count() > 0;
+  for (const auto& [name, option] : param_options) {
+    if (option->count() > 0) options.params_given.insert(name);
+  }
+  for (const auto& [name, option] : granularity_param_options) {
+    if (option->count() > 0) granularity_args.params_given.insert(name);
+  }
   try {
     if (list->parsed()) {
       list_command(out);
@@ -900,6 +869,22 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     err << "scalelab: " << e.what() << "\n";
     return 1;
   }
+}
+
+int run(int argc, char** argv) {
+  if (const auto code = maybe_run_worker(argc, argv)) return *code;
+  bool hung = false;
+  const int code = main(argc, argv, std::cout, std::cerr, &hung);
+  if (hung) {
+    // Leave without static destructors: a hung trial's threads still run its task, and
+    // tearing down the registries under them could crash a run whose results are already
+    // safe on disk. Everything scalelab writes is closed by now.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  return code;
 }
 
 }  // namespace scalelab::cli

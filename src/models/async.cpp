@@ -260,8 +260,9 @@ class AsyncModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_async_model() {
-  return std::make_unique<AsyncModel>();
+ModelEntry model_async() {
+  return {"async", "one thread, one Asio event loop, C++20 coroutines, W = tasks in flight",
+          [] { return std::make_unique<AsyncModel>(); }};
 }
 
 }  // namespace scalelab::detail

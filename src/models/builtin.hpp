@@ -16,11 +16,9 @@
 
 namespace scalelab::detail {
 
-std::unique_ptr<Model> make_serial_model();
-std::unique_ptr<Model> make_threads_model();
-std::unique_ptr<Model> make_processes_model();
-std::unique_ptr<Model> make_async_model();
-std::unique_ptr<Model> make_gil_model();
+/// The built-in models, one per file in src/models/ (model_serial(), model_threads(), …), in
+/// the order of SCALELAB_MODELS in CMakeLists.txt; the list is generated from it.
+std::vector<ModelEntry> builtin_models();
 
 /// Seconds from `t0` to `t`.
 inline double seconds_since(std::chrono::steady_clock::time_point t0,

@@ -151,14 +151,27 @@ class GilModel final : public Model {
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions& options) const override {
     check_workers(workers);
-    return std::make_unique<GilPool>(workload, workers, options.switch_interval);
+    return std::make_unique<GilPool>(
+        workload, workers,
+        options.params.duration("switch_interval_s", std::chrono::milliseconds(5)));
   }
 };
 
 }  // namespace
 
-std::unique_ptr<Model> make_gil_model() {
-  return std::make_unique<GilModel>();
+ModelEntry model_gil() {
+  Param switch_interval{"switch-interval",
+                        ParamKind::duration,
+                        "5ms",
+                        "gil model: how long a waiting thread lets the holder run before asking "
+                        "for the lock (like sys.setswitchinterval)",
+                        "GIL switch interval",
+                        1e-6};
+  return {"gil",
+          "threads under an emulated CPython GIL: CPU work serialised, waits overlap "
+          "(--switch-interval)",
+          [] { return std::make_unique<GilModel>(); },
+          {switch_interval}};
 }
 
 }  // namespace detail

@@ -20,25 +20,11 @@
 
 namespace scalelab {
 
-Registry<ModelFactory>& model_registry() {
-  static Registry<ModelFactory> registry;
+Registry<ModelEntry>& model_registry() {
+  static Registry<ModelEntry> registry;
   // Built-ins go in on first use; a static's initialiser runs once, even across threads.
   static const bool filled = [] {
-    auto& r = registry;
-    r.add({"serial", "one task after another on one thread: the baseline",
-           detail::make_serial_model});
-    r.add({"threads", "a fixed pool of W std::jthreads over one task queue",
-           detail::make_threads_model});
-    r.add({"processes",
-           "W pre-started worker processes, tasks and results over sockets "
-           "(--start-method fork|spawn)",
-           detail::make_processes_model});
-    r.add({"async", "one thread, one Asio event loop, C++20 coroutines, W = tasks in flight",
-           detail::make_async_model});
-    r.add({"gil",
-           "threads under an emulated CPython GIL: CPU work serialised, waits overlap "
-           "(--switch-interval)",
-           detail::make_gil_model});
+    for (auto& entry : detail::builtin_models()) registry.add(std::move(entry));
     return true;
   }();
   (void)filled;

@@ -354,7 +354,8 @@ struct Cut {
 class ProcessesPool final : public Pool {
  public:
   ProcessesPool(const Workload& workload, int workers, const ModelOptions& options)
-      : board_(static_cast<std::size_t>(workers), options.start_method == StartMethod::spawn) {
+      : board_(static_cast<std::size_t>(workers),
+               options.params.text("start_method", "fork") == "spawn") {
     try {
       start(workload, workers, options);
     } catch (...) {
@@ -474,7 +475,7 @@ class ProcessesPool final : public Pool {
 
  private:
   void start(const Workload& workload, int workers, const ModelOptions& options) {
-    const bool spawn = options.start_method == StartMethod::spawn;
+    const bool spawn = options.params.text("start_method", "fork") == "spawn";
     if (spawn && std::getenv(kWorkerEnv) != nullptr) {
       // This program was exec'd as a worker but its main did not become one: starting more
       // workers from here would recurse.
@@ -683,8 +684,17 @@ class ProcessesModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_processes_model() {
-  return std::make_unique<ProcessesModel>();
+ModelEntry model_processes() {
+  Param start_method{"start-method", ParamKind::choice, "fork",
+                     "processes model: how workers start: fork (a copy of scalelab) or spawn "
+                     "(fork + exec, a fresh process), like Python's multiprocessing",
+                     "Start method"};
+  start_method.choices = {"fork", "spawn"};
+  return {"processes",
+          "W pre-started worker processes, tasks and results over sockets "
+          "(--start-method fork|spawn)",
+          [] { return std::make_unique<ProcessesModel>(); },
+          {start_method}};
 }
 
 }  // namespace detail

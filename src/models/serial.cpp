@@ -20,8 +20,9 @@ class SerialModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_serial_model() {
-  return std::make_unique<SerialModel>();
+ModelEntry model_serial() {
+  return {"serial", "one task after another on one thread: the baseline",
+          [] { return std::make_unique<SerialModel>(); }};
 }
 
 }  // namespace scalelab::detail

@@ -256,8 +256,9 @@ class ThreadsModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_threads_model() {
-  return std::make_unique<ThreadsModel>();
+ModelEntry model_threads() {
+  return {"threads", "a fixed pool of W std::jthreads over one task queue",
+          [] { return std::make_unique<ThreadsModel>(); }};
 }
 
 std::unique_ptr<Pool> make_threads_pool(const Workload& workload, int workers,

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
+#include "scalelab/plugins.hpp"
 
 #include "scalelab/parse.hpp"
 #include "scalelab/report.hpp"
@@ -88,41 +90,42 @@ inline std::string seconds_text(const nlohmann::json& value) {
   return value.is_number() ? format_duration(value.get<double>()) : "unknown";
 }
 
-/// The task sizes of the workloads and models the spec selects, joined by "; ".
+/// Whether one of `owners` is among the spec's `key` list (see selects).
+inline bool selects_any(const nlohmann::json& spec, const char* key,
+                        const std::vector<std::string>& owners) {
+  return std::any_of(owners.begin(), owners.end(),
+                     [&](const std::string& o) { return selects(spec, key, o.c_str()); });
+}
+
+/// The task sizes of the workloads the spec selects, joined by "; ": each recorded parameter
+/// of theirs in the words its declaration gives (Param::report), e.g. "CPU work 15ms per task
+/// (calibrated to iterations); I/O wait 20ms per task". Parameters of plug-ins this build does
+/// not have are not shown.
 inline std::string task_sizes(const nlohmann::json& spec) {
-  std::vector<std::string> parts;
-  if (selects(spec, "workloads", "cpu") || selects(spec, "workloads", "python")) {
-    const nlohmann::json& work = field(spec, "cpu_work");
-    if (field(work, "iters").is_number()) {
-      parts.push_back(fmt::format("CPU work {} iterations per task", field_text(work, "iters")));
-    } else if (field(work, "duration_s").is_number()) {
-      parts.push_back(fmt::format("CPU work {} per task (calibrated to iterations)",
-                                  seconds_text(field(work, "duration_s"))));
-    }
-  }
-  if (selects(spec, "workloads", "io") && field(spec, "io_wait_s").is_number()) {
-    parts.push_back(fmt::format("I/O wait {} per task", seconds_text(field(spec, "io_wait_s"))));
-  }
-  if (selects(spec, "workloads", "mixed") && field(spec, "cpu_fraction").is_number()) {
-    parts.push_back(fmt::format("mixed tasks of {}, {:.0f} % computing",
-                                seconds_text(field(spec, "task_time_s")),
-                                field(spec, "cpu_fraction").get<double>() * 100));
-  }
-  const nlohmann::json& python_func = field(spec, "python_func");
-  if (python_func.is_string() && !python_func.get<std::string>().empty()) {
-    parts.push_back(fmt::format("Python function {}", python_func.get<std::string>()));
-  }
-  if (selects(spec, "models", "gil") && field(spec, "switch_interval_s").is_number()) {
-    parts.push_back(
-        fmt::format("GIL switch interval {}", seconds_text(field(spec, "switch_interval_s"))));
-  }
-  if (parts.empty()) return "unknown";
   std::string out;
-  for (const auto& part : parts) {
-    if (!out.empty()) out += "; ";
-    out += part;
+  for (const auto& d : declared_params()) {
+    if (d.workloads.empty() || !selects_any(spec, "workloads", d.workloads)) continue;
+    const nlohmann::json& value = field(spec, d.param.key().c_str());
+    if (value.is_null() || (value.is_string() && value.get<std::string>().empty())) continue;
+    const std::string phrase = d.param.report_text(value);
+    if (phrase.empty()) continue;
+    out += (out.empty() ? "" : "; ") + phrase;
   }
-  return out;
+  return out.empty() ? "unknown" : out;
+}
+
+/// The settings of the models the spec selects, one (label, value) each, from their
+/// declarations: ("Start method", "fork"), ("GIL switch interval", "5ms").
+inline std::vector<std::pair<std::string, std::string>> model_settings(const nlohmann::json& spec) {
+  std::vector<std::pair<std::string, std::string>> settings;
+  for (const auto& d : declared_params()) {
+    if (!d.workloads.empty() || d.param.report.empty() || !selects_any(spec, "models", d.models)) {
+      continue;
+    }
+    const nlohmann::json& value = field(spec, d.param.key().c_str());
+    if (!value.is_null()) settings.emplace_back(d.param.report, d.param.text(value));
+  }
+  return settings;
 }
 
 /// A speedup or other ratio: "1.93×".

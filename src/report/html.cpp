@@ -77,9 +77,7 @@ void run_section(std::string& out, const ReportInput& input) {
                             : ""));
   list_item(out, "Seed", field_text(spec, "seed"));
   list_item(out, "Task sizes", task_sizes(spec));
-  if (selects(spec, "models", "processes")) {
-    list_item(out, "Start method", field_text(spec, "start_method"));
-  }
+  for (const auto& [label, value] : model_settings(spec)) list_item(out, label.c_str(), value);
   if (input.planned_trials > 0 || input.recorded_trials > 0) {
     list_item(
         out, "Trials",

@@ -82,8 +82,8 @@ void run_section(std::string& out, const ReportInput& input) {
       warmup.is_boolean() ? (warmup.get<bool>() ? ", after one warm-up" : ", no warm-up") : "");
   out += fmt::format("- Seed: {}\n", md(field_text(spec, "seed")));
   out += fmt::format("- Task sizes: {}\n", md(task_sizes(spec)));
-  if (selects(spec, "models", "processes")) {
-    out += fmt::format("- Start method: {}\n", md(field_text(spec, "start_method")));
+  for (const auto& [label, value] : model_settings(spec)) {
+    out += fmt::format("- {}: {}\n", md(label), md(value));
   }
   if (input.planned_trials > 0 || input.recorded_trials > 0) {
     out += fmt::format("- Trials: {} of {} planned on record\n", input.recorded_trials,

@@ -30,7 +30,7 @@ constexpr std::size_t kMaxTasks = 1'000'000;
 // waits, and its efficiency would then measure the waiting, not the overhead.
 std::vector<std::string> sweepable_workloads() {
   std::vector<std::string> names{"cpu"};
-  if (calibrator_registry().find("python")) names.emplace_back("python");
+  if (workload_registry().find("python")) names.emplace_back("python");
   return names;
 }
 
@@ -85,7 +85,8 @@ void validate(const GranularityOptions& options) {
                     "from {}",
                     options.workload, fmt::join(workloads, ", ")));
   }
-  if (const std::string why = make_workload({options.workload, 1})->unsupported_by(options.model);
+  if (const std::string why =
+          make_workload({options.workload, {{{"cpu_iters", 1}}}})->unsupported_by(options.model);
       !why.empty()) {
     throw Error(fmt::format("--model: {} cannot run the {} workload: {}", options.model,
                             options.workload, why));
@@ -142,8 +143,9 @@ GranularityResult run_granularity(const GranularityOptions& options,
   double iters_per_s = options.iters_per_s;
   double measured_s = 0;
   if (iters_per_s <= 0) {
-    const auto entry = calibrator_registry().find(options.workload);
-    const Calibrator calibrate = entry ? entry->make : Calibrator(calibrate_cpu);
+    const auto entry = workload_registry().find(options.workload);
+    const Calibrator calibrate =
+        entry && entry->calibrate ? entry->calibrate : Calibrator(calibrate_cpu);
     const CpuCalibration c = calibrate(sizes.front());
     iters_per_s = c.iters_per_s;
     measured_s = c.measured_s;
@@ -160,7 +162,7 @@ GranularityResult run_granularity(const GranularityOptions& options,
     point.tasks = granularity_tasks(sizes[index], options.min_batch, workers);
     point.iters = std::max<std::uint64_t>(
         1, static_cast<std::uint64_t>(std::llround(point.task_s * iters_per_s)));
-    const auto workload = make_workload({options.workload, point.iters});
+    const auto workload = make_workload({options.workload, {{{"cpu_iters", point.iters}}}});
     std::vector<std::uint64_t> expected(point.tasks);
     for (std::size_t t = 0; t < point.tasks; ++t) expected[t] = workload->expected_checksum(t);
 

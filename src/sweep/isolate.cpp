@@ -383,10 +383,7 @@ void check_loads(const Workload& workload, std::chrono::nanoseconds timeout, std
         return std::string();
       },
       workload, deadline, stop);
-  const WorkloadSpec& spec = workload.spec();
-  const std::string what = spec.python_func.empty()
-                               ? fmt::format("the {} workload's code", spec.name)
-                               : fmt::format("--python-func: {}", spec.python_func);
+  const std::string what = workload.user_code();
   switch (end.how) {
     case detail::ChildEnd::How::returned:
     case detail::ChildEnd::How::stopped:

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
-#include "workloads/builtin.hpp"
+#include "scalelab/plugins.hpp"
 
 namespace scalelab {
 namespace {
@@ -58,15 +58,20 @@ void validate(const Spec& spec) {
   }
   if (spec.tasks < 1) throw Error("--tasks: use 1 or more");
   if (spec.repeat < 1) throw Error("--repeat: use 1 or more");
-  if (spec.cpu_work.iters == 0 && spec.cpu_work.duration.count() <= 0) {
-    throw Error("--cpu-work: give an iteration count above 0 or a duration like 25ms");
+  // A parameter no selected plug-in takes would be ignored without a word; each one given is
+  // held to its declaration.
+  const auto declared = declared_params();
+  for (const auto& [key, value] : spec.params.json().items()) {
+    const auto it = std::find_if(declared.begin(), declared.end(),
+                                 [&](const DeclaredParam& d) { return d.param.key() == key; });
+    if (it == declared.end()) {
+      throw Error(fmt::format("spec: '{}' is no parameter of any model or workload", key));
+    }
+    if (!it->used_by(spec.workloads, spec.models)) {
+      throw Error(fmt::format("{}: {}", it->param.flag(), it->unused_reason()));
+    }
   }
-  if (spec.io_wait.count() <= 0) throw Error("--io-wait: give a duration above 0, like 20ms");
-  if (!(spec.cpu_fraction >= 0 && spec.cpu_fraction <= 1)) {  // also rejects NaN
-    throw Error(fmt::format("--cpu-fraction: {} is not a fraction; use a number from 0 to 1",
-                            spec.cpu_fraction));
-  }
-  if (spec.task_time.count() <= 0) throw Error("--task-time: give a duration above 0, like 20ms");
+  (void)selected_params(spec);
   if (spec.trial_timeout.count() < 0) {
     throw Error("--trial-timeout: give a duration above 0, like 30s (or leave it out: derived)");
   }
@@ -74,19 +79,19 @@ void validate(const Spec& spec) {
     throw Error(fmt::format("--rerun-disturbed: {} is not a rerun count; use 0 to 100",
                             spec.rerun_disturbed));
   }
-  if (spec.model_options.switch_interval < std::chrono::microseconds(1)) {
-    throw Error("--switch-interval: give a duration of at least 1us, like 5ms");
-  }
+}
+
+ParamValues selected_params(const Spec& spec) {
+  return with_defaults(params_only(params_of(declared_params(), spec.workloads, spec.models)),
+                       spec.params);
+}
+
+ModelOptions model_options(const Spec& spec) {
+  return {selected_params(spec), spec.worker_executable};
 }
 
 nlohmann::json to_json(const Spec& spec) {
-  nlohmann::json cpu_work;
-  if (spec.cpu_work.iters != 0) {
-    cpu_work["iters"] = spec.cpu_work.iters;
-  } else {
-    cpu_work["duration_s"] = std::chrono::duration<double>(spec.cpu_work.duration).count();
-  }
-  return {
+  nlohmann::json json = {
       {"workloads", spec.workloads},
       {"models", spec.models},
       {"workers", spec.workers.empty() ? nlohmann::json("auto") : nlohmann::json(spec.workers)},
@@ -94,81 +99,68 @@ nlohmann::json to_json(const Spec& spec) {
       {"repeat", spec.repeat},
       {"warmup", spec.warmup},
       {"seed", spec.seed},
-      {"cpu_work", cpu_work},
-      {"io_wait_s", std::chrono::duration<double>(spec.io_wait).count()},
-      {"python_func", spec.python_func},
-      {"cpu_fraction", spec.cpu_fraction},
-      {"task_time_s", std::chrono::duration<double>(spec.task_time).count()},
-      {"switch_interval_s",
-       std::chrono::duration<double>(spec.model_options.switch_interval).count()},
-      {"start_method", spec.model_options.start_method == StartMethod::fork ? "fork" : "spawn"},
       {"rerun_disturbed", spec.rerun_disturbed},
       {"trial_timeout_s",
        spec.trial_timeout.count() > 0
            ? nlohmann::json(std::chrono::duration<double>(spec.trial_timeout).count())
            : nlohmann::json("auto")},
   };
+  const ParamValues params = selected_params(spec);
+  for (const auto& [key, value] : params.json().items()) json[key] = value;
+  return json;
 }
 
-Registry<Calibrator>& calibrator_registry() {
-  static Registry<Calibrator> registry;
-  static const bool filled = [] {
-    registry.add({"cpu", "the seed's loop in C++", calibrate_cpu});
-    registry.add({"mixed", "the seed's loop in C++", calibrate_cpu});
-#if SCALELAB_HAVE_PYTHON
-    registry.add(
-        {"python", "the seed's loop in the embedded interpreter", detail::calibrate_python});
-#endif
-    return true;
-  }();
-  (void)filled;
-  return registry;
+namespace {
+
+// Without a resolver of its own, a workload keeps its parameters as given, except that CPU
+// work becomes iterations: NAME-work (or NAME) → NAME_iters.
+ParamValues default_resolve(const std::vector<Param>& params, const ParamValues& given,
+                            const IterationsFor& iterations) {
+  ParamValues resolved;
+  for (const auto& p : params) {
+    if (p.kind != ParamKind::work) {
+      resolved.set(p.key(), given.json().at(p.key()));
+      continue;
+    }
+    std::string stem = p.name.ends_with("-work") ? p.name.substr(0, p.name.size() - 5) : p.name;
+    std::replace(stem.begin(), stem.end(), '-', '_');
+    const CpuWork work = given.work(p.key());
+    resolved.set(stem + "_iters", work.iters != 0 ? work.iters : iterations(work.duration));
+  }
+  return resolved;
 }
+
+}  // namespace
 
 ResolvedWorkloads resolve_workloads(const Spec& spec) {
   ResolvedWorkloads resolved;
   resolved.calibration = nlohmann::json::object();
+  const ParamValues values = selected_params(spec);
   // One calibration per loop, shared by the workloads that use it.
-  std::map<std::string, CpuCalibration> by_calibrator;
-  const auto iterations_for = [&](const std::string& workload,
-                                  std::chrono::nanoseconds target) -> std::uint64_t {
-    if (target.count() <= 0) return 0;
-    const auto entry = calibrator_registry().find(workload);
-    const std::string key = entry ? entry->name : "cpu";
-    const Calibrator calibrate = entry ? entry->make : Calibrator(calibrate_cpu);
-    // The loop's speed is measured once; each workload scales it to its own target.
-    auto it = by_calibrator.find(key);
-    if (it == by_calibrator.end()) it = by_calibrator.emplace(key, calibrate(target)).first;
-    CpuCalibration c = it->second;
-    c.target_s = std::chrono::duration<double>(target).count();
-    c.iters = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(c.target_s * c.iters_per_s));
-    resolved.calibration[workload] = {{"target_s", c.target_s},
-                                      {"iters_per_s", c.iters_per_s},
-                                      {"iters", c.iters},
-                                      {"measured_s", c.measured_s}};
-    return c.iters;
-  };
+  std::map<std::string, CpuCalibration> by_loop;
   for (const auto& name : spec.workloads) {
-    WorkloadSpec ws{name};
-    if (name == "io") {
-      ws.io_wait = spec.io_wait;
-    } else if (name == "noop") {
-      // no parameters
-    } else if (name == "mixed") {
-      const auto cpu_part =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(spec.task_time * spec.cpu_fraction);
-      ws.cpu_iters = iterations_for(name, cpu_part);
-      ws.io_wait = spec.task_time - cpu_part;
-    } else if (name == "python" && !spec.python_func.empty()) {
-      // A user's function sizes itself: no loop to calibrate (it would cost ~0.2 s at start).
-      ws.python_func = spec.python_func;
-    } else {
-      // cpu, python's own loop, and a library user's workload: CPU work, and the wait in case
-      // it waits.
-      ws.cpu_iters = spec.cpu_work.iters != 0 ? spec.cpu_work.iters
-                                              : iterations_for(name, spec.cpu_work.duration);
-      if (name != "cpu" && name != "python") ws.io_wait = spec.io_wait;
-    }
+    const auto entry = workload_registry().find(name);
+    if (!entry) throw Error(fmt::format("--workload: unknown workload '{}'", name));
+    const IterationsFor iterations = [&](std::chrono::nanoseconds target) -> std::uint64_t {
+      if (target.count() <= 0) return 0;
+      // The loop's speed is measured once; each workload scales it to its own target.
+      auto it = by_loop.find(entry->loop);
+      if (it == by_loop.end()) {
+        const Calibrator calibrate = entry->calibrate ? entry->calibrate : calibrate_cpu;
+        it = by_loop.emplace(entry->loop, calibrate(target)).first;
+      }
+      CpuCalibration c = it->second;
+      c.target_s = std::chrono::duration<double>(target).count();
+      c.iters = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(c.target_s * c.iters_per_s));
+      resolved.calibration[name] = {{"target_s", c.target_s},
+                                    {"iters_per_s", c.iters_per_s},
+                                    {"iters", c.iters},
+                                    {"measured_s", c.measured_s}};
+      return c.iters;
+    };
+    const ParamValues given = with_defaults(entry->params, values);
+    WorkloadSpec ws{name, entry->resolve ? entry->resolve(given, iterations)
+                                         : default_resolve(entry->params, given, iterations)};
     // Rejects what the workload cannot run, before any file is written; and a model that
     // cannot run it is refused now, not failed trial by trial.
     const auto workload = make_workload(ws);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
+#include "scalelab/plugins.hpp"
 
 namespace scalelab {
 namespace {
@@ -59,22 +60,19 @@ Spec spec_from_json(const nlohmann::json& json) {
     spec.repeat = member(json, "repeat").get<int>();
     spec.warmup = member(json, "warmup").get<bool>();
     spec.seed = member(json, "seed").get<std::uint64_t>();
-    const auto& cpu_work = member(json, "cpu_work");
-    if (cpu_work.contains("iters")) {
-      spec.cpu_work = {cpu_work.at("iters").get<std::uint64_t>(), std::chrono::nanoseconds(0)};
-    } else {
-      spec.cpu_work = {0, seconds_field(cpu_work, "duration_s")};
+    // Each parameter the run's plug-ins take, held to its declaration. A run records every
+    // one (defaults too), so one the records lack means they were written by a scalelab whose
+    // plug-ins take other parameters: a default would be a guess about what was measured.
+    for (const auto& declared : params_of(declared_params(), spec.workloads, spec.models)) {
+      const std::string key = declared.param.key();
+      if (!json.contains(key)) {
+        throw Error(fmt::format(
+            "the recorded spec has no '{}' ({} of {}): it was recorded by a scalelab whose "
+            "plug-ins take other parameters",
+            key, declared.param.flag(), declared.workloads.empty() ? "a model" : "a workload"));
+      }
+      spec.params.set(key, declared.param.check(json[key], "the recorded spec"));
     }
-    spec.io_wait = seconds_field(json, "io_wait_s");
-    spec.python_func = member(json, "python_func").get<std::string>();
-    spec.cpu_fraction = member(json, "cpu_fraction").get<double>();
-    spec.task_time = seconds_field(json, "task_time_s");
-    spec.model_options.switch_interval = seconds_field(json, "switch_interval_s");
-    const std::string method = member(json, "start_method").get<std::string>();
-    if (method != "fork" && method != "spawn") {
-      throw Error(fmt::format("the recorded start method '{}' is unknown", method));
-    }
-    spec.model_options.start_method = method == "fork" ? StartMethod::fork : StartMethod::spawn;
     // Records from before --rerun-disturbed existed keep the default.
     if (json.contains("rerun_disturbed")) {
       spec.rerun_disturbed = json["rerun_disturbed"].get<int>();

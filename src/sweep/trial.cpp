@@ -285,8 +285,10 @@ std::chrono::nanoseconds default_trial_timeout(const WorkloadSpec& workload, std
     const std::size_t n = sorted.size();
     expected_s = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   } else {
-    const double task_s = std::chrono::duration<double>(workload.io_wait).count() +
-                          static_cast<double>(workload.cpu_iters) / kSlowIters_per_s;
+    // A workload's resolved loop iterations and wait, where it has them.
+    const double task_s =
+        std::chrono::duration<double>(workload.params.duration("io_wait_s")).count() +
+        static_cast<double>(workload.params.count("cpu_iters")) / kSlowIters_per_s;
     expected_s = static_cast<double>(tasks) * task_s;
   }
   // Capped at a year, so that the conversion to nanoseconds cannot overflow.
@@ -307,6 +309,7 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
   // user's module is imported by prepare(), in the process that runs its tasks).
   std::vector<std::unique_ptr<Workload>> workloads;
   for (const auto& ws : plan.workloads) workloads.push_back(make_workload(ws));
+  const ModelOptions options = model_options(spec);
   // The hung trial's abandoned threads may still call into its workload, and would into a
   // destroyed one: then every workload is deliberately kept until the process exits.
   const auto keep_workloads = [&] {
@@ -399,9 +402,9 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
       Trial trial = workload.runs_user_code()
                         ? detail::run_trial_isolated(workload, model, planned.model,
                                                      planned.workers, planned.repeat, spec.tasks,
-                                                     expected[w], spec.model_options, control)
+                                                     expected[w], options, control)
                         : run_trial(workload, model, planned.model, planned.workers, planned.repeat,
-                                    spec.tasks, expected[w], spec.model_options, control);
+                                    spec.tasks, expected[w], options, control);
       trial.attempt = attempt;
       if (trial.failed() && observer.stop.stop_requested()) {
         // Cut short by the stop, it measured nothing and failed through no fault of the model.

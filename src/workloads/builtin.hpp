@@ -6,19 +6,17 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "scalelab/workload.hpp"
 
 namespace scalelab::detail {
 
-std::unique_ptr<Workload> make_cpu_workload(const WorkloadSpec& spec);
-std::unique_ptr<Workload> make_io_workload(const WorkloadSpec& spec);
-std::unique_ptr<Workload> make_noop_workload(const WorkloadSpec& spec);
-std::unique_ptr<Workload> make_mixed_workload(const WorkloadSpec& spec);
+/// The built-in workloads, one per file in src/workloads/ (workload_cpu(), workload_io(), …),
+/// in the order of SCALELAB_WORKLOADS in CMakeLists.txt; the list is generated from it.
+std::vector<WorkloadEntry> builtin_workloads();
 
 #if SCALELAB_HAVE_PYTHON
-/// `python` (src/workloads/python.cpp): the seed's loop, or --python-func, in embedded CPython.
-std::unique_ptr<Workload> make_python_workload(const WorkloadSpec& spec);
 /// Times the seed's loop in the embedded interpreter, as calibrate_cpu times the C++ one.
 CpuCalibration calibrate_python(std::chrono::nanoseconds target);
 /// {"version": "3.11.2", "library": path, "linking": "static" | "shared"}: the CPython this

@@ -47,22 +47,31 @@ namespace {
 
 class CpuWorkload final : public Workload {
  public:
-  explicit CpuWorkload(WorkloadSpec spec) : spec_(std::move(spec)), expected_(spec_.cpu_iters) {}
+  explicit CpuWorkload(WorkloadSpec spec)
+      : spec_(std::move(spec)), iters_(spec_.params.count("cpu_iters")), expected_(iters_) {}
   const WorkloadSpec& spec() const override { return spec_; }
   Bound bound() const override { return Bound::cpu; }
-  std::uint64_t run(std::size_t task) const override { return cpu_loop(spec_.cpu_iters, task); }
+  std::uint64_t run(std::size_t task) const override { return cpu_loop(iters_, task); }
   std::uint64_t expected_checksum(std::size_t task) const override { return expected_(task); }
 
  private:
   WorkloadSpec spec_;
+  std::uint64_t iters_;
   CpuLoopChecksums expected_;
 };
 
 }  // namespace
 
-std::unique_ptr<Workload> make_cpu_workload(const WorkloadSpec& spec) {
-  if (spec.cpu_iters == 0) throw Error("--cpu-work: the cpu workload needs at least 1 iteration");
-  return std::make_unique<CpuWorkload>(spec);
+WorkloadEntry workload_cpu() {
+  return {"cpu",
+          "the seed's pure loop s = (s + i*i) % 1000003; size with --cpu-work",
+          [](const WorkloadSpec& spec) -> std::unique_ptr<Workload> {
+            if (spec.params.count("cpu_iters") == 0) {
+              throw Error("--cpu-work: the cpu workload needs at least 1 iteration");
+            }
+            return std::make_unique<CpuWorkload>(spec);
+          },
+          {cpu_work_param()}};
 }
 
 }  // namespace detail

@@ -21,18 +21,19 @@ std::uint64_t io_checksum(std::size_t task) {
 
 class IoWorkload final : public Workload {
  public:
-  explicit IoWorkload(WorkloadSpec spec) : spec_(std::move(spec)) {}
+  explicit IoWorkload(WorkloadSpec spec)
+      : spec_(std::move(spec)), wait_(spec_.params.duration("io_wait_s")) {}
   const WorkloadSpec& spec() const override { return spec_; }
   Bound bound() const override { return Bound::wait; }
   std::uint64_t run(std::size_t task) const override {
     {
       const GilReleased released;  // a blocking wait lets other interpreter threads run
-      std::this_thread::sleep_for(spec_.io_wait);
+      std::this_thread::sleep_for(wait_);
     }
     return io_checksum(task);
   }
   asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
-    asio::steady_timer timer(co_await asio::this_coro::executor, spec_.io_wait);
+    asio::steady_timer timer(co_await asio::this_coro::executor, wait_);
     co_await timer.async_wait(asio::use_awaitable);
     co_return io_checksum(task);
   }
@@ -40,13 +41,22 @@ class IoWorkload final : public Workload {
 
  private:
   WorkloadSpec spec_;
+  std::chrono::nanoseconds wait_;
 };
 
 }  // namespace
 
-std::unique_ptr<Workload> make_io_workload(const WorkloadSpec& spec) {
-  if (spec.io_wait.count() <= 0) throw Error("--io-wait: the io workload needs a wait above 0");
-  return std::make_unique<IoWorkload>(spec);
+WorkloadEntry workload_io() {
+  return {"io",
+          "waits --io-wait: a sleep in blocking models, an awaited timer in async",
+          [](const WorkloadSpec& spec) -> std::unique_ptr<Workload> {
+            if (spec.params.duration("io_wait_s").count() <= 0) {
+              throw Error("--io-wait: the io workload needs a wait above 0");
+            }
+            return std::make_unique<IoWorkload>(spec);
+          },
+          {{"io-wait", ParamKind::duration, "20ms", "io workload: how long each task waits",
+            "I/O wait {} per task"}}};
 }
 
 }  // namespace scalelab::detail

@@ -19,8 +19,9 @@ class NoopWorkload final : public Workload {
 
 }  // namespace
 
-std::unique_ptr<Workload> make_noop_workload(const WorkloadSpec& spec) {
-  return std::make_unique<NoopWorkload>(spec);
+WorkloadEntry workload_noop() {
+  return {"noop", "an empty task: what is left is the model's dispatch overhead",
+          [](const WorkloadSpec& spec) { return std::make_unique<NoopWorkload>(spec); }};
 }
 
 }  // namespace scalelab::detail

@@ -250,13 +250,15 @@ class PythonWorkload final : public Workload {
  public:
   explicit PythonWorkload(WorkloadSpec spec)
       : spec_(std::move(spec)),
-        expected_(spec_.cpu_iters),
-        name_(spec_.python_func.empty() ? "the default python task" : spec_.python_func) {
+        iters_(spec_.params.count("cpu_iters")),
+        func_(spec_.params.text("python_func")),
+        expected_(iters_),
+        name_(func_.empty() ? "the default python task" : func_) {
     // A user's module is imported by prepare(), in the process that runs the tasks: its
     // top-level code is the user's, and may crash or hang like the function itself.
-    if (!spec_.python_func.empty()) check_function_name(spec_.python_func);
+    if (!func_.empty()) check_function_name(func_);
     ensure_interpreter();
-    if (spec_.python_func.empty()) {
+    if (func_.empty()) {
       const GilHold gil;
       function_ = compile_default_task();
       loaded_ = true;
@@ -274,7 +276,8 @@ class PythonWorkload final : public Workload {
   // work (the ideal line then stops at the core count).
   Bound bound() const override { return Bound::cpu; }
 
-  bool runs_user_code() const override { return !spec_.python_func.empty(); }
+  bool runs_user_code() const override { return !func_.empty(); }
+  std::string user_code() const override { return "--python-func: " + func_; }
 
   void prepare() const override {
     if (loaded_.load(std::memory_order_acquire)) return;
@@ -283,7 +286,7 @@ class PythonWorkload final : public Workload {
     const std::lock_guard lock(load_mutex_);
     if (loaded_.load(std::memory_order_relaxed)) return;
     const GilHold gil;
-    function_ = load_user_function(spec_.python_func);
+    function_ = load_user_function(func_);
     loaded_.store(true, std::memory_order_release);
   }
 
@@ -291,9 +294,9 @@ class PythonWorkload final : public Workload {
     prepare();
     const GilHold gil;  // the real GIL, for this task only
     const Ref result{
-        spec_.python_func.empty()
+        func_.empty()
             ? PyObject_CallFunction(function_.get(), "KK", static_cast<unsigned long long>(task),
-                                    static_cast<unsigned long long>(spec_.cpu_iters))
+                                    static_cast<unsigned long long>(iters_))
             : PyObject_CallFunction(function_.get(), "(K)", static_cast<unsigned long long>(task))};
     if (!result) throw std::runtime_error(take_exception_line());
     if (PyLong_Check(result.get()) == 0) {
@@ -313,7 +316,7 @@ class PythonWorkload final : public Workload {
   std::uint64_t expected_checksum(std::size_t task) const override {
     // The default loop's value is known from C++ (cheaply, once); a user's function's serial
     // value is by definition what running it serially returns.
-    if (spec_.python_func.empty()) return expected_(task);
+    if (func_.empty()) return expected_(task);
     try {
       return run(task);
     } catch (const std::runtime_error&) {
@@ -351,6 +354,8 @@ class PythonWorkload final : public Workload {
 
  private:
   WorkloadSpec spec_;
+  std::uint64_t iters_;  // the default loop's size
+  std::string func_;     // "module:function", or empty for the default loop
   CpuLoopChecksums expected_;
   std::string name_;  // for messages
   // The task's callable: set in the constructor (the default loop) or once by prepare() (a
@@ -362,13 +367,6 @@ class PythonWorkload final : public Workload {
 };
 
 }  // namespace
-
-std::unique_ptr<Workload> make_python_workload(const WorkloadSpec& spec) {
-  if (spec.python_func.empty() && spec.cpu_iters == 0) {
-    throw Error("--cpu-work: the python workload needs at least 1 iteration");
-  }
-  return std::make_unique<PythonWorkload>(spec);
-}
 
 nlohmann::json python_runtime() {
   // "3.11.2 (main, ...) [GCC 12.2.0]"; callable before the interpreter starts.
@@ -401,6 +399,46 @@ CpuCalibration calibrate_python(std::chrono::nanoseconds target) {
         if (!result) throw Error(fmt::format("python workload: {}", take_exception_line()));
       },
       10000, target);
+}
+
+namespace {
+
+// The seed's loop sized by --cpu-work, or a user's function, which sizes itself: no loop to
+// calibrate then (it would cost ~0.2 s at start).
+ParamValues resolve_python(const ParamValues& given, const IterationsFor& iterations) {
+  ParamValues resolved;
+  if (const std::string func = given.text("python_func"); !func.empty()) {
+    resolved.set("python_func", func);
+    return resolved;
+  }
+  const CpuWork work = given.work("cpu_work");
+  resolved.set("cpu_iters", work.iters != 0 ? work.iters : iterations(work.duration));
+  return resolved;
+}
+
+}  // namespace
+
+WorkloadEntry workload_python() {
+  WorkloadEntry entry{
+      "python",
+      "the seed's loop in embedded CPython (size with --cpu-work), or --python-func "
+      "MODULE:FUNCTION",
+      [](const WorkloadSpec& spec) -> std::unique_ptr<Workload> {
+        if (spec.params.text("python_func").empty() && spec.params.count("cpu_iters") == 0) {
+          throw Error("--cpu-work: the python workload needs at least 1 iteration");
+        }
+        return std::make_unique<PythonWorkload>(spec);
+      },
+      {cpu_work_param(),
+       {"python-func", ParamKind::text, "",
+        "python workload: MODULE:FUNCTION called with the task number, returning an int "
+        "checksum (default: the seed's loop in Python, sized by --cpu-work)",
+        "Python function {}"}},
+      resolve_python,
+      calibrate_python,
+      "python",
+      python_runtime};
+  return entry;
 }
 
 }  // namespace scalelab::detail

@@ -16,25 +16,11 @@ asio::awaitable<std::uint64_t> Workload::run_async(std::size_t task) const {
   co_return run(task);
 }
 
-Registry<WorkloadFactory>& workload_registry() {
-  static Registry<WorkloadFactory> registry;
+Registry<WorkloadEntry>& workload_registry() {
+  static Registry<WorkloadEntry> registry;
   // Built-ins go in on first use; a static's initialiser runs once, even across threads.
   static const bool filled = [] {
-    auto& r = registry;
-    r.add({"cpu", "the seed's pure loop s = (s + i*i) % 1000003; size with --cpu-work",
-           detail::make_cpu_workload});
-    r.add({"io", "waits --io-wait: a sleep in blocking models, an awaited timer in async",
-           detail::make_io_workload});
-    r.add({"noop", "an empty task: what is left is the model's dispatch overhead",
-           detail::make_noop_workload});
-    r.add({"mixed", "computes --cpu-fraction of --task-time (the seed's loop), then waits the rest",
-           detail::make_mixed_workload});
-#if SCALELAB_HAVE_PYTHON
-    r.add({"python",
-           "the seed's loop in embedded CPython (size with --cpu-work), or --python-func "
-           "MODULE:FUNCTION",
-           detail::make_python_workload});
-#endif
+    for (auto& entry : detail::builtin_workloads()) registry.add(std::move(entry));
     return true;
   }();
   (void)filled;
@@ -43,10 +29,18 @@ Registry<WorkloadFactory>& workload_registry() {
 
 nlohmann::json workload_runtimes() {
   nlohmann::json runtimes = nlohmann::json::object();
-#if SCALELAB_HAVE_PYTHON
-  runtimes["python"] = detail::python_runtime();
-#endif
+  for (const auto& entry : workload_registry().entries()) {
+    if (entry.runtime) runtimes[entry.name] = entry.runtime();
+  }
   return runtimes;
+}
+
+const Param& cpu_work_param() {
+  static const Param param{"cpu-work", ParamKind::work, "15ms",
+                           "CPU work per task: loop iterations (200000) or a duration (5ms) "
+                           "calibrated at the start of the run",
+                           "CPU work {} per task"};
+  return param;
 }
 
 std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec) {
@@ -59,26 +53,20 @@ std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec) {
 }
 
 nlohmann::json to_json(const WorkloadSpec& spec) {
-  nlohmann::json json{{"name", spec.name}};
-  if (spec.cpu_iters != 0) json["cpu_iters"] = spec.cpu_iters;
-  if (!spec.python_func.empty()) json["python_func"] = spec.python_func;
-  if (spec.io_wait.count() != 0)
-    json["io_wait_s"] = std::chrono::duration<double>(spec.io_wait).count();
+  nlohmann::json json = spec.params.json();
+  json["name"] = spec.name;
   return json;
 }
 
 WorkloadSpec workload_spec_from_json(const nlohmann::json& json) {
-  try {
-    WorkloadSpec spec;
-    spec.name = json.at("name").get<std::string>();
-    spec.cpu_iters = json.value("cpu_iters", std::uint64_t{0});
-    spec.python_func = json.value("python_func", std::string());
-    spec.io_wait = std::chrono::round<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(json.value("io_wait_s", 0.0)));
-    return spec;
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("workload spec: {}", e.what()));
+  if (!json.is_object() || !json.contains("name") || !json["name"].is_string()) {
+    throw Error("workload spec: no workload name");
   }
+  WorkloadSpec spec{json["name"].get<std::string>(), {}};
+  for (const auto& [key, value] : json.items()) {
+    if (key != "name") spec.params.set(key, value);
+  }
+  return spec;
 }
 
 namespace detail {

@@ -25,7 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/cli.hpp"
+#include "scalelab/cli.hpp"
 #include "scalelab/records.hpp"
 #include "support/child.hpp"
 #include "support/helpers.hpp"

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 int main() {
-  const auto workload = scalelab::make_workload({"noop"});
+  const auto workload = scalelab::make_workload({"noop", {}});
   const auto pool = scalelab::make_model("threads")->start(*workload, 2, {});
   const auto batch = pool->run(100);
   for (const auto& task : batch.tasks) {

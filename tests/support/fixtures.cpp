@@ -79,35 +79,38 @@ std::atomic<int>& tasks_hanging() {
 class FaultWorkload final : public Workload {
  public:
   FaultWorkload(WorkloadSpec spec, std::string kind)
-      : spec_(std::move(spec)), kind_(std::move(kind)) {}
+      : spec_(std::move(spec)),
+        kind_(std::move(kind)),
+        at_(spec_.params.count("cpu_iters")),
+        wait_(spec_.params.duration("io_wait_s")) {}
   const WorkloadSpec& spec() const override { return spec_; }
   Bound bound() const override { return Bound::wait; }
   std::uint64_t run(std::size_t task) const override {
-    if (task == spec_.cpu_iters) {
+    if (task == at_) {
       fault(task);
       // Nothing of *this after a hang: a test may destroy the workload once the hang ends.
       return task;
     }
-    if (spec_.io_wait.count() > 0) {
+    if (wait_.count() > 0) {
       const GilReleased released;
-      std::this_thread::sleep_for(spec_.io_wait);
+      std::this_thread::sleep_for(wait_);
     }
     return task;
   }
   asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
-    if (task == spec_.cpu_iters && kind_ == "hang") {
+    if (task == at_ && kind_ == "hang") {
       // Awaits forever, as a lost reply would: cancellation is the only way out.
       asio::steady_timer timer(co_await asio::this_coro::executor,
                                std::chrono::steady_clock::time_point::max());
       co_await timer.async_wait(asio::use_awaitable);
       co_return task;
     }
-    if (task == spec_.cpu_iters) {
+    if (task == at_) {
       fault(task);
       co_return task;
     }
-    if (spec_.io_wait.count() > 0) {
-      asio::steady_timer timer(co_await asio::this_coro::executor, spec_.io_wait);
+    if (wait_.count() > 0) {
+      asio::steady_timer timer(co_await asio::this_coro::executor, wait_);
       co_await timer.async_wait(asio::use_awaitable);
     }
     co_return task;
@@ -146,6 +149,8 @@ class FaultWorkload final : public Workload {
 
   WorkloadSpec spec_;
   std::string kind_;
+  std::uint64_t at_;               // the task that faults ("cpu_iters")
+  std::chrono::nanoseconds wait_;  // every other task's wait ("io_wait_s")
 };
 
 class RefusesAsyncWorkload final : public Workload {
@@ -191,9 +196,10 @@ WorkloadFactory factory() {
 }  // namespace
 
 WorkloadSpec fault_spec(const std::string& kind, std::size_t at, std::chrono::nanoseconds wait) {
-  WorkloadSpec spec{"fault_" + kind};
-  spec.cpu_iters = at;
-  spec.io_wait = wait;
+  // "cpu_iters" and "io_wait_s": the fields the runner's default trial timeout reads.
+  WorkloadSpec spec{"fault_" + kind, {}};
+  spec.params.set("cpu_iters", at);
+  spec.params.set_duration("io_wait_s", wait);
   return spec;
 }
 

@@ -39,7 +39,8 @@ inline const std::vector<std::string>& fault_kinds() {
 
 /// The spec of workload `fault_<kind>`: every task returns its number after waiting `wait`
 /// (a sleep, or an awaited timer under async), except task `at`, which faults. The task number
-/// travels in WorkloadSpec::cpu_iters, so spawned workers rebuild the same workload.
+/// travels in the "cpu_iters" parameter (and `wait` in "io_wait_s"), so spawned workers rebuild
+/// the same workload.
 WorkloadSpec fault_spec(const std::string& kind, std::size_t at,
                         std::chrono::nanoseconds wait = std::chrono::nanoseconds(0));
 

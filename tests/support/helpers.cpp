@@ -142,16 +142,39 @@ void ScratchDirTest::TearDown() {
   fs::remove_all(dir_, ec);
 }
 
-std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
-                                 StartMethod method) {
+WorkloadSpec cpu_spec(std::uint64_t iters) {
+  WorkloadSpec spec{"cpu", {}};
+  spec.params.set("cpu_iters", iters);
+  return spec;
+}
+
+WorkloadSpec io_spec(std::chrono::nanoseconds wait) {
+  WorkloadSpec spec{"io", {}};
+  spec.params.set_duration("io_wait_s", wait);
+  return spec;
+}
+
+WorkloadSpec mixed_spec(std::uint64_t iters, std::chrono::nanoseconds wait) {
+  WorkloadSpec spec{"mixed", {}};
+  spec.params.set("cpu_iters", iters);
+  spec.params.set_duration("io_wait_s", wait);
+  return spec;
+}
+
+ModelOptions with_start_method(const std::string& method) {
   ModelOptions options;
-  options.start_method = method;
-  return make_model(model)->start(workload, workers, options);
+  options.params.set("start_method", method);
+  return options;
+}
+
+std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
+                                 const std::string& method) {
+  return make_model(model)->start(workload, workers, with_start_method(method));
 }
 
 std::string ModelCase::label() const {
   if (model != "processes") return model;
-  return model + (method == StartMethod::fork ? "_fork" : "_spawn");
+  return model + "_" + method;
 }
 
 void PrintTo(const ModelCase& c, std::ostream* os) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
@@ -63,14 +65,27 @@ class ScratchDirTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-/// Starts `workers` workers of `model` for `workload`, with the given start method.
-std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
-                                 StartMethod method = StartMethod::fork);
+/// Resolved workload specs, as resolve_workloads gives them: loop iterations in the
+/// "cpu_iters" parameter, waits in seconds in "io_wait_s".
+/// `cpu`: `iters` iterations of the seed's loop per task.
+WorkloadSpec cpu_spec(std::uint64_t iters);
+/// `io`: a wait of `wait` per task.
+WorkloadSpec io_spec(std::chrono::nanoseconds wait);
+/// `mixed`: `iters` iterations, then a wait of `wait`, per task.
+WorkloadSpec mixed_spec(std::uint64_t iters, std::chrono::nanoseconds wait);
 
-/// A model (and, for processes, a start method) for parameterised tests.
+/// Starts `workers` workers of `model` for `workload`, with the given start method (the
+/// processes model's "start_method" parameter: "fork" or "spawn").
+std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
+                                 const std::string& method = "fork");
+
+/// Model options with the processes model's "start_method" parameter set to `method`.
+ModelOptions with_start_method(const std::string& method);
+
+/// A model (and, for processes, a start method: "fork" or "spawn") for parameterised tests.
 struct ModelCase {
   std::string model;
-  StartMethod method = StartMethod::fork;
+  std::string method = "fork";
   /// "threads", "processes_fork", "processes_spawn", …: a test-name suffix.
   std::string label() const;
 };
