@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Installs what scalelab needs to build and test, from Debian's packages, if it is missing.
-# Safe to run again: it installs nothing when everything is there.
+# Installs what scalelab needs from Debian's packages, if it is missing. Safe to run again: it
+# installs nothing when everything is there.
+#   scripts/setup.sh build   building and running scalelab (scripts/run-default.sh)
+#   scripts/setup.sh test    that, and the tests, sanitizers and fuzzers (the default)
 set -euo pipefail
-# The build and its tests: compilers, libraries, CPython for the python workload.
+mode=${1:-test}
+case "$mode" in
+  build | test) ;;
+  *) echo "usage: scripts/setup.sh [build|test]" >&2; exit 2 ;;
+esac
+# The build: compilers, libraries, CPython for the python workload.
 packages=(g++ cmake make pkg-config libasio-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-          libgtest-dev libbenchmark-dev python3 libpython3-dev)
-# CI's fuzzing (scripts/fuzz.sh): clang, and libFuzzer with clang's sanitizer runtimes, which
-# clang only recommends (so --no-install-recommends would leave them out); llvm for
-# llvm-symbolizer, which turns the addresses in sanitizer reports into file:line.
-packages+=(clang libclang-rt-14-dev llvm)
-# The HTML report's test renders the page in a headless browser.
-packages+=(chromium)
+          python3 libpython3-dev)
+if [ "$mode" = test ]; then
+  # The tests and the micro-benchmarks.
+  packages+=(libgtest-dev libbenchmark-dev)
+  # CI's fuzzing (scripts/fuzz.sh): clang, and libFuzzer with clang's sanitizer runtimes, which
+  # clang only recommends (so --no-install-recommends would leave them out); llvm for
+  # llvm-symbolizer, which turns the addresses in sanitizer reports into file:line.
+  packages+=(clang libclang-rt-14-dev llvm)
+  # The HTML report's test renders the page in a headless browser.
+  packages+=(chromium)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
