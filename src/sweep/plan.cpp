@@ -61,7 +61,8 @@ void validate(const Spec& spec) {
   // A parameter no selected plug-in takes would be ignored without a word; each one given is
   // held to its declaration.
   const auto declared = declared_params();
-  for (const auto& [key, value] : spec.params.json().items()) {
+  for (const auto& item : spec.params.json().items()) {
+    const std::string key = item.key();
     const auto it = std::find_if(declared.begin(), declared.end(),
                                  [&](const DeclaredParam& d) { return d.param.key() == key; });
     if (it == declared.end()) {
