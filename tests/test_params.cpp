@@ -339,6 +339,24 @@ TEST_F(PlugInRun, ReachesTheModelIsRecordedReportedAndResumed) {
   EXPECT_TRUE(found);
 }
 
+// compare names each parameter that differs between two runs: their task sizes are not alike.
+// (It used to look for "cpu_work_iters" and "cpu_work_s", fields no record has, so runs with
+// different --cpu-work were compared without a word.)
+TEST_F(PlugInRun, CompareNotesEveryParameterThatDiffers) {
+  const auto run = [&](const char* work, const char* name) {
+    return cli({"run", "--model", "serial", "--workload", "cpu", "--cpu-work", work, "--tasks", "2",
+                "--repeat", "2", "--rerun-disturbed", "0", "--out", (dir_ / name).string(), "-q"});
+  };
+  ASSERT_EQ(run("1000", "a").code, 0);
+  ASSERT_EQ(run("2000", "b").code, 0);
+  const auto r = cli({"compare", (dir_ / "a").string(), (dir_ / "b").string()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("note: cpu_work differs: {\"iters\":1000} vs {\"iters\":2000}"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("tasks differs"), std::string::npos) << r.err;
+}
+
 // tests/golden/run-before-issue-11.jsonl: the header and first 10 of 21 trials of a run recorded
 // by scalelab before parameters were declared by their plug-ins (commit a4ed29f: `run
 // --workload cpu,io,mixed --model serial,threads,processes,gil --cpu-work 2000 --io-wait 1ms

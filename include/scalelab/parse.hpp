@@ -37,5 +37,9 @@ std::vector<std::string> parse_name_list(std::string_view text, std::string_view
 
 /// Formats a duration in seconds the way people write it: "20ms", "1.5s", "250us".
 std::string format_duration(double seconds);
+/// The same for a std::chrono duration: "300ms", "2s".
+inline std::string format_duration(std::chrono::nanoseconds length) {
+  return format_duration(std::chrono::duration<double>(length).count());
+}
 
 }  // namespace scalelab

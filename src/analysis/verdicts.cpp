@@ -22,7 +22,9 @@
 namespace scalelab {
 namespace {
 
+using detail::percent;
 using detail::plain;
+using detail::times;
 using detail::workers_text;
 
 // A gain counts only when the whole 95 % CI of the speedup lies above 1.2×: below that, pool
@@ -36,16 +38,6 @@ constexpr double kPracticallyEqual = 0.01;
 // Rule h names at most this many impossible points of a workload one by one; the tables flag
 // them all.
 constexpr std::size_t kImpossibleNamed = 3;
-
-// "1.93×": two decimals, as the tables print speedups.
-std::string times(double speedup) {
-  return fmt::format("{:.2f}×", speedup);
-}
-
-// "97 %": efficiencies as whole percents.
-std::string percent(double fraction) {
-  return fmt::format("{:.0f} %", fraction * 100);
-}
 
 // "faster by 90 %", "faster by 2.5 %": a small difference that is significant should not read
 // as "0 %".

@@ -1,6 +1,6 @@
 #pragma once
-// How the analysis writes numbers and worker counts into its sentences (the stats' impossible
-// causes and the conclusions), in one place so the two read alike.
+// How numbers and worker counts are written into sentences and cells (the stats' impossible
+// causes, the conclusions, the report tables), in one place so they all read alike.
 
 #include <string>
 
@@ -14,6 +14,16 @@ inline std::string plain(double x) {
   while (s.back() == '0') s.pop_back();
   if (s.back() == '.') s.pop_back();
   return s;
+}
+
+/// A speedup or other ratio, as the tables print it: "1.93×".
+inline std::string times(double ratio) {
+  return fmt::format("{:.2f}×", ratio);
+}
+
+/// A fraction as a whole percentage: "97 %".
+inline std::string percent(double fraction) {
+  return fmt::format("{:.0f} %", fraction * 100);
 }
 
 /// "1 worker", "4 workers".

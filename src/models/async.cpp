@@ -28,6 +28,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "models/builtin.hpp"
+#include "scalelab/parse.hpp"
 
 namespace scalelab::detail {
 namespace {
@@ -216,7 +217,7 @@ class AsyncPool final : public Pool {
     std::sort(running.begin(), running.end());
     const std::string what =
         stopped ? std::string("interrupted")
-                : fmt::format("timed out after {}", duration_text(control.timeout));
+                : fmt::format("timed out after {}", format_duration(control.timeout));
     const std::string tasks = running.empty() ? "" : ": " + task_list(running) + " still running";
     const auto finished = [&] { return s.finished == batch; };
     // A raw pointer: the handler runs on the loop thread, which co-owns the state; a copy of
@@ -239,7 +240,7 @@ class AsyncPool final : public Pool {
                        fmt::format("hung: {} still running after {}; a task blocks the event "
                                    "loop (CPU work cannot be cancelled)",
                                    running.empty() ? std::string("tasks") : task_list(running),
-                                   control.timeout.count() > 0 ? duration_text(control.timeout)
+                                   control.timeout.count() > 0 ? format_duration(control.timeout)
                                                                : std::string("the stop request")));
   }
 

@@ -50,9 +50,6 @@ std::string resource_error_text(Want what, int err);
 /// "killed by SIGSEGV", "exited with code 3": how a process ended, from waitpid's status.
 std::string describe_status(int status);
 
-/// "300ms", "2s", "1.5s": a duration as a person would write it.
-std::string duration_text(std::chrono::nanoseconds length);
-
 /// "task 3", "tasks 3, 5, 9", or the first few and how many more.
 std::string task_list(const std::vector<std::size_t>& tasks);
 

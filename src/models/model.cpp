@@ -129,16 +129,6 @@ std::string resource_error_text(Want what, int err) {
   return limit.empty() ? reason : fmt::format("{} ({})", reason, limit);
 }
 
-std::string duration_text(std::chrono::nanoseconds length) {
-  const auto ns = length.count();
-  if (ns % 1'000'000'000 == 0) return fmt::format("{}s", ns / 1'000'000'000);
-  if (ns >= 1'000'000'000) return fmt::format("{:g}s", static_cast<double>(ns) * 1e-9);
-  if (ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
-  if (ns >= 1'000'000) return fmt::format("{:g}ms", static_cast<double>(ns) * 1e-6);
-  if (ns % 1000 == 0) return fmt::format("{}us", ns / 1000);
-  return fmt::format("{}ns", ns);
-}
-
 std::string task_list(const std::vector<std::size_t>& tasks) {
   constexpr std::size_t kShown = 8;  // enough to find them; a thousand would drown the line
   std::string text = tasks.size() == 1 ? "task " : "tasks ";

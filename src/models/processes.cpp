@@ -50,6 +50,7 @@
 
 #include "models/builtin.hpp"
 #include "scalelab/error.hpp"
+#include "scalelab/parse.hpp"
 
 namespace scalelab {
 namespace detail {
@@ -406,7 +407,7 @@ class ProcessesPool final : public Pool {
       const auto now = Clock::now();
       if (now >= deadline) {
         cut_short({AbortReason::timed_out,
-                   fmt::format("timed out after {}", duration_text(control.timeout))});
+                   fmt::format("timed out after {}", format_duration(control.timeout))});
       }
       int wait_ms = -1;
       if (deadline != Clock::time_point::max()) {

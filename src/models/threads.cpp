@@ -25,6 +25,7 @@
 #include "models/builtin.hpp"
 #include "models/threads.hpp"
 #include "scalelab/gil.hpp"
+#include "scalelab/parse.hpp"
 
 namespace scalelab::detail {
 namespace {
@@ -205,7 +206,7 @@ class ThreadsPool final : public Pool {
             AbortReason::hung,
             fmt::format("interrupted: {} still running {} after the stop request; threads cannot "
                         "be stopped safely, so they were abandoned",
-                        which, duration_text(control.grace)));
+                        which, format_duration(control.grace)));
       }
       const auto waited =
           control.timeout.count() > 0
@@ -216,7 +217,7 @@ class ThreadsPool final : public Pool {
           AbortReason::hung,
           fmt::format("hung: {} still running after {}; threads cannot be stopped safely",
                       running.empty() ? std::string("tasks") : task_list(running),
-                      duration_text(waited)));
+                      format_duration(waited)));
     }
     // Every thread is parked again: the results are safe to read.
     std::size_t ran = 0;
@@ -229,7 +230,7 @@ class ThreadsPool final : public Pool {
     }
     throw BatchAborted(AbortReason::timed_out,
                        fmt::format("timed out after {}: {} of {} tasks ran; {}",
-                                   duration_text(control.timeout), ran, tasks, how));
+                                   format_duration(control.timeout), ran, tasks, how));
   }
 
   void stop_and_join() {

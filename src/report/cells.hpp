@@ -12,10 +12,12 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
-#include "scalelab/plugins.hpp"
 
+#include "analysis/wording.hpp"
 #include "scalelab/parse.hpp"
+#include "scalelab/plugins.hpp"
 #include "scalelab/report.hpp"
+#include "support/json_field.hpp"
 
 namespace scalelab::detail {
 
@@ -39,14 +41,6 @@ inline std::string json_text(const nlohmann::json& value) {
     return out.empty() ? "none" : out;
   }
   return value.dump();
-}
-
-/// The member `key` of `object`; a null value when `object` is no object or lacks the key.
-inline const nlohmann::json& field(const nlohmann::json& object, const char* key) {
-  static const nlohmann::json null_value;
-  if (!object.is_object()) return null_value;
-  const auto it = object.find(key);
-  return it == object.end() ? null_value : *it;
 }
 
 /// The member `key` of `object` as text (json_text), "unknown" when missing.
@@ -126,16 +120,6 @@ inline std::vector<std::pair<std::string, std::string>> model_settings(const nlo
     if (!value.is_null()) settings.emplace_back(d.param.report, d.param.text(value));
   }
   return settings;
-}
-
-/// A speedup or other ratio: "1.93×".
-inline std::string times(double ratio) {
-  return fmt::format("{:.2f}×", ratio);
-}
-
-/// A fraction as a whole percentage: "97 %".
-inline std::string percent(double fraction) {
-  return fmt::format("{:.0f} %", fraction * 100);
 }
 
 /// How many of a point's trials were disturbed and whether its figures use them: "2 disturbed,

@@ -18,6 +18,7 @@
 #include "scalelab/plan.hpp"
 #include "scalelab/records.hpp"
 #include "scalelab/trial.hpp"
+#include "support/splitmix.hpp"
 
 namespace scalelab {
 namespace {
@@ -41,7 +42,7 @@ nlohmann::json stats_json(const Stats& s) {
 
 // Distinct bootstrap streams per point, from one seed (splitmix64's increment).
 std::uint64_t point_seed(std::uint64_t seed, std::size_t index) {
-  return seed + 0x9e3779b97f4a7c15ULL * (index + 1);
+  return seed + detail::kSplitMixGamma * (index + 1);
 }
 
 }  // namespace

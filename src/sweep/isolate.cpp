@@ -24,6 +24,7 @@
 
 #include "models/builtin.hpp"
 #include "scalelab/error.hpp"
+#include "scalelab/parse.hpp"
 #include "scalelab/records.hpp"
 
 namespace scalelab::detail {
@@ -302,7 +303,7 @@ ReferencePass isolated_reference_pass(const Workload& workload, std::size_t task
       break;
     case ChildEnd::How::timed_out:
       pass.failure = fmt::format("timed out after {} {}: {}; its worker was killed",
-                                 duration_text(timeout), kWhile, still_running(board));
+                                 format_duration(timeout), kWhile, still_running(board));
       break;
     case ChildEnd::How::stopped:
       pass.stopped = true;
@@ -358,7 +359,7 @@ Trial run_trial_isolated(const Workload& workload, const Model& model,
       break;
     case ChildEnd::How::timed_out:
       trial.error = fmt::format("timed out after {}: {}; the trial's process was killed",
-                                duration_text(control.timeout), still_running(board));
+                                format_duration(control.timeout), still_running(board));
       break;
     case ChildEnd::How::stopped:
       trial.error = fmt::format("interrupted: {} of {} tasks ran; the trial's process was killed",
@@ -394,7 +395,7 @@ void check_loads(const Workload& workload, std::chrono::nanoseconds timeout, std
       throw Error(fmt::format("{}: loading it ended its process: {}", what, end.status));
     case detail::ChildEnd::How::timed_out:
       throw Error(fmt::format("{}: loading it did not finish within {}; its process was killed",
-                              what, detail::duration_text(timeout)));
+                              what, format_duration(timeout)));
   }
 }
 

@@ -11,20 +11,9 @@
 
 #include "scalelab/error.hpp"
 #include "scalelab/plugins.hpp"
+#include "support/splitmix.hpp"
 
 namespace scalelab {
-namespace {
-
-// splitmix64: a fixed, documented generator, so that a recorded seed gives the same order with
-// any standard library (std::shuffle's use of its engine is implementation-defined).
-std::uint64_t next_random(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 void validate(const Spec& spec) {
   if (spec.workloads.empty()) throw Error("--workload: give at least one workload");
@@ -216,9 +205,10 @@ Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores)
       }
     }
   }
-  std::uint64_t state = spec.seed;
+  // Fisher-Yates with splitmix64, so that a recorded seed gives the same order anywhere.
+  detail::SplitMix64 random(spec.seed);
   for (std::size_t i = counted.size(); i > 1; --i) {
-    std::swap(counted[i - 1], counted[next_random(state) % i]);
+    std::swap(counted[i - 1], counted[random.next() % i]);
   }
   // Each group's warm-up goes right before the first of its trials to run.
   std::set<std::tuple<std::size_t, std::string, int>> warmed;

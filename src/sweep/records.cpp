@@ -24,6 +24,7 @@
 
 #include "scalelab/error.hpp"
 #include "scalelab/workload.hpp"
+#include "support/json_field.hpp"
 
 #ifndef SCALELAB_VERSION
 #define SCALELAB_VERSION "0.0.0"
@@ -163,14 +164,8 @@ nlohmann::json collect_environment() {
 
 std::vector<std::string> environment_warnings(const nlohmann::json& environment) {
   std::vector<std::string> warnings;
-  const auto text = [&](const char* key) {
-    const auto it = environment.find(key);
-    return it != environment.end() && it->is_string() ? it->get<std::string>() : "unknown";
-  };
-  const auto number = [&](const char* key) {
-    const auto it = environment.find(key);
-    return it != environment.end() && it->is_number() ? it->get<double>() : 0.0;
-  };
+  const auto text = [&](const char* key) { return detail::field_string(environment, key); };
+  const auto number = [&](const char* key) { return detail::field_number(environment, key); };
   const std::string governor = text("governor");
   if (governor == "unknown") {
     warnings.push_back(

@@ -1,0 +1,84 @@
+#pragma once
+// The subcommands of the scalelab command line, a file each (run.cpp: run and resume;
+// report.cpp: report and compare; granularity.cpp; cli.cpp: the flags, list, env), and what
+// they share: what the user typed, before it is checked.
+
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "scalelab/analysis.hpp"
+
+namespace scalelab::cli {
+
+constexpr std::int64_t kMaxWorkers = 65536;
+constexpr std::int64_t kMaxTasks = 10'000'000;
+
+// The default experiment: the seed's workloads (and the same loop in embedded CPython when
+// scalelab is built with it) under the seed's models plus the emulated GIL.
+#if SCALELAB_HAVE_PYTHON
+constexpr const char* kDefaultWorkloads = "cpu,io,python";
+#else
+constexpr const char* kDefaultWorkloads = "cpu,io";
+#endif
+constexpr const char* kDefaultModels = "serial,threads,processes,async,gil";
+
+// What the user typed for `run`, before it is checked.
+struct RunOptions {
+  std::string workloads = kDefaultWorkloads;
+  std::string models = kDefaultModels;
+  std::string workers;
+  std::string tasks = "32";
+  std::string repeat = "3";
+  std::string seed;
+  std::string out;
+  bool quiet = false;
+  bool no_warmup = false;
+  bool force = false;  // replace the results in an existing --out folder
+  std::string resume;  // continue the run in this folder
+  std::string trial_timeout;
+  std::string rerun_disturbed = "2";
+  bool trial_timeout_given = false;
+  bool workers_given = false;  // given, even as "": an empty value is an error, not a default
+  bool seed_given = false;
+  bool out_given = false;
+  bool workloads_given = false;
+  bool models_given = false;
+  // The plug-ins' parameters (declared_params): what was typed for each, by name, and which
+  // were given at all.
+  std::map<std::string, std::string> params;
+  std::set<std::string> params_given;
+};
+
+// What `scalelab granularity` was given, before it is checked.
+struct GranularityArgs {
+  std::string model, workload = "cpu", workers, sizes, repeat = "3", min_batch = "200ms",
+                     threshold = "0.5", seed = "0", out;
+  bool no_warmup = false, quiet = false, workers_given = false, sizes_given = false,
+       out_given = false;
+  // The models' parameters, as for run (RunOptions::params).
+  std::map<std::string, std::string> params;
+  std::set<std::string> params_given;
+};
+
+/// `scalelab run`: parse into a Spec, calibrate, plan, run, write the files and reports.
+int run_command(const RunOptions& options, std::ostream& out, std::ostream& err, bool* hung);
+/// `scalelab run --resume DIR`.
+int resume_command(const std::string& folder, bool chatty, std::ostream& out, std::ostream& err,
+                   bool* hung);
+/// `scalelab report RESULTS [--out DIR]`.
+int report_command(const std::string& results, const std::string& out_dir, bool quiet,
+                   std::ostream& out, std::ostream& err);
+/// `scalelab compare A B`.
+int compare_command(const std::string& a, const std::string& b, std::ostream& out,
+                    std::ostream& err);
+/// `scalelab granularity --model M`.
+int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostream& err);
+
+/// The conclusions under the tables: "Conclusions" and one "  - " line each.
+void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclusions);
+
+}  // namespace scalelab::cli

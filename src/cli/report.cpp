@@ -1,0 +1,110 @@
+// `scalelab report` and `scalelab compare`: saved runs analysed again.
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <pthread.h>
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <thread>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "scalelab/scalelab.hpp"
+#include "support/json_field.hpp"
+
+#include "cli/commands.hpp"
+
+namespace scalelab::cli {
+namespace fs = std::filesystem;
+
+void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclusions) {
+  if (conclusions.empty()) return;
+  out << "\nConclusions\n";
+  for (const auto& c : conclusions) out << "  - " << c.text << "\n";
+}
+
+// `scalelab report RESULTS [--out DIR]`: the analysis and reports of a saved run.
+int report_command(const std::string& results, const std::string& out_dir, bool quiet,
+                   std::ostream& out, std::ostream& err) {
+  const fs::path source(results);
+  const RecordedRun recorded = read_records(source);
+  std::error_code ec;
+  fs::path dir = out_dir.empty() ? (fs::is_directory(source, ec) ? source : source.parent_path())
+                                 : fs::path(out_dir);
+  if (dir.empty()) dir = ".";
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
+  const ReportInput report = make_report_input(recorded);
+  write_reports(dir, report);
+  if (!quiet) {
+    for (const auto& w : report.warnings) err << "warning: " << w << "\n";
+    if (report.interrupted) {
+      err << fmt::format("note: the run was interrupted: {} of {} planned trials are on record\n",
+                         report.recorded_trials, report.planned_trials);
+    }
+  }
+  print_console_tables(out, report.analysis.rows);
+  print_conclusions(out, report.analysis.conclusions);
+  if (!quiet) err << fmt::format("\nwrote {}/report.md, report.html\n", dir.string());
+  return 0;
+}
+
+// `scalelab compare A B`: two saved runs side by side.
+int compare_command(const std::string& a, const std::string& b, std::ostream& out,
+                    std::ostream& err) {
+  const RecordedRun run_a = read_records(a);
+  const RecordedRun run_b = read_records(b);
+  for (const auto* run : {&run_a, &run_b}) {
+    for (const auto& w : run->warnings) err << "warning: " << w << "\n";
+  }
+  // Differences that make a comparison unfair are worth a line before the verdicts.
+  const auto differs = [&](const char* section, const char* key) {
+    const auto& xa = detail::field(detail::field(run_a.header, section), key);
+    const auto& yb = detail::field(detail::field(run_b.header, section), key);
+    if (xa != yb) err << fmt::format("note: {} differs: {} vs {}\n", key, xa.dump(), yb.dump());
+  };
+  // The task count and every plug-in parameter (the task sizes, start method, …): the fields
+  // of the spec as recorded.
+  differs("spec", "tasks");
+  for (const auto& declared : declared_params()) differs("spec", declared.param.key().c_str());
+  for (const char* key : {"cpu_model", "usable_cores", "build_type", "runtimes"}) {
+    differs("environment", key);
+  }
+  const auto rows = compare_runs(run_a.trials, run_b.trials);
+  if (rows.empty()) {
+    out << "no (workload, model, workers) point was measured in both runs\n";
+    return 0;
+  }
+  print_comparison(out, rows, a, b);
+  return 0;
+}
+
+}  // namespace scalelab::cli
