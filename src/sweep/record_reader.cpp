@@ -1,0 +1,209 @@
+// Reading results.jsonl back: the header, the trials, resume and end lines, damage tolerated.
+
+#include "scalelab/records.hpp"
+
+#include <sched.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "scalelab/error.hpp"
+#include "scalelab/workload.hpp"
+#include "support/json_field.hpp"
+
+namespace scalelab {
+namespace {
+
+// A field of a record line, checked: a wrong type names the field rather than leaking
+// nlohmann's own message (the file may come from anywhere).
+template <typename T>
+T field(const nlohmann::json& json, const char* name, const T& fallback, bool required) {
+  const auto it = json.find(name);
+  if (it == json.end() || it->is_null()) {
+    if (required) throw Error(fmt::format("field '{}' is missing", name));
+    return fallback;
+  }
+  try {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!it->is_string()) throw Error("");
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!it->is_boolean()) throw Error("");
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      if (!it->is_number()) throw Error("");
+      if constexpr (std::is_integral_v<T>) {
+        // get<int> of 1e300 or of -1 for an unsigned field would wrap: check the range. The
+        // upper bound is 2^digits, exclusive: max() rounded to a double is 2^digits itself
+        // for 64-bit types, and converting that overflows.
+        const double value = it->get<double>();
+        if (!(value >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
+              value < std::ldexp(1.0, std::numeric_limits<T>::digits))) {
+          throw Error("");
+        }
+      } else if (!std::isfinite(it->get<double>())) {
+        throw Error("");
+      }
+    }
+    return it->get<T>();
+  } catch (const std::exception&) {
+    throw Error(fmt::format("field '{}' has the wrong type or range", name));
+  }
+}
+
+std::vector<double> number_list(const nlohmann::json& json, const char* name) {
+  std::vector<double> values;
+  const auto it = json.find(name);
+  if (it == json.end() || it->is_null()) return values;
+  if (!it->is_array()) throw Error(fmt::format("field '{}' is not a list", name));
+  for (const auto& v : *it) {
+    if (!v.is_number()) throw Error(fmt::format("field '{}' holds a non-number", name));
+    values.push_back(v.get<double>());
+  }
+  return values;
+}
+
+}  // namespace
+
+Trial trial_from_json(const nlohmann::json& json) {
+  if (!json.is_object()) throw Error("a trial record is not a JSON object");
+  Trial t;
+  t.workload = field<std::string>(json, "workload", "", true);
+  t.model = field<std::string>(json, "model", "", true);
+  t.workers = field<int>(json, "workers", 1, true);
+  if (t.workers < 1) throw Error("field 'workers' is below 1");
+  t.repeat = field<int>(json, "repeat", 0, true);
+  t.tasks = field<std::size_t>(json, "tasks", 0, false);
+  t.tasks_done = field<std::size_t>(json, "tasks_done", 0, false);
+  t.wall_s = field<double>(json, "wall_s", 0, true);
+  if (t.wall_s < 0) throw Error("field 'wall_s' is negative");
+  t.startup_s = field<double>(json, "startup_s", 0, false);
+  t.user_s = field<double>(json, "user_s", 0, false);
+  t.sys_s = field<double>(json, "sys_s", 0, false);
+  t.voluntary_ctx = field<std::int64_t>(json, "voluntary_ctx", 0, false);
+  t.involuntary_ctx = field<std::int64_t>(json, "involuntary_ctx", 0, false);
+  t.max_rss_kib = field<std::int64_t>(json, "max_rss_kib", 0, false);
+  t.max_in_flight = field<int>(json, "max_in_flight", 0, false);
+  t.checksum_ok = field<bool>(json, "checksum_ok", false, false);
+  t.error = field<std::string>(json, "error", "", false);
+  t.hung = field<bool>(json, "hung", false, false);
+  if (const auto it = json.find("counters"); it != json.end() && !it->is_null()) {
+    if (!it->is_object()) throw Error("field 'counters' is not an object");
+    for (const auto& [name, value] : it->items()) {
+      if (!value.is_number() || !std::isfinite(value.get<double>())) {
+        throw Error(fmt::format("counter '{}' is not a number", name));
+      }
+      t.counters[name] = value.get<double>();
+    }
+  }
+  t.task_start_s = number_list(json, "task_start_s");
+  t.task_end_s = number_list(json, "task_end_s");
+  t.cpu_window_s = field<double>(json, "cpu_window_s", 0, false);
+  if (t.cpu_window_s < 0) throw Error("field 'cpu_window_s' is negative");
+  t.run_delay_s = field<double>(json, "run_delay_s", 0, false);
+  t.steal_s = field<double>(json, "steal_s", 0, false);
+  if (t.run_delay_s < 0 || t.steal_s < 0)
+    throw Error("field 'run_delay_s' or 'steal_s' is negative");
+  t.disturbed = field<bool>(json, "disturbed", false, false);
+  t.attempt = field<int>(json, "attempt", 0, false);
+  if (t.attempt < 0) throw Error("field 'attempt' is negative");
+  return t;
+}
+
+RecordedRun parse_records(std::string_view text, const std::string& source) {
+  RecordedRun run;
+  bool have_header = false;
+  std::size_t number = 0;
+  while (!text.empty()) {
+    const auto newline = text.find('\n');
+    const bool last_without_newline = newline == std::string_view::npos;
+    const std::string_view line = text.substr(0, newline);
+    text.remove_prefix(last_without_newline ? text.size() : newline + 1);
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      // Every line is written with its newline in one write: a last line without one was cut
+      // off mid-write (a power cut, a full disk). Anything else is damage from elsewhere.
+      run.warnings.push_back(
+          last_without_newline
+              ? fmt::format("{}: line {} is torn (the run was cut off while writing it); skipped",
+                            source, number)
+              : fmt::format("{}: line {} is not valid JSON; skipped", source, number));
+      continue;
+    }
+    const std::string type =
+        json.is_object() && json.contains("type") && json["type"].is_string() ? json["type"] : "";
+    if (number == 1 || !have_header) {
+      if (type != "header") {
+        throw Error(fmt::format("{}: line {} is not a scalelab header; is this a results.jsonl?",
+                                source, number));
+      }
+      if (!json.contains("spec") || !json["spec"].is_object()) {
+        throw Error(fmt::format("{}: the header has no spec", source));
+      }
+      run.header = std::move(json);
+      have_header = true;
+      continue;
+    }
+    if (type == "trial") {
+      try {
+        Trial trial = trial_from_json(json);
+        if (!trial.warmup()) run.trials.push_back(std::move(trial));
+      } catch (const Error& e) {
+        run.warnings.push_back(fmt::format("{}: line {}: {}; skipped", source, number, e.what()));
+      }
+    } else if (type == "end") {
+      // The last end record speaks for the run: a resumed run that completed ends with
+      // "interrupted": false after the first attempt's true.
+      const auto it = json.find("interrupted");
+      run.interrupted = it != json.end() && it->is_boolean() && it->get<bool>();
+    } else if (type == "resume") {
+      run.interrupted = false;
+    } else {
+      run.warnings.push_back(
+          fmt::format("{}: line {} is not a record scalelab knows; skipped", source, number));
+    }
+  }
+  if (!have_header) throw Error(fmt::format("{}: empty; no scalelab header line", source));
+  // Fewer trials than planned is an interrupted run, whatever its last record says (a run
+  // killed outright writes no end record at all).
+  const auto planned = run.header.find("planned_trials");
+  if (planned != run.header.end() && planned->is_number_unsigned() &&
+      run.trials.size() < planned->get<std::size_t>()) {
+    run.interrupted = true;
+  }
+  return run;
+}
+
+RecordedRun read_records(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::path file =
+      std::filesystem::is_directory(path, ec) ? path / "results.jsonl" : path;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw Error(
+        fmt::format("cannot read '{}': {}", file.string(),
+                    std::filesystem::exists(file, ec) ? std::strerror(errno) : "no such file"));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_records(text.str(), file.string());
+}
+
+}  // namespace scalelab
