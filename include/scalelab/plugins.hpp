@@ -3,6 +3,8 @@
 /// The parameters of every registered model and workload, gathered from their declarations:
 /// what the command line turns into flags, what a spec records, what a report shows.
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,18 @@ std::vector<DeclaredParam> params_of(const std::vector<DeclaredParam>& declared,
 /// its default where `given` has none. Throws Error naming the flag of a value that breaks
 /// its declaration.
 ParamValues with_defaults(const std::vector<Param>& params, const ParamValues& given);
+
+/// The parameters among `typed` (name → what the user typed) whose names are in `given`,
+/// each parsed by its declaration, by field. Throws Error naming the flag of a value that does
+/// not parse.
+ParamValues parse_typed(const std::map<std::string, std::string>& typed,
+                        const std::set<std::string>& given);
+
+/// Throws Error for the first field of `values` that no plug-in among `workloads` and
+/// `models` takes ("--switch-interval: only the gil model uses it; add gil to --model"), or
+/// that no plug-in declares at all: a value nobody reads would be ignored without a word.
+void check_taken(const ParamValues& values, const std::vector<std::string>& workloads,
+                 const std::vector<std::string>& models);
 
 /// The declarations in `declared`, as Params.
 std::vector<Param> params_only(const std::vector<DeclaredParam>& declared);

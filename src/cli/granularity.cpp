@@ -66,15 +66,8 @@ int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostrea
   options.seed = static_cast<std::uint64_t>(
       parse_count(a.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
   options.warmup = !a.no_warmup;
-  ParamValues given;
-  for (const auto& declared : declared_params()) {
-    if (!a.params_given.contains(declared.param.name)) continue;
-    const nlohmann::json value = declared.param.parse(a.params.at(declared.param.name));
-    if (!declared.used_by({}, {"serial", options.model})) {
-      throw Error(fmt::format("{}: {}", declared.param.flag(), declared.unused_reason()));
-    }
-    given.set(declared.param.key(), value);
-  }
+  const ParamValues given = parse_typed(a.params, a.params_given);
+  check_taken(given, {}, {"serial", options.model});
   options.model_options.params = with_defaults(
       params_only(params_of(declared_params(), {}, {"serial", options.model})), given);
   if (a.out_given && a.out.empty()) throw Error("--out: empty; give a file name");

@@ -61,16 +61,8 @@ Spec make_spec(const RunOptions& o) {
   spec.seed = !o.seed_given ? std::random_device{}()
                             : static_cast<std::uint64_t>(parse_count(
                                   o.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
-  // A plug-in's flag given while that plug-in is not selected would be ignored without a
-  // word: say so instead.
-  for (const auto& declared : declared_params()) {
-    if (!o.params_given.contains(declared.param.name)) continue;
-    const nlohmann::json value = declared.param.parse(o.params.at(declared.param.name));
-    if (!declared.used_by(spec.workloads, spec.models)) {
-      throw Error(fmt::format("{}: {}", declared.param.flag(), declared.unused_reason()));
-    }
-    spec.params.set(declared.param.key(), value);
-  }
+  // The plug-ins' flags; validate() refuses one whose plug-in is not selected.
+  spec.params = parse_typed(o.params, o.params_given);
   spec.warmup = !o.no_warmup;
   if (o.trial_timeout_given) {
     spec.trial_timeout = parse_duration(o.trial_timeout, "--trial-timeout");

@@ -47,20 +47,9 @@ void validate(const Spec& spec) {
   }
   if (spec.tasks < 1) throw Error("--tasks: use 1 or more");
   if (spec.repeat < 1) throw Error("--repeat: use 1 or more");
-  // A parameter no selected plug-in takes would be ignored without a word; each one given is
-  // held to its declaration.
-  const auto declared = declared_params();
-  for (const auto& item : spec.params.json().items()) {
-    const std::string key = item.key();
-    const auto it = std::find_if(declared.begin(), declared.end(),
-                                 [&](const DeclaredParam& d) { return d.param.key() == key; });
-    if (it == declared.end()) {
-      throw Error(fmt::format("spec: '{}' is no parameter of any model or workload", key));
-    }
-    if (!it->used_by(spec.workloads, spec.models)) {
-      throw Error(fmt::format("{}: {}", it->param.flag(), it->unused_reason()));
-    }
-  }
+  // A parameter no selected plug-in takes is bad input; each one given is held to its
+  // declaration (selected_params checks the values).
+  check_taken(spec.params, spec.workloads, spec.models);
   (void)selected_params(spec);
   if (spec.trial_timeout.count() < 0) {
     throw Error("--trial-timeout: give a duration above 0, like 30s (or leave it out: derived)");

@@ -96,7 +96,7 @@ std::string DeclaredParam::unused_reason() const {
                      by_model ? (owners.size() > 1 ? "models" : "model")
                               : (owners.size() > 1 ? "workloads" : "workload"),
                      owners.size() > 1 ? "use" : "uses",
-                     owners.size() > 1 ? fmt::format("one of them") : owners.front(),
+                     owners.size() > 1 ? "one of them" : owners.front(),
                      by_model ? "--model" : "--workload");
 }
 
@@ -119,6 +119,32 @@ std::vector<DeclaredParam> params_of(const std::vector<DeclaredParam>& declared,
     if (d.used_by(workloads, models)) used.push_back(d);
   }
   return used;
+}
+
+ParamValues parse_typed(const std::map<std::string, std::string>& typed,
+                        const std::set<std::string>& given) {
+  ParamValues values;
+  for (const auto& declared : declared_params()) {
+    if (!given.contains(declared.param.name)) continue;
+    values.set(declared.param.key(), declared.param.parse(typed.at(declared.param.name)));
+  }
+  return values;
+}
+
+void check_taken(const ParamValues& values, const std::vector<std::string>& workloads,
+                 const std::vector<std::string>& models) {
+  const auto declared = declared_params();
+  for (const auto& item : values.json().items()) {
+    const std::string key = item.key();
+    const auto it = std::find_if(declared.begin(), declared.end(),
+                                 [&](const DeclaredParam& d) { return d.param.key() == key; });
+    if (it == declared.end()) {
+      throw Error(fmt::format("spec: '{}' is no parameter of any model or workload", key));
+    }
+    if (!it->used_by(workloads, models)) {
+      throw Error(fmt::format("{}: {}", it->param.flag(), it->unused_reason()));
+    }
+  }
 }
 
 std::vector<Param> params_only(const std::vector<DeclaredParam>& declared) {

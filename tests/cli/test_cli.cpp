@@ -564,8 +564,7 @@ TEST_F(CliTest, EnvRecordsTheEmbeddedPythonAndHowItIsLinked) {
 // a statically linked binary find the C API it exports.
 TEST_F(CliTest, PythonFunctionUsingExtensionModulesRunsInEveryModel) {
   if (scalelab::testing::kThreadSanitizer) {
-    GTEST_SKIP() << "ThreadSanitizer cannot run threads in a child forked from a multithreaded "
-                    "process";
+    GTEST_SKIP() << scalelab::testing::kTsanForkLimit;
   }
   ::setenv("PYTHONPATH", SCALELAB_TEST_PYTHON_DIR, 1);
   const auto r =
@@ -586,8 +585,7 @@ TEST_F(CliTest, PythonExceptionFailsItsTrialsAndTheSweepGoesOn) {
   // ThreadSanitizer fails such a child ("dup thread with used id", exit 66); see
   // tests/cli/test_isolation.cpp.
   if (scalelab::testing::kThreadSanitizer) {
-    GTEST_SKIP() << "ThreadSanitizer cannot run threads in a child forked from a multithreaded "
-                    "process";
+    GTEST_SKIP() << scalelab::testing::kTsanForkLimit;
   }
   // The spawned scalelab inherits this process's environment, so it finds the sample module.
   ::setenv("PYTHONPATH", SCALELAB_TEST_PYTHON_DIR, 1);

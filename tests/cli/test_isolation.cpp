@@ -110,8 +110,7 @@ class IsolationTest : public scalelab::testing::ScratchDirTest {
 // such a child: it fails it with "dup thread with used id" and exit code 66 (its own limit,
 // which die_after_fork=0 only softens). The tests whose child must finish its trial skip under
 // TSan; those where it dies or is killed still run.
-constexpr const char* kTsanForkLimit =
-    "ThreadSanitizer cannot run threads in a child forked from a multithreaded process";
+using scalelab::testing::kTsanForkLimit;
 
 // The user's function at task 3 of every trial (not of the reference pass): each model's trial
 // fails with what happened, named, and the run goes on to the next trial.

@@ -20,4 +20,9 @@ inline constexpr bool kThreadSanitizer = __has_feature(thread_sanitizer);
 inline constexpr bool kThreadSanitizer = false;
 #endif
 
+/// Why a test whose forked child must run threads skips under ThreadSanitizer: TSan fails such
+/// a child ("dup thread with used id", exit 66) even with die_after_fork=0.
+inline constexpr const char* kTsanForkLimit =
+    "ThreadSanitizer cannot run threads in a child forked from a multithreaded process";
+
 }  // namespace scalelab::testing
