@@ -150,7 +150,7 @@ TEST(CrashedWorker, TheSweepGoesOnAfterIt) {
   spec.repeat = 2;
   spec.seed = 3;
   const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}, fault_spec("segv", 2)}, 2);
-  const RunResult result = run_sweep(spec, plan, {});
+  const RunResult result = run_sweep(plan, {});
   EXPECT_EQ(result.end, RunEnd::completed);
   EXPECT_EQ(result.trials_run, plan.trials.size());
   ASSERT_EQ(result.trials.size(), plan.counted());
@@ -236,7 +236,7 @@ TEST(HungTrial, EndsTheSweepAndIsRecorded) {
   RunObserver observer;
   observer.on_trial = [&](const Trial&, std::size_t, std::size_t) { ++seen; };
   const auto t0 = Clock::now();
-  const RunResult result = run_sweep(spec, plan, observer);
+  const RunResult result = run_sweep(plan, observer);
   EXPECT_LT(seconds_since(t0), 10.0);
   ::testing::Test::RecordProperty("reason", result.reason);
   EXPECT_EQ(result.end, RunEnd::hung);
@@ -281,7 +281,7 @@ TEST(StopRequest, BetweenTrialsReturnsTheTrialsSoFar) {
   observer.on_trial = [&](const Trial&, std::size_t done, std::size_t) {
     if (done == 2) stop.request_stop();
   };
-  const RunResult result = run_sweep(spec, plan, observer);
+  const RunResult result = run_sweep(plan, observer);
   EXPECT_EQ(result.end, RunEnd::stopped);
   EXPECT_EQ(result.trials.size(), 2u);
   EXPECT_EQ(result.trials_run, 2u);
@@ -303,7 +303,7 @@ TEST(StopRequest, DuringATrialDropsItAndReturnsPromptly) {
   observer.stop = stop->source.get_token();
   std::size_t seen = 0;
   observer.on_trial = [&](const Trial&, std::size_t, std::size_t) { ++seen; };
-  const RunResult result = run_sweep(spec, plan, observer);
+  const RunResult result = run_sweep(plan, observer);
   EXPECT_LT(seconds_since(t0), 5.0);
   ::testing::Test::RecordProperty("reason", result.reason);
   EXPECT_EQ(result.end, RunEnd::stopped);

@@ -69,7 +69,7 @@ TEST(Html, NoisyRowsAreMarkedInTableAndChart) {
   // One noisy point, drawn hollow on each of the cpu charts.
   EXPECT_EQ(count_of(page, "<title>noisy</title>"), 3u);
 
-  ReportInput quiet = report_fixture();
+  AnalysedRun quiet = report_fixture();
   for (SummaryRow& row : quiet.analysis.rows) row.noisy = false;
   EXPECT_EQ(count_of(render_html(quiet), "<title>noisy</title>"), 0u);
 }
@@ -90,7 +90,7 @@ TEST(Html, ImpossibleRowsAreMarkedInTableAndChart) {
   EXPECT_EQ(count_of(page, ">impossible figure</text>"), 2u);
   EXPECT_TRUE(well_formed(page));
 
-  ReportInput possible = report_fixture();
+  AnalysedRun possible = report_fixture();
   for (SummaryRow& row : possible.analysis.rows) row.impossible.clear();
   const std::string page_possible = render_html(possible);
   EXPECT_EQ(count_of(page_possible, "class=\"impossible\""), 0u);
@@ -98,7 +98,7 @@ TEST(Html, ImpossibleRowsAreMarkedInTableAndChart) {
 }
 
 TEST(Html, EscapesNames) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   for (SummaryRow& row : input.analysis.rows) {
     if (row.workload == "io") row.workload = "<&>";
   }
@@ -115,13 +115,13 @@ TEST(Html, EscapesNames) {
 }
 
 TEST(Html, InterruptedAndEmptyRuns) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   input.interrupted = true;
   input.recorded_trials = 40;
   EXPECT_NE(render_html(input).find("Interrupted: 40 of 60 planned trials recorded."),
             std::string::npos);
 
-  const std::string empty = render_html(ReportInput{});
+  const std::string empty = render_html(AnalysedRun{});
   EXPECT_TRUE(well_formed(empty));
   EXPECT_EQ(count_of(empty, "<svg"), 0u);
   EXPECT_NE(empty.find("No trials on record."), std::string::npos);

@@ -73,7 +73,7 @@ TEST(Markdown, RunAndEnvironmentFromTheRecordedJson) {
   EXPECT_EQ(report.find("GIL switch"), std::string::npos);
   EXPECT_EQ(report.find("mixed tasks"), std::string::npos);
 
-  ReportInput bare;
+  AnalysedRun bare;
   const std::string unknown = render_markdown(bare);
   EXPECT_TRUE(testing::contains_all(unknown, {"- CPU: unknown\n", "- Kernel: unknown\n",
                                               "- Seed: unknown\n", "No trials on record."}));
@@ -82,7 +82,7 @@ TEST(Markdown, RunAndEnvironmentFromTheRecordedJson) {
 // A selected plug-in's settings are shown in its declaration's words: mixed's in the task-size
 // line, the gil model's switch interval on a line of its own (as the start method is).
 TEST(EveryOutput, MixedAndGilSettingsAreShownWhenSelected) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   input.spec["workloads"] = {"cpu", "io", "mixed"};
   input.spec["models"] = {"serial", "threads", "gil"};
   const std::string report = render_markdown(input);
@@ -99,7 +99,7 @@ TEST(EveryOutput, MixedAndGilSettingsAreShownWhenSelected) {
 
 // How an embedded runtime was linked changes its speed, so both reports say it when recorded.
 TEST(EveryOutput, EmbeddedRuntimesAreShownWhenRecorded) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   EXPECT_EQ(render_markdown(input).find("Embedded runtimes"), std::string::npos);
   input.environment["runtimes"] = {
       {"python", {{"version", "3.11.2"}, {"library", "/opt/bin/scalelab"}, {"linking", "static"}}}};
@@ -141,7 +141,7 @@ TEST(Markdown, TableFlagsImpossibleFiguresAndDisturbedTrials) {
 }
 
 TEST(Markdown, WithoutSerialTheBaselineIsNamed) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   input.analysis.workloads[0].baseline_model = "threads";
   EXPECT_NE(render_markdown(input).find("Baseline CPU use 0.99 cores per wall second (threads at "
                                         "1 worker: no serial run); 32 tasks per trial.\n"),
@@ -160,7 +160,7 @@ TEST(Markdown, FitsShowValuesAndRefusals) {
 }
 
 TEST(Markdown, InterruptedRunSaysHowManyTrials) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   EXPECT_EQ(render_markdown(input).find("Interrupted"), std::string::npos);
   input.interrupted = true;
   input.planned_trials = 60;
@@ -170,7 +170,7 @@ TEST(Markdown, InterruptedRunSaysHowManyTrials) {
 }
 
 TEST(Markdown, PipesInNamesDoNotBreakTables) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   for (SummaryRow& row : input.analysis.rows) {
     if (row.model == "threads") row.model = "th|reads";
   }
@@ -202,7 +202,7 @@ TEST(Markdown, PipesInNamesDoNotBreakTables) {
 }
 
 TEST(Markdown, NamesCannotInjectMarkup) {
-  ReportInput input = report_fixture();
+  AnalysedRun input = report_fixture();
   input.warnings = {"a <script> and *stars*"};
   const std::string report = render_markdown(input);
   EXPECT_NE(report.find("- a &lt;script> and \\*stars\\*\n"), std::string::npos) << report;
@@ -215,11 +215,10 @@ TEST(Markdown, NamesCannotInjectMarkup) {
 // was disturbed and rerun (cpu, threads at 4 workers).
 RecordedRun impossible_run() {
   RecordedRun run;
-  run.header = {
-      {"type", "header"},
-      {"spec", {{"workloads", {"cpu", "noop"}}, {"models", {"serial", "threads"}}, {"seed", 5}}},
-      {"environment", {{"usable_cores", 2}}},
-      {"planned_trials", 15}};
+  run.header.spec = {
+      {"workloads", {"cpu", "noop"}}, {"models", {"serial", "threads"}}, {"seed", 5}};
+  run.header.environment = {{"usable_cores", 2}};
+  run.header.planned_trials = 15;
   const auto add = [&](const std::string& workload, const std::string& model, int workers,
                        const std::vector<double>& walls, double util) {
     for (std::size_t r = 0; r < walls.size(); ++r) {
@@ -243,7 +242,7 @@ RecordedRun impossible_run() {
 
 TEST(EveryOutput, ImpossibleFiguresAndDisturbedTrialsAreFlaggedEverywhere) {
   const RecordedRun run = impossible_run();
-  const ReportInput input = make_report_input(run);
+  const AnalysedRun input = analyze_run(run);
   const char* const speedup = "impossible: speedup 2.50× above the ideal 2× (95 % CI ";
   const char* const speedup_cause =
       "likely cause: the baseline ran slower than this point's workers could (serial used 1s "

@@ -70,7 +70,12 @@ TEST_F(RecordsTest, RecordWriterWritesAHeaderThenOneLinePerTrialFlushedAtOnce) {
   EXPECT_TRUE(fs::exists(path));
   EXPECT_EQ(read_file(path), "");
 
-  writer.header(kSpec, kEnvironment, {{"planned_trials", 2}, {"seed_note", "x"}});
+  scalelab::RunHeader written;
+  written.spec = kSpec;
+  written.environment = kEnvironment;
+  written.planned_trials = 2;
+  written.warmup_trials = 1;
+  writer.header(written);
   // Read back while the writer is still alive: the line must already be on disk.
   auto text = read_file(path);
   ASSERT_FALSE(text.empty());
@@ -82,7 +87,8 @@ TEST_F(RecordsTest, RecordWriterWritesAHeaderThenOneLinePerTrialFlushedAtOnce) {
   EXPECT_EQ(header.at("spec"), kSpec);
   EXPECT_EQ(header.at("environment"), kEnvironment);
   EXPECT_EQ(header.at("planned_trials"), 2);
-  EXPECT_EQ(header.at("seed_note"), "x");
+  EXPECT_EQ(header.at("warmup_trials"), 1);
+  EXPECT_EQ(header.at("kind"), "sweep");
 
   writer.trial(sample_trial("serial", 1, 0));
   lines = lines_of(read_file(path));
@@ -395,7 +401,7 @@ TEST(ReadRecords, ParsesTheHeaderAndCountedTrialsSkippingWarmUps) {
                            trial_line(sample_trial("serial", 1, 0)) +
                            trial_line(sample_trial("threads", 2, 0));
   const auto run = scalelab::parse_records(text, "results.jsonl");
-  EXPECT_EQ(run.header.at("spec"), kSpec);
+  EXPECT_EQ(run.header.spec, kSpec);
   ASSERT_EQ(run.trials.size(), 2u);
   EXPECT_EQ(run.trials[0].model, "serial");
   EXPECT_EQ(run.trials[1].model, "threads");

@@ -7,21 +7,12 @@
 
 #include "scalelab/error.hpp"
 #include "scalelab/resume.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 
 scalelab::Spec small_spec() {
-  scalelab::Spec spec;
-  spec.rerun_disturbed = 0;  // counts trials; a loaded machine's reruns would add some
-  spec.workloads = {"cpu", "io"};
-  spec.models = {"serial", "threads", "async"};
-  spec.workers = {1, 2, 4};
-  spec.tasks = 8;
-  spec.repeat = 2;
-  spec.seed = 77;
-  spec.params.set("cpu_work", {{"iters", 1000}});
-  spec.params.set_duration("io_wait_s", std::chrono::milliseconds(1));
-  return spec;
+  return scalelab::testing::small_sweep({"serial", "threads", "async"}, {1, 2, 4}, 8, 2, 77);
 }
 
 scalelab::RecordedRun recorded_run(const scalelab::Spec& spec, std::size_t trials_done) {
@@ -30,11 +21,11 @@ scalelab::RecordedRun recorded_run(const scalelab::Spec& spec, std::size_t trial
   scalelab::RecordedRun run;
   nlohmann::json workload_specs = nlohmann::json::array();
   for (const auto& w : resolved.workloads) workload_specs.push_back(scalelab::to_json(w));
-  run.header = {{"type", "header"},
-                {"spec", scalelab::to_json(spec)},
-                {"environment", {{"usable_cores", 2}}},
-                {"workload_specs", workload_specs},
-                {"planned_trials", plan.counted()}};
+  run.header = scalelab::run_header_from_json({{"type", "header"},
+                                               {"spec", scalelab::to_json(spec)},
+                                               {"environment", {{"usable_cores", 2}}},
+                                               {"workload_specs", workload_specs},
+                                               {"planned_trials", plan.counted()}});
   for (const auto& p : plan.trials) {
     if (p.warmup()) continue;
     if (run.trials.size() == trials_done) break;
@@ -159,7 +150,7 @@ TEST(Resume, TheRemainingTrialsKeepThePlansOrder) {
 
 TEST(Resume, RecordsWithoutResolvedWorkloadsCannotBeResumed) {
   auto run = recorded_run(small_spec(), 3);
-  run.header.erase("workload_specs");
+  run.header.workload_specs = nlohmann::json::array();
   EXPECT_THROW(scalelab::plan_resumption(run), scalelab::Error);
 }
 

@@ -172,7 +172,7 @@ TEST(RunPlan, RunsEveryTrialAndReturnsTheCountedOnes) {
     EXPECT_EQ(done, seen);
     EXPECT_EQ(total, plan.trials.size());
   };
-  const auto trials = run_plan(spec, plan, observer);
+  const auto trials = run_plan(plan, observer);
   EXPECT_EQ(seen, plan.trials.size());
   EXPECT_EQ(trials.size(), plan.counted());
   EXPECT_EQ(trials.size(), 2u * (1 + 2 + 2) * 2);
@@ -192,7 +192,7 @@ TEST(RunSweep, ACompletedRunSaysSo) {
   spec.tasks = 3;
   spec.repeat = 2;
   const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}}, 2);
-  const RunResult result = run_sweep(spec, plan, {});
+  const RunResult result = run_sweep(plan, {});
   EXPECT_EQ(result.end, RunEnd::completed);
   EXPECT_TRUE(result.reason.empty());
   EXPECT_EQ(result.trials_run, plan.trials.size());

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scalelab/records.hpp"
 #include "scalelab/trial.hpp"
 
 namespace scalelab {
@@ -213,6 +214,22 @@ std::vector<Conclusion> write_conclusions(const Analysis& analysis);
 /// The whole analysis: summarize, profile, fit every curve, write conclusions.
 Analysis analyze(const std::vector<Trial>& trials, const std::vector<std::string>& workload_order,
                  const std::vector<std::string>& model_order, const AnalysisOptions& options);
+
+/// One recorded run, analysed: what every report and results.json show.
+struct AnalysedRun {
+  nlohmann::json environment;         ///< the record header's environment
+  nlohmann::json spec;                ///< the record header's spec
+  Analysis analysis;                  ///< computed once by analyze()
+  std::vector<std::string> warnings;  ///< environment and record warnings, one sentence each
+  bool interrupted = false;           ///< the run was stopped before its plan finished
+  std::size_t planned_trials = 0;     ///< counted trials the plan had
+  std::size_t recorded_trials = 0;    ///< counted trials on record
+};
+
+/// Analyses a recorded run: workload and model order from its spec, cores from its
+/// environment, the bootstrap seeded by its seed; warnings from its environment and records.
+/// The same records always give the same figures.
+AnalysedRun analyze_run(const RecordedRun& run);
 
 /// One (workload, model, workers) point of two runs side by side.
 struct ComparisonRow {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,30 @@ nlohmann::json collect_environment();
 /// `performance`, a load above kBusyLoadPerCore per core, CPUs busy with other work.
 std::vector<std::string> environment_warnings(const nlohmann::json& environment);
 
+/// The first line of a results.jsonl: what was run, on what, and how many trials the plan
+/// held. Its JSON format lives here and only here (to_json and run_header_from_json).
+struct RunHeader {
+  /// What wrote the records: "sweep" (`scalelab run`) or "granularity". Records from before
+  /// kinds existed are sweeps.
+  std::string kind = "sweep";
+  nlohmann::json spec = nlohmann::json::object();  ///< to_json(Spec), or of GranularityOptions
+  nlohmann::json environment = nlohmann::json::object();  ///< collect_environment()
+  /// How task sizes were measured: {workload: {target_s, iters_per_s, iters, measured_s}}.
+  nlohmann::json calibration = nlohmann::json::object();
+  /// The resolved workloads the plan was made from (to_json(WorkloadSpec) each), so that a
+  /// resumed run measures the same work.
+  nlohmann::json workload_specs = nlohmann::json::array();
+  std::optional<std::size_t> planned_trials;  ///< counted trials of the whole plan
+  std::size_t warmup_trials = 0;              ///< uncounted warm-ups in the plan
+};
+
+/// The header line as written: {"type": "header", "kind", "spec", …}.
+nlohmann::json to_json(const RunHeader& header);
+
+/// The header of a record line; throws Error when it is not a header or has no spec. Fields
+/// that records of older versions lack keep their defaults.
+RunHeader run_header_from_json(const nlohmann::json& json);
+
 /// Appends records to `results.jsonl`, one JSON object a line, flushed as each is written, so a
 /// run that is killed keeps every finished trial. Not thread-safe.
 class RecordWriter {
@@ -45,9 +70,8 @@ class RecordWriter {
   /// With Mode::append, continues `path` (for --resume): a torn last line — one without its
   /// newline — is cut off first, so the next record starts on a line of its own.
   RecordWriter(const std::filesystem::path& path, Mode mode);
-  /// Writes the first line: {"type":"header", "spec":…, "environment":…, …}.
-  void header(const nlohmann::json& spec, const nlohmann::json& environment,
-              const nlohmann::json& extra);
+  /// Writes the first line: the header.
+  void header(const RunHeader& header);
   /// Writes one {"type":"trial", …} line and flushes it.
   void trial(const Trial& trial);
   /// Writes one {"type": type, …fields} line (e.g. "resume", "end") and flushes it.
@@ -64,7 +88,7 @@ class RecordWriter {
 
 /// A run read back from its records.
 struct RecordedRun {
-  nlohmann::json header;              ///< the header line: spec, environment, calibration, …
+  RunHeader header;                   ///< the header line: spec, environment, calibration, …
   std::vector<Trial> trials;          ///< counted trials, in the order they ran
   std::vector<std::string> warnings;  ///< lines skipped (torn last line, unreadable), one each
   bool interrupted = false;  ///< fewer trials than the header planned, or marked interrupted

@@ -15,17 +15,6 @@
 
 namespace scalelab {
 
-/// What a report shows: one run's analysis and where it came from.
-struct ReportInput {
-  nlohmann::json environment;         ///< the record header's environment
-  nlohmann::json spec;                ///< the record header's spec
-  Analysis analysis;                  ///< computed once by analyze()
-  std::vector<std::string> warnings;  ///< environment and record warnings, one sentence each
-  bool interrupted = false;           ///< the run was stopped before its plan finished
-  std::size_t planned_trials = 0;     ///< counted trials the plan had
-  std::size_t recorded_trials = 0;    ///< counted trials on record
-};
-
 /// Prints one table per workload: model, workers, median wall, CV, speedup, efficiency, CPU
 /// utilisation, marks on impossible (with the likely cause), noisy and disturbed points, and a
 /// line for failed trials.
@@ -34,11 +23,11 @@ void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows
 /// report.md: environment, warnings, one table per workload (median with CI, CV, p90,
 /// speedup with CI, efficiency, ideal, impossible, noisy and disturbed marks), fits,
 /// conclusions.
-std::string render_markdown(const ReportInput& input);
+std::string render_markdown(const AnalysedRun& input);
 
 /// report.html: one self-contained page (no network, no external scripts or styles) with the
 /// same content as report.md and inline SVG charts per workload.
-std::string render_html(const ReportInput& input);
+std::string render_html(const AnalysedRun& input);
 
 /// One series of a line chart.
 struct ChartSeries {
@@ -66,15 +55,11 @@ std::string render_svg(const Chart& chart);
 void print_comparison(std::ostream& out, const std::vector<ComparisonRow>& rows,
                       const std::string& name_a, const std::string& name_b);
 
-/// Analyses a recorded run: workload and model order from its spec, cores from its
-/// environment, the bootstrap seeded by its seed; warnings from its environment and records.
-ReportInput make_report_input(const RecordedRun& run);
-
 /// results.json: environment, spec, calibration, every trial, workload profiles, summary rows,
 /// fits, conclusions, warnings, and whether the run was interrupted.
-nlohmann::json results_json(const RecordedRun& run, const ReportInput& input);
+nlohmann::json results_json(const RecordedRun& run, const AnalysedRun& input);
 
 /// Writes report.md and report.html into `dir` (each atomically).
-void write_reports(const std::filesystem::path& dir, const ReportInput& input);
+void write_reports(const std::filesystem::path& dir, const AnalysedRun& input);
 
 }  // namespace scalelab

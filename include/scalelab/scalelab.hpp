@@ -15,5 +15,6 @@
 #include "scalelab/registry.hpp"
 #include "scalelab/report.hpp"
 #include "scalelab/resume.hpp"
+#include "scalelab/session.hpp"
 #include "scalelab/trial.hpp"
 #include "scalelab/workload.hpp"

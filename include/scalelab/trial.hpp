@@ -145,21 +145,21 @@ struct RunResult {
   bool abandoned = false;
 };
 
-/// Runs the trials of `plan` in order, each under Spec::trial_timeout (or
+/// Runs the trials of `plan` in order, each under Plan::trial_timeout (or
 /// default_trial_timeout), until the plan is done, a stop is requested (observer.stop), or a
 /// trial hangs. First the reference checksums: a workload that runs user code
 /// (Workload::runs_user_code) gets them from a pass in a process of its own, and each of its
 /// trials runs in a process of its own (a crash, exit or hang there fails that trial, and the
 /// run goes on); a workload whose reference pass failed has each of its counted trials recorded
-/// as failed, not run. A disturbed trial is run again up to Spec::rerun_disturbed times, every
+/// as failed, not run. A disturbed trial is run again up to Plan::rerun_disturbed times, every
 /// attempt passed to on_trial and returned. The trial in flight at a stop request is dropped
 /// (neither returned nor passed to on_trial) unless it finished anyway; a hung trial is passed
 /// to on_trial and returned. After a hung trial (or threads abandoned at a stop) its tasks
 /// still run, detached: the workloads are deliberately kept alive until the process exits,
 /// which it should do soon (a hung task may never return).
-RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& observer);
+RunResult run_sweep(const Plan& plan, const RunObserver& observer);
 
 /// run_sweep(...).trials: for callers that need only the trials.
-std::vector<Trial> run_plan(const Spec& spec, const Plan& plan, const RunObserver& observer);
+std::vector<Trial> run_plan(const Plan& plan, const RunObserver& observer);
 
 }  // namespace scalelab

@@ -62,7 +62,7 @@ int report_command(const std::string& results, const std::string& out_dir, bool 
   if (dir.empty()) dir = ".";
   fs::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
-  const ReportInput report = make_report_input(recorded);
+  const AnalysedRun report = analyze_run(recorded);
   write_reports(dir, report);
   if (!quiet) {
     for (const auto& w : report.warnings) err << "warning: " << w << "\n";
@@ -86,17 +86,18 @@ int compare_command(const std::string& a, const std::string& b, std::ostream& ou
     for (const auto& w : run->warnings) err << "warning: " << w << "\n";
   }
   // Differences that make a comparison unfair are worth a line before the verdicts.
-  const auto differs = [&](const char* section, const char* key) {
-    const auto& xa = detail::field(detail::field(run_a.header, section), key);
-    const auto& yb = detail::field(detail::field(run_b.header, section), key);
+  const auto differs = [&](nlohmann::json RunHeader::*section, const char* key) {
+    const auto& xa = detail::field(run_a.header.*section, key);
+    const auto& yb = detail::field(run_b.header.*section, key);
     if (xa != yb) err << fmt::format("note: {} differs: {} vs {}\n", key, xa.dump(), yb.dump());
   };
   // The task count and every plug-in parameter (the task sizes, start method, …): the fields
   // of the spec as recorded.
-  differs("spec", "tasks");
-  for (const auto& declared : declared_params()) differs("spec", declared.param.key().c_str());
+  differs(&RunHeader::spec, "tasks");
+  for (const auto& declared : declared_params())
+    differs(&RunHeader::spec, declared.param.key().c_str());
   for (const char* key : {"cpu_model", "usable_cores", "build_type", "runtimes"}) {
-    differs("environment", key);
+    differs(&RunHeader::environment, key);
   }
   const auto rows = compare_runs(run_a.trials, run_b.trials);
   if (rows.empty()) {

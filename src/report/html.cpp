@@ -55,7 +55,7 @@ void list_item(std::string& out, const char* label, const std::string& value) {
   out += fmt::format("<li>{}: {}</li>\n", label, xml_escape(value));
 }
 
-void run_section(std::string& out, const ReportInput& input) {
+void run_section(std::string& out, const AnalysedRun& input) {
   const nlohmann::json& spec = input.spec;
   out += "<h2>Run</h2>\n";
   if (input.interrupted) {
@@ -293,7 +293,7 @@ void workload_section(std::string& out, const Analysis& analysis, const std::str
 
 }  // namespace
 
-std::string render_html(const ReportInput& input) {
+std::string render_html(const AnalysedRun& input) {
   std::string out =
       "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"

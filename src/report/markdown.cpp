@@ -1,6 +1,6 @@
 // report.md: the run, its environment, one table per workload, the fits and the conclusions.
 //
-// Every figure comes from ReportInput as computed by the analysis; this file only picks a
+// Every figure comes from AnalysedRun as computed by the analysis; this file only picks a
 // format for each. Number formats are fixed (explicit fmt precision, never the locale), so the
 // same input gives the same bytes. render_html (html.cpp) shows the same content with the same
 // formats, both from report/cells.hpp; a change to a column here belongs there too.
@@ -63,7 +63,7 @@ std::string row_line(const std::vector<std::string>& cells) {
   return out + "\n";
 }
 
-void run_section(std::string& out, const ReportInput& input) {
+void run_section(std::string& out, const AnalysedRun& input) {
   const nlohmann::json& spec = input.spec;
   out += "## Run\n\n";
   if (input.interrupted) {
@@ -175,7 +175,7 @@ void workload_section(std::string& out, const Analysis& analysis, const std::str
 
 }  // namespace
 
-std::string render_markdown(const ReportInput& input) {
+std::string render_markdown(const AnalysedRun& input) {
   std::string out = "# scalelab report\n\n";
   run_section(out, input);
   environment_section(out, input.environment);

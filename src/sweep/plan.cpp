@@ -175,6 +175,10 @@ std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores) {
 Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores) {
   Plan plan;
   plan.workloads = std::move(workloads);
+  plan.tasks = spec.tasks;
+  plan.trial_timeout = spec.trial_timeout;
+  plan.rerun_disturbed = spec.rerun_disturbed;
+  plan.options = model_options(spec);
   std::vector<PlannedTrial> counted;
   for (std::size_t wi = 0; wi < plan.workloads.size(); ++wi) {
     const auto workload = make_workload(plan.workloads[wi]);

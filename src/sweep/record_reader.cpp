@@ -123,6 +123,46 @@ Trial trial_from_json(const nlohmann::json& json) {
   return t;
 }
 
+nlohmann::json to_json(const RunHeader& header) {
+  nlohmann::json json{{"type", "header"},
+                      {"kind", header.kind},
+                      {"spec", header.spec},
+                      {"environment", header.environment},
+                      {"calibration", header.calibration},
+                      {"workload_specs", header.workload_specs},
+                      {"warmup_trials", header.warmup_trials}};
+  if (header.planned_trials) json["planned_trials"] = *header.planned_trials;
+  return json;
+}
+
+RunHeader run_header_from_json(const nlohmann::json& json) {
+  if (!json.is_object() || json.value("type", nlohmann::json()) != "header") {
+    throw Error("not a scalelab header");
+  }
+  RunHeader header;
+  // A section of the wrong shape is left at its default, as a missing one is.
+  const auto take = [&](const char* key, nlohmann::json& into) {
+    const auto it = json.find(key);
+    if (it != json.end() && it->type() == into.type()) into = *it;
+  };
+  if (!json.contains("spec") || !json["spec"].is_object()) throw Error("the header has no spec");
+  take("spec", header.spec);
+  take("environment", header.environment);
+  take("calibration", header.calibration);
+  take("workload_specs", header.workload_specs);
+  if (const auto it = json.find("kind"); it != json.end()) {
+    if (!it->is_string()) throw Error("the header's 'kind' is not a name");
+    header.kind = it->get<std::string>();
+  }
+  if (const auto it = json.find("planned_trials"); it != json.end() && it->is_number_unsigned()) {
+    header.planned_trials = it->get<std::size_t>();
+  }
+  if (const auto it = json.find("warmup_trials"); it != json.end() && it->is_number_unsigned()) {
+    header.warmup_trials = it->get<std::size_t>();
+  }
+  return header;
+}
+
 RecordedRun parse_records(std::string_view text, const std::string& source) {
   RecordedRun run;
   bool have_header = false;
@@ -154,10 +194,11 @@ RecordedRun parse_records(std::string_view text, const std::string& source) {
         throw Error(fmt::format("{}: line {} is not a scalelab header; is this a results.jsonl?",
                                 source, number));
       }
-      if (!json.contains("spec") || !json["spec"].is_object()) {
-        throw Error(fmt::format("{}: the header has no spec", source));
+      try {
+        run.header = run_header_from_json(json);
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", source, e.what()));
       }
-      run.header = std::move(json);
       have_header = true;
       continue;
     }
@@ -183,9 +224,7 @@ RecordedRun parse_records(std::string_view text, const std::string& source) {
   if (!have_header) throw Error(fmt::format("{}: empty; no scalelab header line", source));
   // Fewer trials than planned is an interrupted run, whatever its last record says (a run
   // killed outright writes no end record at all).
-  const auto planned = run.header.find("planned_trials");
-  if (planned != run.header.end() && planned->is_number_unsigned() &&
-      run.trials.size() < planned->get<std::size_t>()) {
+  if (run.header.planned_trials && run.trials.size() < *run.header.planned_trials) {
     run.interrupted = true;
   }
   return run;

@@ -59,11 +59,8 @@ void RecordWriter::record(const std::string& type, const nlohmann::json& fields)
   line(json);
 }
 
-void RecordWriter::header(const nlohmann::json& spec, const nlohmann::json& environment,
-                          const nlohmann::json& extra) {
-  nlohmann::json json{{"type", "header"}, {"spec", spec}, {"environment", environment}};
-  json.update(extra);
-  line(json);
+void RecordWriter::header(const RunHeader& header) {
+  line(to_json(header));
 }
 
 void RecordWriter::trial(const Trial& trial) {

@@ -95,9 +95,8 @@ Plan remaining_plan(const Plan& plan, const std::vector<Trial>& recorded, bool w
   for (const auto& t : recorded) {
     if (!t.warmup()) done.insert({t.workload, t.model, t.workers, t.repeat});
   }
-  Plan rest;
-  rest.workloads = plan.workloads;
-  rest.skipped = plan.skipped;
+  Plan rest = plan;
+  rest.trials.clear();
   std::set<std::tuple<std::size_t, std::string, int>> warmed;
   for (const auto& t : plan.trials) {
     if (t.warmup()) continue;
@@ -112,17 +111,20 @@ Plan remaining_plan(const Plan& plan, const std::vector<Trial>& recorded, bool w
 
 Resumption plan_resumption(const RecordedRun& run) {
   Resumption resumption;
-  resumption.spec = spec_from_json(run.header.value("spec", nlohmann::json()));
+  if (run.header.kind != "sweep") {
+    throw Error(fmt::format("the records are of a {} run; continue it with scalelab {} --resume",
+                            run.header.kind, run.header.kind));
+  }
+  resumption.spec = spec_from_json(run.header.spec);
   // The task sizes the run was calibrated to, not a new calibration: resumed trials must
   // measure the same work as the recorded ones.
-  const auto specs = run.header.find("workload_specs");
-  if (specs == run.header.end() || !specs->is_array() ||
-      specs->size() != resumption.spec.workloads.size()) {
+  const nlohmann::json& specs = run.header.workload_specs;
+  if (specs.size() != resumption.spec.workloads.size()) {
     throw Error("the records do not hold the resolved workload specs; cannot resume");
   }
   std::vector<WorkloadSpec> workloads;
-  for (const auto& w : *specs) workloads.push_back(workload_spec_from_json(w));
-  const auto environment = run.header.value("environment", nlohmann::json::object());
+  for (const auto& w : specs) workloads.push_back(workload_spec_from_json(w));
+  const nlohmann::json& environment = run.header.environment;
   const auto cores = environment.find("usable_cores");
   resumption.cores =
       cores != environment.end() && cores->is_number_integer() ? std::max(1, cores->get<int>()) : 1;

@@ -297,7 +297,7 @@ std::chrono::nanoseconds default_trial_timeout(const WorkloadSpec& workload, std
       std::chrono::duration<double>(limit_s));
 }
 
-RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& observer) {
+RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
   RunResult result;
   const auto note = [&](const std::string& text) {
     if (observer.on_note) observer.on_note(text);
@@ -309,7 +309,7 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
   // user's module is imported by prepare(), in the process that runs its tasks).
   std::vector<std::unique_ptr<Workload>> workloads;
   for (const auto& ws : plan.workloads) workloads.push_back(make_workload(ws));
-  const ModelOptions options = model_options(spec);
+  const ModelOptions& options = plan.options;
   // The hung trial's abandoned threads may still call into its workload, and would into a
   // destroyed one: then every workload is deliberately kept until the process exits.
   const auto keep_workloads = [&] {
@@ -330,16 +330,16 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
     }
     if (!workloads[w]->runs_user_code()) {
       auto& values = expected[w];
-      values.resize(spec.tasks);
-      for (std::size_t i = 0; i < spec.tasks; ++i) values[i] = workloads[w]->expected_checksum(i);
+      values.resize(plan.tasks);
+      for (std::size_t i = 0; i < plan.tasks; ++i) values[i] = workloads[w]->expected_checksum(i);
       continue;
     }
     phase(fmt::format("reference checksums of {}", name));
-    const auto timeout = spec.trial_timeout.count() > 0
-                             ? spec.trial_timeout
-                             : default_trial_timeout(plan.workloads[w], spec.tasks, {});
+    const auto timeout = plan.trial_timeout.count() > 0
+                             ? plan.trial_timeout
+                             : default_trial_timeout(plan.workloads[w], plan.tasks, {});
     detail::ReferencePass pass =
-        detail::isolated_reference_pass(*workloads[w], spec.tasks, timeout, observer.stop);
+        detail::isolated_reference_pass(*workloads[w], plan.tasks, timeout, observer.stop);
     if (pass.stopped) {
       result.end = RunEnd::stopped;
       result.reason = fmt::format("stopped: {}: {}", name, pass.failure);
@@ -354,7 +354,9 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
   }
 
   std::map<std::string, std::unique_ptr<Model>> models;
-  for (const auto& name : spec.models) models[name] = make_model(name);
+  for (const auto& planned : plan.trials) {
+    if (!models.contains(planned.model)) models[planned.model] = make_model(planned.model);
+  }
 
   // Per workload, the wall times of its passed serial and 1-worker trials so far: what a batch
   // of it takes, for the derived timeout.
@@ -376,7 +378,7 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
         continue;
       }
       Trial trial = unrun_trial(plan.workloads[w].name, planned.model, planned.workers,
-                                planned.repeat, spec.tasks);
+                                planned.repeat, plan.tasks);
       trial.error = fmt::format("not run: no reference checksums: {}", unusable[w]);
       ++result.trials_run;
       if (observer.on_trial) observer.on_trial(trial, result.trials_run, total);
@@ -393,18 +395,18 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
       RunControl control;
       control.stop = observer.stop;
       control.timeout =
-          spec.trial_timeout.count() > 0
-              ? spec.trial_timeout
-              : default_trial_timeout(plan.workloads[w], spec.tasks,
+          plan.trial_timeout.count() > 0
+              ? plan.trial_timeout
+              : default_trial_timeout(plan.workloads[w], plan.tasks,
                                       serial_s[w].empty() ? one_worker_s[w] : serial_s[w]);
       const Workload& workload = *workloads.at(w);
       const Model& model = *models.at(planned.model);
       Trial trial = workload.runs_user_code()
                         ? detail::run_trial_isolated(workload, model, planned.model,
-                                                     planned.workers, planned.repeat, spec.tasks,
+                                                     planned.workers, planned.repeat, plan.tasks,
                                                      expected[w], options, control)
                         : run_trial(workload, model, planned.model, planned.workers, planned.repeat,
-                                    spec.tasks, expected[w], options, control);
+                                    plan.tasks, expected[w], options, control);
       trial.attempt = attempt;
       if (trial.failed() && observer.stop.stop_requested()) {
         // Cut short by the stop, it measured nothing and failed through no fault of the model.
@@ -424,7 +426,7 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
         if (planned.model == "serial") serial_s[w].push_back(trial.wall_s);
         if (planned.workers == 1) one_worker_s[w].push_back(trial.wall_s);
       }
-      const bool rerun = trial.disturbed && !trial.failed() && attempt < spec.rerun_disturbed;
+      const bool rerun = trial.disturbed && !trial.failed() && attempt < plan.rerun_disturbed;
       if (rerun) ++total;
       if (observer.on_trial) observer.on_trial(trial, result.trials_run, total);
       const bool hung = trial.hung;
@@ -444,8 +446,8 @@ RunResult run_sweep(const Spec& spec, const Plan& plan, const RunObserver& obser
   return result;
 }
 
-std::vector<Trial> run_plan(const Spec& spec, const Plan& plan, const RunObserver& observer) {
-  return run_sweep(spec, plan, observer).trials;
+std::vector<Trial> run_plan(const Plan& plan, const RunObserver& observer) {
+  return run_sweep(plan, observer).trials;
 }
 
 }  // namespace scalelab

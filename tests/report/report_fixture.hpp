@@ -1,5 +1,5 @@
 #pragma once
-// A hand-built ReportInput for the reporters' tests: two workloads (cpu, CPU-bound; io,
+// A hand-built AnalysedRun for the reporters' tests: two workloads (cpu, CPU-bound; io,
 // wait-bound), three models (serial, threads, processes) at up to four worker counts, one noisy
 // point, one point with failed trials, one with all trials failed, one with an impossible
 // speedup, one with impossible CPU use, one whose disturbed trials were left out and one whose
@@ -38,8 +38,8 @@ inline SummaryRow report_row(const std::string& workload, const std::string& mod
 }
 
 /// The fixture described at the top of this file.
-inline ReportInput report_fixture() {
-  ReportInput input;
+inline AnalysedRun report_fixture() {
+  AnalysedRun input;
   input.environment = {
       {"cpu_model", "AMD EPYC 7B13"},
       {"logical_cores", 2},

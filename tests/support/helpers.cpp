@@ -161,6 +161,21 @@ WorkloadSpec mixed_spec(std::uint64_t iters, std::chrono::nanoseconds wait) {
   return spec;
 }
 
+Spec small_sweep(std::vector<std::string> models, std::vector<int> workers, std::size_t tasks,
+                 int repeat, std::uint64_t seed) {
+  Spec spec;
+  spec.rerun_disturbed = 0;
+  spec.workloads = {"cpu", "io"};
+  spec.models = std::move(models);
+  spec.workers = std::move(workers);
+  spec.tasks = tasks;
+  spec.repeat = repeat;
+  spec.seed = seed;
+  spec.params.set("cpu_work", {{"iters", 1000}});
+  spec.params.set_duration("io_wait_s", std::chrono::milliseconds(1));
+  return spec;
+}
+
 ModelOptions with_start_method(const std::string& method) {
   ModelOptions options;
   options.params.set("start_method", method);

@@ -21,6 +21,7 @@
 
 #include "scalelab/analysis.hpp"
 #include "scalelab/model.hpp"
+#include "scalelab/plan.hpp"
 #include "scalelab/trial.hpp"
 #include "scalelab/workload.hpp"
 
@@ -81,6 +82,11 @@ std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workl
 
 /// Model options with the processes model's "start_method" parameter set to `method`.
 ModelOptions with_start_method(const std::string& method);
+
+/// A small sweep of the cpu (1000 iterations a task) and io (1 ms a task) workloads that
+/// counts trials: no reruns of disturbed trials, which a loaded machine would add.
+Spec small_sweep(std::vector<std::string> models, std::vector<int> workers, std::size_t tasks,
+                 int repeat, std::uint64_t seed);
 
 /// A model (and, for processes, a start method: "fork" or "spawn") for parameterised tests.
 struct ModelCase {

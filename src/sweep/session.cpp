@@ -1,0 +1,189 @@
+// A run into a results folder, start to end: what `scalelab run` and `run --resume` do,
+// without the flags, the terminal or the signals.
+
+#include "scalelab/session.hpp"
+
+#include <map>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "scalelab/error.hpp"
+#include "scalelab/parse.hpp"
+#include "scalelab/records.hpp"
+#include "scalelab/report.hpp"
+#include "scalelab/resume.hpp"
+
+namespace scalelab {
+namespace fs = std::filesystem;
+namespace {
+
+void tell(const std::function<void(const std::string&)>& to, const std::string& text) {
+  if (to) to(text);
+}
+
+// A workload that runs user code is loaded once in a process of its own before anything is
+// written, so that a module that does not import, or a missing function, is bad input (Error)
+// without the user's code ever running in this process.
+void check_user_code(const std::vector<WorkloadSpec>& workloads,
+                     std::chrono::nanoseconds trial_timeout, const std::stop_token& stop) {
+  for (const auto& ws : workloads) {
+    const auto workload = make_workload(ws);
+    if (!workload->runs_user_code()) continue;
+    check_loads(*workload, trial_timeout.count() > 0 ? trial_timeout : std::chrono::seconds(60),
+                stop);
+  }
+}
+
+// The failed trials of a run, as the user reads them: one line per failure, and one per
+// workload whose trials were never run (no reference checksums), however many they were.
+class FailureLog {
+ public:
+  void add(const Trial& trial) {
+    if (!trial.failed()) return;
+    if (trial.error.rfind("not run: ", 0) == 0) {
+      auto& [count, why] = not_run_[trial.workload];
+      ++count;
+      why = trial.error;
+      return;
+    }
+    lines_.push_back(fmt::format(
+        "{} {} workers={} {}: {}", trial.workload, trial.model, trial.workers,
+        trial.warmup() ? "warm-up" : fmt::format("repeat {}", trial.repeat + 1), trial.error));
+  }
+  void into(SessionResult& result) const {
+    result.failures = lines_;
+    result.failed_trials = lines_.size();
+    for (const auto& [workload, entry] : not_run_) {
+      result.failures.push_back(
+          fmt::format("{} ({} trials): {}", workload, entry.first, entry.second));
+      result.failed_trials += entry.first;
+    }
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  std::map<std::string, std::pair<std::size_t, std::string>> not_run_;
+};
+
+// Runs `plan` (a fresh run's, or a resumed run's remaining trials), appending to `records`,
+// then writes the end line and the final files from the records on disk.
+SessionResult execute(const Plan& plan, RecordWriter& records, const fs::path& folder,
+                      const SessionObserver& observer) {
+  SessionResult result;
+  result.folder = folder;
+  FailureLog failures;
+  RunObserver run_observer;
+  run_observer.stop = observer.stop;
+  run_observer.on_phase = observer.on_phase;
+  run_observer.on_note = [&](const std::string& note) {
+    tell(observer.on_message, "note: " + note);
+  };
+  run_observer.on_trial = [&](const Trial& trial, std::size_t done, std::size_t total) {
+    if (!trial.warmup()) records.trial(trial);
+    failures.add(trial);
+    if (observer.on_trial) observer.on_trial(trial, done, total);
+  };
+  result.run = run_sweep(plan, run_observer);
+  failures.into(result);
+
+  nlohmann::json end{{"interrupted", result.interrupted()}};
+  if (result.interrupted()) end["reason"] = result.run.reason;
+  if (result.run.end == RunEnd::stopped && observer.stop_cause) {
+    if (const std::string cause = observer.stop_cause(); !cause.empty()) end["signal"] = cause;
+  }
+  records.record("end", end);
+
+  // Every figure, table and report below comes from the records as they are on disk, read
+  // back: `scalelab report` on this folder later gives the same report, byte for byte.
+  tell(observer.on_phase, "analysis");
+  const RecordedRun recorded = read_records(folder / "results.jsonl");
+  result.analysis = analyze_run(recorded);
+  tell(observer.on_phase, "writing the final files and reports");
+  write_trials_csv(folder / "results.csv", recorded.trials);
+  write_json_file(folder / "results.json", results_json(recorded, result.analysis));
+  write_reports(folder, result.analysis);
+  return result;
+}
+
+SessionResult stopped_in(std::string phase) {
+  SessionResult result;
+  result.stopped_before_start = std::move(phase);
+  return result;
+}
+
+}  // namespace
+
+SessionResult run_session(const Spec& spec, const fs::path& folder,
+                          const SessionObserver& observer) {
+  validate(spec);
+  // Task sizes: a CPU-work duration becomes loop iterations measured on this machine.
+  tell(observer.on_phase, "calibration");
+  const ResolvedWorkloads resolved = resolve_workloads(spec);
+  if (observer.stop.stop_requested()) return stopped_in("calibration");
+  for (const auto& [workload, c] : resolved.calibration.items()) {
+    tell(observer.on_message,
+         fmt::format("calibrated {}: {:.0f} loop iterations/s, so {} of CPU work = {} iterations",
+                     workload, c.at("iters_per_s").get<double>(),
+                     format_duration(c.at("target_s").get<double>()),
+                     c.at("iters").get<std::uint64_t>()));
+  }
+  tell(observer.on_phase, "loading the user's code");
+  check_user_code(resolved.workloads, spec.trial_timeout, observer.stop);
+  if (observer.stop.stop_requested()) return stopped_in("loading the user's code");
+  const Plan plan = make_plan(spec, resolved.workloads, usable_cores());
+  for (const auto& skipped : plan.skipped) tell(observer.on_message, "left out: " + skipped);
+
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) {
+    throw Error(
+        fmt::format("cannot create the results folder '{}': {}", folder.string(), ec.message()));
+  }
+  RecordWriter records(folder / "results.jsonl");
+  RunHeader header;
+  header.spec = to_json(spec);
+  header.environment = collect_environment();
+  for (const auto& warning : environment_warnings(header.environment)) {
+    tell(observer.on_message, "warning: " + warning);
+  }
+  header.calibration = resolved.calibration;
+  for (const auto& w : plan.workloads) header.workload_specs.push_back(to_json(w));
+  header.planned_trials = plan.counted();
+  header.warmup_trials = plan.trials.size() - plan.counted();
+  records.header(header);
+  if (observer.on_start) {
+    observer.on_start({folder, plan.counted(), 0, plan.counted(), header.warmup_trials, spec.tasks,
+                       spec.seed, false});
+  }
+  return execute(plan, records, folder, observer);
+}
+
+SessionResult resume_session(const fs::path& folder, const SessionObserver& observer) {
+  const RecordedRun recorded = read_records(folder);
+  for (const auto& w : recorded.warnings) tell(observer.on_record_warning, "warning: " + w);
+  Resumption resumption;
+  try {
+    resumption = plan_resumption(recorded);
+  } catch (const Error& e) {
+    throw Error(fmt::format("cannot continue '{}': {}", folder.string(), e.what()));
+  }
+  if (resumption.cores != usable_cores()) {
+    tell(observer.on_message,
+         fmt::format("warning: the run was planned for {} usable cores and this machine has {}; "
+                     "the plan stays as recorded",
+                     resumption.cores, usable_cores()));
+  }
+  RecordWriter records(folder / "results.jsonl", RecordWriter::Mode::append);
+  records.record("resume", {{"environment", collect_environment()},
+                            {"remaining_trials", resumption.plan.counted()}});
+  if (observer.on_start) {
+    const Plan& plan = resumption.plan;
+    observer.on_start({folder, resumption.planned, resumption.recorded, plan.counted(),
+                       plan.trials.size() - plan.counted(), plan.tasks, resumption.spec.seed,
+                       true});
+  }
+  return execute(resumption.plan, records, folder, observer);
+}
+
+}  // namespace scalelab
