@@ -1,8 +1,8 @@
 #pragma once
-// The cell and list texts that report.md (markdown.cpp) and report.html (html.cpp) share: how a
-// spec or environment value reads, the task sizes line, the ×/% figures and a row's note. Kept
-// in one place so that the two reports always show the same content in the same formats; each
-// reporter only escapes the text for its own markup.
+// The cell and list texts of the reports (sections.cpp builds both from them) and the console: how
+// a spec or environment value reads, the task sizes line, the ×/% figures and a row's note. Kept in
+// one place so that the two reports always show the same content in the same formats; each reporter
+// only escapes the text for its own markup.
 
 #include <algorithm>
 #include <cstdint>

@@ -1,26 +1,21 @@
-// report.md: the run, its environment, one table per workload, the fits and the conclusions.
-//
-// Every figure comes from AnalysedRun as computed by the analysis; this file only picks a
-// format for each. Number formats are fixed (explicit fmt precision, never the locale), so the
-// same input gives the same bytes. render_html (html.cpp) shows the same content with the same
-// formats, both from report/cells.hpp; a change to a column here belongs there too.
+// report.md: a Document (document.hpp) as Markdown. What the report says is decided in
+// sections.cpp; this file supplies only the markup and its escaping.
 
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "report/cells.hpp"
+#include "report/document.hpp"
 #include "scalelab/parse.hpp"
 #include "scalelab/report.hpp"
 
 namespace scalelab {
+namespace detail {
 namespace {
-
-// The shared cell texts (report/cells.hpp).
-using namespace detail;
 
 // Text that Markdown shows as written, inside a table cell or not: `|` would end a cell, `<`
 // could open an HTML tag, `*` and backticks would start emphasis or code, a newline would end
@@ -57,147 +52,65 @@ std::string md(std::string_view text) {
   return out;
 }
 
-std::string row_line(const std::vector<std::string>& cells) {
+// A table row; `escape` false for a header, whose fixed texts hold nothing Markdown would take
+// as markup (the lone `*` of "USL peak W*" opens no emphasis) and are kept as written.
+std::string row_line(const std::vector<std::string>& cells, bool escape = true) {
   std::string out = "|";
-  for (const auto& cell : cells) out += " " + cell + " |";
+  for (const auto& cell : cells) out += " " + (escape ? md(cell) : cell) + " |";
   return out + "\n";
 }
 
-void run_section(std::string& out, const AnalysedRun& input) {
-  const nlohmann::json& spec = input.spec;
-  out += "## Run\n\n";
-  if (input.interrupted) {
-    out += fmt::format(
-        "**Interrupted: {} of {} planned trials recorded.** The figures below use the trials "
-        "on record.\n\n",
-        input.recorded_trials, input.planned_trials);
-  }
-  out += fmt::format("- Workloads: {}\n", md(field_text(spec, "workloads")));
-  out += fmt::format("- Models: {}\n", md(field_text(spec, "models")));
-  out += fmt::format("- Workers: {}\n", md(field_text(spec, "workers")));
-  out += fmt::format("- Tasks per trial: {}\n", md(field_text(spec, "tasks")));
-  const nlohmann::json& warmup = field(spec, "warmup");
-  out += fmt::format(
-      "- Repeats: {} counted trials per point{}\n", md(field_text(spec, "repeat")),
-      warmup.is_boolean() ? (warmup.get<bool>() ? ", after one warm-up" : ", no warm-up") : "");
-  out += fmt::format("- Seed: {}\n", md(field_text(spec, "seed")));
-  out += fmt::format("- Task sizes: {}\n", md(task_sizes(spec)));
-  for (const auto& [label, value] : model_settings(spec)) {
-    out += fmt::format("- {}: {}\n", md(label), md(value));
-  }
-  if (input.planned_trials > 0 || input.recorded_trials > 0) {
-    out += fmt::format("- Trials: {} of {} planned on record\n", input.recorded_trials,
-                       input.planned_trials);
-  }
-  out += fmt::format("- Usable cores assumed by the analysis: {}\n\n", input.analysis.cores);
+// A list item's text: "lead: text", the lead in bold when strong.
+std::string item_text(const ListItem& item) {
+  if (item.lead.empty()) return md(item.text);
+  return item.strong ? fmt::format("**{}**: {}", md(item.lead), md(item.text))
+                     : fmt::format("{}: {}", md(item.lead), md(item.text));
 }
 
-void environment_section(std::string& out, const nlohmann::json& env) {
-  out += "## Environment\n\n";
-  out += fmt::format("- CPU: {}\n", md(field_text(env, "cpu_model")));
-  out += fmt::format("- Cores: {} logical, {} physical, {} usable\n",
-                     md(field_text(env, "logical_cores")), md(field_text(env, "physical_cores")),
-                     md(field_text(env, "usable_cores")));
-  out += fmt::format("- Governor: {}\n", md(field_text(env, "governor")));
-  out += fmt::format("- Load average (1 min): {}\n", md(field_text(env, "load_avg_1m")));
-  out += fmt::format("- Kernel: {}\n", md(field_text(env, "kernel")));
-  out += fmt::format("- Compiler: {}\n", md(field_text(env, "compiler")));
-  out += fmt::format("- Build type: {}\n", md(field_text(env, "build_type")));
-  if (const std::string runtimes = runtimes_text(env); !runtimes.empty()) {
-    out += fmt::format("- Embedded runtimes: {}\n", md(runtimes));
-  }
-  out += fmt::format("- scalelab version: {}\n\n", md(field_text(env, "scalelab_version")));
-}
-
-void workload_section(std::string& out, const Analysis& analysis, const std::string& workload) {
-  const auto profile =
-      std::find_if(analysis.workloads.begin(), analysis.workloads.end(),
-                   [&](const WorkloadProfile& p) { return p.workload == workload; });
-  if (profile != analysis.workloads.end()) {
-    out += fmt::format("## {} ({})\n\n", md(workload), to_string(profile->bound));
-    out += md(profile_line(*profile)) + "\n\n";
-  } else {
-    out += fmt::format("## {}\n\n", md(workload));
-  }
-
-  out += row_line({"model", "workers", "median", "95 % CI", "CV", "p90", "speedup (95 % CI)",
-                   "efficiency", "ideal", "CPU util", "note"});
-  out += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n";
-  for (const SummaryRow& row : analysis.rows) {
-    if (row.workload != workload) continue;
-    if (row.trials == 0) {
-      out += row_line({md(row.model), fmt::format("{}", row.workers), dash, dash, dash, dash, dash,
-                       dash, times(row.ideal), dash, md(note(row))});
-      continue;
+// One block as Markdown lines; blocks are separated by a blank line.
+std::string block_text(const Block& block) {
+  struct Visitor {
+    std::string operator()(const Heading& h) const {
+      return std::string(static_cast<std::size_t>(h.level), '#') + " " + md(h.text) + "\n";
     }
-    std::string speedup = dash;
-    if (row.speedup) {
-      speedup = times(*row.speedup);
-      if (row.speedup_ci) {
-        speedup +=
-            fmt::format(" [{}, {}]", times(row.speedup_ci->low), times(row.speedup_ci->high));
+    std::string operator()(const Paragraph& p) const {
+      return (p.lead.empty() ? "" : "**" + md(p.lead) + "** ") + md(p.text) + "\n";
+    }
+    std::string operator()(const List& list) const {
+      std::string out;
+      for (const auto& item : list.items) out += "- " + item_text(item) + "\n";
+      return out;
+    }
+    std::string operator()(const Table& table) const {
+      // First and last columns are text (left), the others figures (right).
+      std::string out = row_line(table.header, false) + "|";
+      for (std::size_t i = 0; i < table.header.size(); ++i) {
+        out += i == 0 || i + 1 == table.header.size() ? "---|" : "--:|";
       }
+      out += "\n";
+      for (const auto& row : table.rows) out += row_line(row.cells);
+      return out;
     }
-    out +=
-        row_line({md(row.model), fmt::format("{}", row.workers), format_duration(row.wall.median),
-                  fmt::format("[{}, {}]", format_duration(row.wall_ci.low),
-                              format_duration(row.wall_ci.high)),
-                  fmt::format("{:.1f} %", row.wall.cv * 100), format_duration(row.wall.p90),
-                  speedup, row.efficiency ? percent(*row.efficiency) : dash, times(row.ideal),
-                  fmt::format("{:.2f}", row.cpu_util), md(note(row))});
-  }
-  out += "\n";
-
-  bool any_fit = false;
-  for (const ScalingFit& fit : analysis.fits) {
-    if (fit.workload != workload) continue;
-    if (!any_fit) {
-      out += "### Fits\n\n";
-      out += row_line({"model", "points", "Amdahl serial fraction", "Amdahl R²", "USL σ", "USL κ",
-                       "USL peak W*", "USL R²", "note"});
-      out += "|---|--:|--:|--:|--:|--:|--:|--:|---|\n";
-      any_fit = true;
-    }
-    if (!fit.fitted()) {
-      out += row_line({md(fit.model), fmt::format("{}", fit.points), dash, dash, dash, dash, dash,
-                       dash, md("not fitted: " + fit.refused)});
-      continue;
-    }
-    out += row_line({md(fit.model), fmt::format("{}", fit.points),
-                     fmt::format("{:.4f}", fit.amdahl_serial_fraction),
-                     fmt::format("{:.3f}", fit.amdahl_r2), fmt::format("{:.3g}", fit.usl_sigma),
-                     fmt::format("{:.3g}", fit.usl_kappa),
-                     fit.usl_peak_workers ? fmt::format("{:.1f}", *fit.usl_peak_workers) : dash,
-                     fmt::format("{:.3f}", fit.usl_r2), ""});
-  }
-  if (any_fit) out += "\n";
+    std::string operator()(const Charts&) const { return {}; }  // the tables carry the figures
+  };
+  return std::visit(Visitor{}, block);
 }
 
 }  // namespace
 
-std::string render_markdown(const AnalysedRun& input) {
-  std::string out = "# scalelab report\n\n";
-  run_section(out, input);
-  environment_section(out, input.environment);
-  if (!input.warnings.empty()) {
-    out += "## Warnings\n\n";
-    for (const auto& warning : input.warnings) out += fmt::format("- {}\n", md(warning));
-    out += "\n";
-  }
-  const std::vector<std::string> workloads = workload_order(input.analysis);
-  if (workloads.empty()) out += "No trials on record.\n\n";
-  for (const auto& workload : workloads) workload_section(out, input.analysis, workload);
-
-  out += "## Conclusions\n\n";
-  if (input.analysis.conclusions.empty()) out += "- None: too few points to say anything.\n";
-  for (const Conclusion& conclusion : input.analysis.conclusions) {
-    if (conclusion.workload.empty()) {
-      out += fmt::format("- {}\n", md(conclusion.text));
-    } else {
-      out += fmt::format("- **{}**: {}\n", md(conclusion.workload), md(conclusion.text));
-    }
+std::string to_markdown(const Document& document) {
+  std::string out = "# " + md(document.title) + "\n";
+  for (const Block& block : document.blocks) {
+    const std::string text = block_text(block);
+    if (!text.empty()) out += "\n" + text;
   }
   return out;
+}
+
+}  // namespace detail
+
+std::string render_markdown(const AnalysedRun& input) {
+  return detail::to_markdown(detail::run_document(input));
 }
 
 }  // namespace scalelab

@@ -1,0 +1,292 @@
+// What a run's report says, section by section, as a Document (document.hpp): the run, its
+// environment, warnings, one section per workload (profile, charts, table, fits), and the
+// conclusions. Every figure comes from the analysis; this file only picks a format for each.
+// Number formats are fixed (explicit fmt precision, never the locale), so the same input gives
+// the same bytes in both dialects.
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "report/cells.hpp"
+#include "report/document.hpp"
+#include "scalelab/parse.hpp"
+
+namespace scalelab::detail {
+namespace {
+
+ListItem item(std::string label, std::string value) {
+  return {std::move(label), std::move(value), false};
+}
+
+void run_section(Document& doc, const AnalysedRun& input) {
+  const nlohmann::json& spec = input.spec;
+  doc.blocks.emplace_back(Heading{2, "Run"});
+  if (input.interrupted) {
+    doc.blocks.emplace_back(Paragraph{"The figures below use the trials on record.",
+                                      fmt::format("Interrupted: {} of {} planned trials recorded.",
+                                                  input.recorded_trials, input.planned_trials),
+                                      "interrupted"});
+  }
+  List list;
+  list.items.push_back(item("Workloads", field_text(spec, "workloads")));
+  list.items.push_back(item("Models", field_text(spec, "models")));
+  list.items.push_back(item("Workers", field_text(spec, "workers")));
+  list.items.push_back(item("Tasks per trial", field_text(spec, "tasks")));
+  const nlohmann::json& warmup = field(spec, "warmup");
+  list.items.push_back(item(
+      "Repeats", fmt::format("{} counted trials per point{}", field_text(spec, "repeat"),
+                             warmup.is_boolean()
+                                 ? (warmup.get<bool>() ? ", after one warm-up" : ", no warm-up")
+                                 : "")));
+  list.items.push_back(item("Seed", field_text(spec, "seed")));
+  list.items.push_back(item("Task sizes", task_sizes(spec)));
+  for (const auto& [label, value] : model_settings(spec)) list.items.push_back(item(label, value));
+  if (input.planned_trials > 0 || input.recorded_trials > 0) {
+    list.items.push_back(item("Trials", fmt::format("{} of {} planned on record",
+                                                    input.recorded_trials, input.planned_trials)));
+  }
+  list.items.push_back(
+      item("Usable cores assumed by the analysis", fmt::format("{}", input.analysis.cores)));
+  doc.blocks.emplace_back(std::move(list));
+}
+
+// The charts' unit for wall times: the largest median decides, so the axis reads "250" (ms)
+// rather than "0.25" (s) or "250000" (us).
+struct TimeUnit {
+  double per_second;
+  const char* name;
+};
+
+TimeUnit time_unit(const std::vector<const SummaryRow*>& rows) {
+  double largest = 0;
+  for (const SummaryRow* row : rows) {
+    if (row->trials > 0 && std::isfinite(row->wall.median)) {
+      largest = std::max(largest, row->wall.median);
+    }
+  }
+  if (largest >= 1) return {1, "s"};
+  if (largest >= 1e-3) return {1e3, "ms"};
+  return {1e6, "us"};
+}
+
+// A chart against workers on a log2 axis, as all three of a workload's charts are.
+Chart chart(std::string title, std::string y_label) {
+  Chart c;
+  c.title = std::move(title);
+  c.x_label = "workers (log scale)";
+  c.y_label = std::move(y_label);
+  return c;
+}
+
+// One model's curves on the wall-time, speedup and efficiency charts. A point whose trials
+// all failed has no figures: NaN, which render_svg leaves out. The wall time itself is never
+// impossible; the speedup and efficiency drawn from it can be.
+void add_model_curves(const std::string& model, const std::vector<const SummaryRow*>& rows,
+                      const TimeUnit& unit, Chart& wall, Chart& speedup, Chart& efficiency) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  ChartSeries w, s, e;
+  w.name = s.name = e.name = model;
+  for (const SummaryRow* row : rows) {
+    if (row->model != model) continue;
+    const bool ok = row->trials > 0;
+    for (ChartSeries* series : {&w, &s, &e}) {
+      series->x.push_back(row->workers);
+      series->marked.push_back(row->noisy);
+    }
+    w.impossible.push_back(false);
+    s.impossible.push_back(speed_impossible(*row));
+    e.impossible.push_back(speed_impossible(*row));
+    w.y.push_back(ok ? row->wall.median * unit.per_second : nan);
+    s.y.push_back(ok && row->speedup ? *row->speedup : nan);
+    e.y.push_back(ok && row->efficiency ? *row->efficiency * 100 : nan);
+  }
+  wall.series.push_back(std::move(w));
+  speedup.series.push_back(std::move(s));
+  efficiency.series.push_back(std::move(e));
+}
+
+// The three charts of one workload. Models other than serial are curves; serial runs at one
+// worker only, so as a curve it would be a lone dot. On the wall-time chart it is a dashed
+// horizontal "serial" line across the workers axis instead, the level every model should drop
+// below; the speedup and efficiency charts leave it out, since there it is 1× and 100 % by
+// definition.
+Charts workload_charts(const std::string& workload, const std::vector<const SummaryRow*>& rows) {
+  const TimeUnit unit = time_unit(rows);
+  Chart wall =
+      chart(workload + ": median wall time", fmt::format("median wall time ({})", unit.name));
+  Chart speedup = chart(workload + ": speedup", "speedup (×)");
+  Chart efficiency = chart(workload + ": efficiency", "efficiency (%)");
+
+  std::vector<std::string> models;
+  std::vector<int> workers;
+  const SummaryRow* serial = nullptr;
+  for (const SummaryRow* row : rows) {
+    if (std::find(workers.begin(), workers.end(), row->workers) == workers.end()) {
+      workers.push_back(row->workers);
+    }
+    if (row->model == "serial") {
+      if (serial == nullptr && row->trials > 0) serial = row;
+    } else if (std::find(models.begin(), models.end(), row->model) == models.end()) {
+      models.push_back(row->model);
+    }
+  }
+  std::sort(workers.begin(), workers.end());
+  for (const std::string& model : models) {
+    add_model_curves(model, rows, unit, wall, speedup, efficiency);
+  }
+  if (serial != nullptr && !workers.empty()) {
+    const double level = serial->wall.median * unit.per_second;
+    ChartSeries line;
+    line.name = "serial";
+    line.x = {double(workers.front()), double(workers.back())};
+    line.y = {level, level};
+    line.dashed = true;
+    wall.series.push_back(std::move(line));
+  }
+  // The ideal speedup at each worker count, as the analysis set it on that count's rows.
+  ChartSeries ideal;
+  ideal.name = "ideal";
+  ideal.dashed = true;
+  for (const int w : workers) {
+    const auto row = std::find_if(rows.begin(), rows.end(), [&](const SummaryRow* r) {
+      return r->workers == w && r->model != "serial";
+    });
+    if (row == rows.end()) continue;
+    ideal.x.push_back(w);
+    ideal.y.push_back((*row)->ideal);
+  }
+  if (!ideal.x.empty()) speedup.series.push_back(std::move(ideal));
+  return {{std::move(wall), std::move(speedup), std::move(efficiency)}};
+}
+
+TableRow summary_row(const SummaryRow& row) {
+  const std::string css = row.trials == 0       ? "failed"
+                          : row.is_impossible() ? "impossible"
+                          : row.noisy           ? "noisy"
+                                                : "";
+  if (row.trials == 0) {
+    return {{row.model, fmt::format("{}", row.workers), dash, dash, dash, dash, dash, dash,
+             times(row.ideal), dash, note(row)},
+            css};
+  }
+  std::string speedup = dash;
+  if (row.speedup) {
+    speedup = times(*row.speedup);
+    if (row.speedup_ci) {
+      speedup += fmt::format(" [{}, {}]", times(row.speedup_ci->low), times(row.speedup_ci->high));
+    }
+  }
+  return {
+      {row.model, fmt::format("{}", row.workers), format_duration(row.wall.median),
+       fmt::format("[{}, {}]", format_duration(row.wall_ci.low), format_duration(row.wall_ci.high)),
+       fmt::format("{:.1f} %", row.wall.cv * 100), format_duration(row.wall.p90), speedup,
+       row.efficiency ? percent(*row.efficiency) : dash, times(row.ideal),
+       fmt::format("{:.2f}", row.cpu_util), note(row)},
+      css};
+}
+
+TableRow fit_row(const ScalingFit& fit) {
+  if (!fit.fitted()) {
+    return {{fit.model, fmt::format("{}", fit.points), dash, dash, dash, dash, dash, dash,
+             "not fitted: " + fit.refused},
+            ""};
+  }
+  return {{fit.model, fmt::format("{}", fit.points),
+           fmt::format("{:.4f}", fit.amdahl_serial_fraction), fmt::format("{:.3f}", fit.amdahl_r2),
+           fmt::format("{:.3g}", fit.usl_sigma), fmt::format("{:.3g}", fit.usl_kappa),
+           fit.usl_peak_workers ? fmt::format("{:.1f}", *fit.usl_peak_workers) : dash,
+           fmt::format("{:.3f}", fit.usl_r2), ""},
+          ""};
+}
+
+void workload_section(Document& doc, const Analysis& analysis, const std::string& workload) {
+  const auto profile =
+      std::find_if(analysis.workloads.begin(), analysis.workloads.end(),
+                   [&](const WorkloadProfile& p) { return p.workload == workload; });
+  std::vector<const SummaryRow*> rows;
+  for (const SummaryRow& row : analysis.rows) {
+    if (row.workload == workload) rows.push_back(&row);
+  }
+  if (profile != analysis.workloads.end()) {
+    doc.blocks.emplace_back(
+        Heading{2, fmt::format("{} ({})", workload, to_string(profile->bound))});
+    doc.blocks.emplace_back(Paragraph{profile_line(*profile), "", ""});
+  } else {
+    doc.blocks.emplace_back(Heading{2, workload});
+  }
+  doc.blocks.emplace_back(workload_charts(workload, rows));
+  Table table{{"model", "workers", "median", "95 % CI", "CV", "p90", "speedup (95 % CI)",
+               "efficiency", "ideal", "CPU util", "note"},
+              {}};
+  for (const SummaryRow* row : rows) table.rows.push_back(summary_row(*row));
+  doc.blocks.emplace_back(std::move(table));
+
+  Table fits{{"model", "points", "Amdahl serial fraction", "Amdahl R²", "USL σ", "USL κ",
+              "USL peak W*", "USL R²", "note"},
+             {}};
+  for (const ScalingFit& fit : analysis.fits) {
+    if (fit.workload == workload) fits.rows.push_back(fit_row(fit));
+  }
+  if (fits.rows.empty()) return;
+  doc.blocks.emplace_back(Heading{3, "Fits"});
+  doc.blocks.emplace_back(std::move(fits));
+}
+
+void conclusions_section(Document& doc, const std::vector<Conclusion>& conclusions) {
+  doc.blocks.emplace_back(Heading{2, "Conclusions"});
+  List list;
+  if (conclusions.empty())
+    list.items.push_back({"", "None: too few points to say anything.", false});
+  for (const Conclusion& conclusion : conclusions) {
+    list.items.push_back({conclusion.workload, conclusion.text, true});
+  }
+  doc.blocks.emplace_back(std::move(list));
+}
+
+}  // namespace
+
+void environment_section(Document& doc, const nlohmann::json& env) {
+  doc.blocks.emplace_back(Heading{2, "Environment"});
+  List list;
+  list.items.push_back(item("CPU", field_text(env, "cpu_model")));
+  list.items.push_back(item(
+      "Cores", fmt::format("{} logical, {} physical, {} usable", field_text(env, "logical_cores"),
+                           field_text(env, "physical_cores"), field_text(env, "usable_cores"))));
+  list.items.push_back(item("Governor", field_text(env, "governor")));
+  list.items.push_back(item("Load average (1 min)", field_text(env, "load_avg_1m")));
+  list.items.push_back(item("Kernel", field_text(env, "kernel")));
+  list.items.push_back(item("Compiler", field_text(env, "compiler")));
+  list.items.push_back(item("Build type", field_text(env, "build_type")));
+  if (const std::string runtimes = runtimes_text(env); !runtimes.empty()) {
+    list.items.push_back(item("Embedded runtimes", runtimes));
+  }
+  list.items.push_back(item("scalelab version", field_text(env, "scalelab_version")));
+  doc.blocks.emplace_back(std::move(list));
+}
+
+void warnings_section(Document& doc, const std::vector<std::string>& warnings) {
+  if (warnings.empty()) return;
+  doc.blocks.emplace_back(Heading{2, "Warnings"});
+  List list{{}, "warnings"};
+  for (const auto& warning : warnings) list.items.push_back({"", warning, false});
+  doc.blocks.emplace_back(std::move(list));
+}
+
+Document run_document(const AnalysedRun& input) {
+  Document doc{"scalelab report", {}};
+  run_section(doc, input);
+  environment_section(doc, input.environment);
+  warnings_section(doc, input.warnings);
+  const std::vector<std::string> workloads = workload_order(input.analysis);
+  if (workloads.empty()) doc.blocks.emplace_back(Paragraph{"No trials on record.", "", ""});
+  for (const auto& workload : workloads) workload_section(doc, input.analysis, workload);
+  conclusions_section(doc, input.analysis.conclusions);
+  return doc;
+}
+
+}  // namespace scalelab::detail
