@@ -7,11 +7,14 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <stop_token>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "scalelab/error.hpp"
 #include "scalelab/granularity.hpp"
+#include "scalelab/session.hpp"
 #include "support/helpers.hpp"
 
 namespace {
@@ -138,10 +141,14 @@ TEST(GranularitySweep, ThreadsAtTwoWorkersGiveOnePointPerSizeLargestFirst) {
     EXPECT_EQ(p.task_s, seen[i]);
     EXPECT_EQ(p.tasks, granularity_tasks(sizes[i], options.min_batch, 2));
     EXPECT_EQ(p.error, "");
-    EXPECT_EQ(p.serial_samples.size(), 2u);
-    EXPECT_EQ(p.parallel_samples.size(), 2u);
-    EXPECT_EQ(p.serial.n, 2u);
-    EXPECT_EQ(p.parallel.n, 2u);
+    // One sample a repeat, less any disturbed trial whose point has undisturbed ones
+    // (trials_in_figures): a loaded machine may disturb some.
+    EXPECT_GE(p.serial_samples.size(), 1u);
+    EXPECT_LE(p.serial_samples.size(), 2u);
+    EXPECT_GE(p.parallel_samples.size(), 1u);
+    EXPECT_LE(p.parallel_samples.size(), 2u);
+    EXPECT_EQ(p.serial.n, p.serial_samples.size());
+    EXPECT_EQ(p.parallel.n, p.parallel_samples.size());
     EXPECT_GT(p.serial.median, 0);
     EXPECT_GT(p.parallel.median, 0);
     // The figures follow from the samples, whatever the timings were.
@@ -254,5 +261,67 @@ TEST(GranularityOptionsCheck, PythonUnderGilIsRefused) {
   EXPECT_TRUE(throws_naming([&] { scalelab::validate(options); }, "--model"));
 }
 #endif
+
+TEST(GranularityOptionsRecord, RoundTripsThroughItsJson) {
+  GranularityOptions options = small_sweep("processes", 3);
+  options.iters_per_s = 1.5e8;
+  options.threshold = 0.7;
+  options.warmup = false;
+  options.rerun_disturbed = 0;
+  options.model_options.params = nlohmann::json{{"start_method", "spawn"}};
+  const auto back = scalelab::granularity_options_from_json(scalelab::to_json(options));
+  EXPECT_EQ(scalelab::to_json(back), scalelab::to_json(options));
+  EXPECT_EQ(back.sizes, options.sizes);
+  EXPECT_EQ(back.min_batch, options.min_batch);
+  auto damaged = scalelab::to_json(options);
+  damaged.erase("sizes_s");
+  EXPECT_TRUE(throws_naming([&] { scalelab::granularity_options_from_json(damaged); },
+                            "granularity spec is damaged"));
+}
+
+class GranularitySessionTest : public scalelab::testing::ScratchDirTest {};
+
+TEST_F(GranularitySessionTest, RecordsEveryTrialAndItsRecordsGiveTheSameResult) {
+  GranularityOptions options = small_sweep("threads", 2);
+  options.iters_per_s = 1e8;
+  options.rerun_disturbed = 0;
+  std::vector<double> told;
+  const auto g = scalelab::run_granularity_session(
+      options, dir_ / "out", {}, [&](const GranularityPoint& p) { told.push_back(p.task_s); });
+  EXPECT_EQ(told, (std::vector<double>{2e-3, 200e-6, 20e-6}));
+  EXPECT_FALSE(g.session.interrupted());
+  EXPECT_EQ(g.session.planned_trials, 3u * 2);
+  EXPECT_EQ(g.session.recorded_trials, 3u * 2);
+  ASSERT_EQ(g.analysis.result.points.size(), 3u);
+
+  const auto recorded = scalelab::read_records(dir_ / "out");
+  EXPECT_EQ(recorded.header.kind, "granularity");
+  const auto again = scalelab::analyze_granularity(recorded);
+  EXPECT_EQ(scalelab::to_json(again.result), scalelab::to_json(g.analysis.result));
+  // A sweep's records are not a granularity sweep's, and the other way round.
+  EXPECT_THROW(scalelab::resume_session(dir_ / "out", {}), scalelab::Error);
+}
+
+TEST_F(GranularitySessionTest, AStopEndsTheSweepAndResumingFinishesIt) {
+  GranularityOptions options = small_sweep("threads", 2);
+  options.iters_per_s = 1e8;
+  options.rerun_disturbed = 0;
+  std::stop_source stop;
+  scalelab::SessionObserver observer;
+  observer.stop = stop.get_token();
+  std::size_t counted = 0;
+  observer.on_trial = [&](const scalelab::Trial& t, std::size_t, std::size_t) {
+    if (!t.warmup() && ++counted == 3) stop.request_stop();
+  };
+  const auto first = scalelab::run_granularity_session(options, dir_ / "out", observer);
+  EXPECT_TRUE(first.session.interrupted());
+  EXPECT_EQ(first.session.recorded_trials, 3u);
+  EXPECT_TRUE(first.analysis.interrupted);
+  const auto second = scalelab::resume_granularity_session(dir_ / "out", {});
+  EXPECT_FALSE(second.session.interrupted());
+  EXPECT_EQ(second.session.recorded_trials, 6u);
+  EXPECT_FALSE(second.analysis.interrupted);
+  EXPECT_EQ(second.analysis.result.points.size(), 3u);
+}
 
 }  // namespace

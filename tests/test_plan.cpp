@@ -197,7 +197,13 @@ TEST(PlanMake, TrialCountIsWorkloadsTimesWorkerListsTimesRepeat) {
   // Per workload: serial 1 + threads, processes, async × 3 worker counts = 10 points.
   EXPECT_EQ(plan.counted(), 2u * (1 + 3 * 3) * 3);
   EXPECT_EQ(plan.trials.size() - plan.counted(), 2u * (1 + 3 * 3));
-  EXPECT_EQ(plan.workloads, resolved(spec));
+  const auto specs = resolved(spec);
+  ASSERT_EQ(plan.workloads.size(), specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    EXPECT_EQ(plan.workloads[i].spec, specs[i]);
+    EXPECT_EQ(plan.workloads[i].tasks, spec.tasks);
+    EXPECT_TRUE(plan.workloads[i].point.empty());
+  }
 }
 
 TEST(PlanMake, SerialRunsOnlyAtOneWorker) {

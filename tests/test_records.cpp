@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scalelab/analysis.hpp"
 #include "scalelab/error.hpp"
 #include "scalelab/records.hpp"
 #include "scalelab/trial.hpp"
@@ -407,6 +408,29 @@ TEST(ReadRecords, ParsesTheHeaderAndCountedTrialsSkippingWarmUps) {
   EXPECT_EQ(run.trials[1].model, "threads");
   EXPECT_TRUE(run.warnings.empty());
   EXPECT_FALSE(run.interrupted);
+}
+
+TEST(ReadRecords, ReranAttemptsOfOneTrialDoNotMakeUpForAMissingOne) {
+  // Two planned trials, one on record twice (a disturbed attempt and its rerun): interrupted.
+  auto first = sample_trial("serial", 1, 0);
+  first.disturbed = true;
+  auto rerun = sample_trial("serial", 1, 0);
+  rerun.attempt = 1;
+  const auto run = scalelab::parse_records(header_line(2) + trial_line(first) + trial_line(rerun),
+                                           "results.jsonl");
+  ASSERT_EQ(run.trials.size(), 2u);
+  EXPECT_EQ(scalelab::planned_on_record(run.trials), 1u);
+  EXPECT_TRUE(run.interrupted);
+  EXPECT_EQ(scalelab::analyze_run(run).recorded_trials, 1u);
+}
+
+TEST(ReadRecords, TrialsOfTheSameRepeatAtDifferentPointsAreDifferentTrials) {
+  auto small = sample_trial("serial", 1, 0);
+  small.point = {{"task_s", 0.001}};
+  auto large = sample_trial("serial", 1, 0);
+  large.point = {{"task_s", 0.01}};
+  EXPECT_EQ(scalelab::planned_on_record({small, large}), 2u);
+  EXPECT_EQ(scalelab::trial_from_json(scalelab::to_json(small)).point, small.point);
 }
 
 TEST(ReadRecords, ATornLastLineIsSkippedWithAWarning) {

@@ -30,7 +30,7 @@ scalelab::RecordedRun recorded_run(const scalelab::Spec& spec, std::size_t trial
     if (p.warmup()) continue;
     if (run.trials.size() == trials_done) break;
     scalelab::Trial t;
-    t.workload = plan.workloads[p.workload].name;
+    t.workload = plan.workloads[p.workload].spec.name;
     t.model = p.model;
     t.workers = p.workers;
     t.repeat = p.repeat;
@@ -44,7 +44,8 @@ using Key = std::tuple<std::string, std::string, int, int>;
 std::set<Key> counted_keys(const scalelab::Plan& plan) {
   std::set<Key> keys;
   for (const auto& t : plan.trials) {
-    if (!t.warmup()) keys.insert({plan.workloads[t.workload].name, t.model, t.workers, t.repeat});
+    if (!t.warmup())
+      keys.insert({plan.workloads[t.workload].spec.name, t.model, t.workers, t.repeat});
   }
   return keys;
 }
@@ -136,7 +137,7 @@ TEST(Resume, TheRemainingTrialsKeepThePlansOrder) {
   std::vector<Key> remaining;
   for (const auto& t : resumption.plan.trials) {
     if (!t.warmup()) {
-      remaining.emplace_back(resumption.plan.workloads[t.workload].name, t.model, t.workers,
+      remaining.emplace_back(resumption.plan.workloads[t.workload].spec.name, t.model, t.workers,
                              t.repeat);
     }
   }

@@ -216,14 +216,8 @@ Analysis analyze(const std::vector<Trial>& trials, const std::vector<std::string
                  const std::vector<std::string>& model_order, const AnalysisOptions& options);
 
 /// One recorded run, analysed: what every report and results.json show.
-struct AnalysedRun {
-  nlohmann::json environment;         ///< the record header's environment
-  nlohmann::json spec;                ///< the record header's spec
-  Analysis analysis;                  ///< computed once by analyze()
-  std::vector<std::string> warnings;  ///< environment and record warnings, one sentence each
-  bool interrupted = false;           ///< the run was stopped before its plan finished
-  std::size_t planned_trials = 0;     ///< counted trials the plan had
-  std::size_t recorded_trials = 0;    ///< counted trials on record
+struct AnalysedRun : RecordFacts {
+  Analysis analysis;  ///< computed once by analyze()
 };
 
 /// Analyses a recorded run: workload and model order from its spec, cores from its

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -17,6 +18,9 @@
 
 #include "scalelab/analysis.hpp"
 #include "scalelab/model.hpp"
+#include "scalelab/plan.hpp"
+#include "scalelab/records.hpp"
+#include "scalelab/session.hpp"
 
 namespace scalelab {
 
@@ -42,6 +46,7 @@ struct GranularityOptions {
   /// calibrator). Passing an earlier run's value reproduces its task sizes.
   double iters_per_s = 0;
   ModelOptions model_options;  ///< start method, switch interval, …
+  int rerun_disturbed = 2;     ///< reruns of a disturbed trial (Spec::rerun_disturbed)
 };
 
 /// One task size's measurements.
@@ -101,5 +106,65 @@ GranularityResult run_granularity(
 /// The sweep as JSON: the settings, each point (sizes and wall times in seconds), and
 /// smallest_efficient_task_s (null when none).
 nlohmann::json to_json(const GranularityResult& result);
+
+/// A sweep decided before its first trial: the options with W and the loop's speed resolved,
+/// and one plan whose workloads are the task sizes, largest first (each entry's point is
+/// {"task_s": size}), with each size's trials in the order they run.
+struct GranularityPlan {
+  GranularityOptions options;  ///< workers > 0 and iters_per_s > 0: nothing left to measure
+  int cores = 1;               ///< usable cores of the machine it was planned on
+  double measured_s = 0;       ///< how long calibration took; 0 when the speed was given
+  Plan plan;                   ///< what run_sweep runs
+};
+
+/// Checks the options, measures the loop (unless iters_per_s is given) and plans the sweep.
+/// Throws Error on bad options.
+GranularityPlan plan_granularity(const GranularityOptions& options);
+
+/// The options as recorded (the header's spec of a granularity run), and back; the latter
+/// throws Error naming the field that is missing or wrong.
+nlohmann::json to_json(const GranularityOptions& options);
+GranularityOptions granularity_options_from_json(const nlohmann::json& json);
+
+/// The sweep's points from its counted trials (each with its point's task_s): per size, the
+/// serial and parallel samples in record order (trials_in_figures: one per repeat, undisturbed
+/// preferred), their statistics, speedup, efficiency and its CI, and the first failure.
+GranularityResult granularity_result(const GranularityPlan& plan, const std::vector<Trial>& trials);
+
+/// A granularity sweep read back from its records and analysed: what its report shows.
+/// Its spec is to_json(GranularityOptions).
+struct AnalysedGranularity : RecordFacts {
+  GranularityResult result;  ///< the points, from the trials on record
+};
+
+/// A recorded granularity sweep analysed: its plan from the header (nothing measured again),
+/// its points from the trials on record. Throws Error when the records are not of one.
+AnalysedGranularity analyze_granularity(const RecordedRun& run);
+
+/// The sweep's answer in one sentence, with the figures it rests on: "threads at 2 workers:
+/// tasks down to 100us reach 50 % efficiency (71 %); at 30us it fell to 38 % — below about
+/// 100us overhead dominates".
+std::string granularity_verdict(const GranularityResult& result);
+
+/// A granularity session's end: how it ran, and its analysis as its files show it.
+struct GranularitySession {
+  SessionResult session;         ///< stop, failures and trial counts, as for a sweep
+  AnalysedGranularity analysis;  ///< empty when the session stopped before its first trial
+};
+
+/// Runs the sweep into `folder` as a run goes (session.hpp): header (kind "granularity"),
+/// every trial with its point's task_s, end line, then results.csv, results.json, report.md
+/// and report.html from the records. `on_point` is called as each size is done. Throws Error
+/// on bad options, before anything is written.
+GranularitySession run_granularity_session(
+    const GranularityOptions& options, const std::filesystem::path& folder,
+    const SessionObserver& observer,
+    const std::function<void(const GranularityPoint&)>& on_point = {});
+
+/// Continues a recorded granularity sweep: the trials not on record, then its files again.
+/// Throws Error when the records cannot be continued.
+GranularitySession resume_granularity_session(
+    const std::filesystem::path& folder, const SessionObserver& observer,
+    const std::function<void(const GranularityPoint&)>& on_point = {});
 
 }  // namespace scalelab

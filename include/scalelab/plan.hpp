@@ -80,15 +80,23 @@ struct PlannedTrial {
   bool warmup() const { return repeat < 0; }  ///< whether this is the uncounted warm-up
 };
 
+/// One workload of a plan as its trials run it.
+struct PlannedWorkload {
+  WorkloadSpec spec;      ///< resolved: cpu iterations known
+  std::size_t tasks = 0;  ///< tasks per trial
+  /// What tells this entry apart from others of the same workload, recorded with each of its
+  /// trials (Trial::point): a granularity sweep's {"task_s": 0.001}; empty when nothing does.
+  nlohmann::json point = nlohmann::json::object();
+};
+
 /// A spec expanded into trials, in the (shuffled) order they will run, with everything the
 /// runner needs: run_sweep takes a plan and nothing else.
 struct Plan {
-  std::vector<WorkloadSpec> workloads;  ///< resolved: cpu iterations known
-  std::vector<PlannedTrial> trials;     ///< warm-ups directly precede their group's first trial
+  std::vector<PlannedWorkload> workloads;  ///< what PlannedTrial::workload indexes
+  std::vector<PlannedTrial> trials;        ///< warm-ups directly precede their group's first trial
   /// (workload, model) pairs left out because the workload cannot run under the model, with
   /// the reason: "python under gil: …".
   std::vector<std::string> skipped;
-  std::size_t tasks = 32;  ///< tasks per trial (Spec::tasks)
   /// Longest one trial's batch may run; 0: default_trial_timeout (Spec::trial_timeout).
   std::chrono::nanoseconds trial_timeout{0};
   int rerun_disturbed = 2;      ///< reruns of a disturbed trial (Spec::rerun_disturbed)

@@ -89,10 +89,28 @@ class RecordWriter {
 /// A run read back from its records.
 struct RecordedRun {
   RunHeader header;                   ///< the header line: spec, environment, calibration, …
-  std::vector<Trial> trials;          ///< counted trials, in the order they ran
+  std::vector<Trial> trials;          ///< counted trials, every attempt, in the order they ran
   std::vector<std::string> warnings;  ///< lines skipped (torn last line, unreadable), one each
   bool interrupted = false;  ///< fewer trials than the header planned, or marked interrupted
 };
+
+/// What every report of a recorded run says besides its figures.
+struct RecordFacts {
+  nlohmann::json spec;                ///< the record header's spec
+  nlohmann::json environment;         ///< the record header's environment
+  std::vector<std::string> warnings;  ///< environment and record warnings, one sentence each
+  bool interrupted = false;           ///< the run was stopped before its plan finished
+  std::size_t planned_trials = 0;     ///< counted trials the plan had
+  std::size_t recorded_trials = 0;    ///< planned trials on record (planned_on_record)
+};
+
+/// The facts of `run`: its header's spec and environment, the environment's warnings then
+/// the records', and how many of its planned trials are on record.
+RecordFacts record_facts(const RecordedRun& run);
+
+/// How many planned trials `trials` hold: each (workload, point, model, workers, repeat) once,
+/// however many attempts (reruns of a disturbed trial) it has on record.
+std::size_t planned_on_record(const std::vector<Trial>& trials);
 
 /// Parses the text of a results.jsonl (a header line, then one trial a line). A torn or
 /// unreadable line is skipped with a warning; `source` names the file in messages. Throws Error

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scalelab/analysis.hpp"
+#include "scalelab/granularity.hpp"
 #include "scalelab/records.hpp"
 
 namespace scalelab {
@@ -61,5 +62,17 @@ nlohmann::json results_json(const RecordedRun& run, const AnalysedRun& input);
 
 /// Writes report.md and report.html into `dir` (each atomically).
 void write_reports(const std::filesystem::path& dir, const AnalysedRun& input);
+
+/// A granularity sweep's report.md and report.html: its settings, the environment, charts of
+/// efficiency and speedup against task size, one row per size, and the verdict.
+std::string render_markdown(const AnalysedGranularity& input);
+std::string render_html(const AnalysedGranularity& input);
+
+/// A granularity sweep's results.json: to_json(GranularityResult), with kind, environment,
+/// spec, interrupted, planned_trials, warnings, the verdict and every trial.
+nlohmann::json results_json(const RecordedRun& run, const AnalysedGranularity& input);
+
+/// Writes a granularity sweep's report.md and report.html into `dir` (each atomically).
+void write_reports(const std::filesystem::path& dir, const AnalysedGranularity& input);
 
 }  // namespace scalelab

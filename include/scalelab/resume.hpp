@@ -16,8 +16,8 @@ namespace scalelab {
 /// Inverse of to_json(Spec); throws Error naming the field that is missing or wrong.
 Spec spec_from_json(const nlohmann::json& json);
 
-/// The trials of `plan` not in `recorded` (same workload, model, workers and repeat), in plan
-/// order. With `warmup`, each group that still has trials gets its warm-up again right before
+/// The trials of `plan` not in `recorded` (same workload, point, model, workers and repeat), in
+/// plan order. With `warmup`, each group that still has trials gets its warm-up again right before
 /// its first remaining trial: the resumed process starts cold.
 Plan remaining_plan(const Plan& plan, const std::vector<Trial>& recorded, bool warmup);
 

@@ -63,8 +63,12 @@ struct SessionResult {
   /// One line per failed trial ("cpu threads workers=2 repeat 1: …"), then one per workload
   /// whose trials were not run ("python (6 trials): not run: …").
   std::vector<std::string> failures;
-  std::size_t failed_trials = 0;  ///< trials those lines stand for
-  AnalysedRun analysis;           ///< the analysis of the records on disk, as the files show
+  std::size_t failed_trials = 0;    ///< trials those lines stand for
+  std::size_t planned_trials = 0;   ///< counted trials of the whole plan
+  std::size_t recorded_trials = 0;  ///< of those, on record now
+  /// A sweep's analysis of the records on disk, as its files show it (run_session and
+  /// resume_session; a granularity session's is in GranularitySession).
+  AnalysedRun analysis;
   bool interrupted() const { return run.end != RunEnd::completed; }  ///< the plan did not finish
 };
 

@@ -56,6 +56,9 @@ struct Trial {
   /// 0 for the first run of a planned trial; 1, 2, … for its reruns after a disturbed attempt
   /// (every attempt is on record, each with the same workload, model, workers and repeat).
   int attempt = 0;
+  /// The values that tell this trial's point apart from others of the same workload, model
+  /// and workers (a granularity sweep's {"task_s": 0.001}); an empty object when none do.
+  nlohmann::json point = nlohmann::json::object();
 
   bool failed() const { return !error.empty(); }  ///< whether the trial failed
   bool warmup() const { return repeat < 0; }      ///< an uncounted warm-up trial
@@ -66,6 +69,10 @@ struct Trial {
     return window > 0 ? (user_s + sys_s) / window : 0;
   }
 };
+
+/// A trial's point as text for messages: each value, a duration (a field ending in "_s") in
+/// its own words — {"task_s": 0.001} reads "task=1ms"; empty for an empty point.
+std::string point_text(const nlohmann::json& point);
 
 /// Whether another process took the CPUs `t` needed: at most one worker a usable core, yet its
 /// threads waited for a CPU (run_delay_s + steal_s) more than 5 % of the CPU time they used,

@@ -7,7 +7,7 @@ time $S run --workload cpu,io --model serial,threads,processes,async,gil --seed 
 $S report $OUT/run --out $OUT/again -q > /dev/null 2>&1; cmp $OUT/run/report.md $OUT/again/report.md && echo "report.md identical" >> $OUT/run.txt
 time $S run --workload cpu --model serial,threads,processes,gil --workers 1,2,4,8,12,16,24,32 --cpu-work 5ms --tasks 96 --repeat 5 --seed 2 --out $OUT/usl -q > $OUT/usl.txt 2> $OUT/usl.err
 for m in threads processes async; do
-  timeout 100 $S granularity --model $m --seed 1 --out $OUT/gran-$m.json -q > $OUT/gran-$m.txt 2>&1
+  timeout 100 $S granularity --model $m --seed 1 --out $OUT/gran-$m -q > $OUT/gran-$m.txt 2>&1
 done
 rm -rf $OUT/again
 cd $OUT && tar czf figures.tgz --remove-files machine.txt run.txt run.err usl.txt usl.err gran-* run usl && ls -la $OUT

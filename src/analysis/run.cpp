@@ -36,8 +36,7 @@ T number_or(const nlohmann::json& json, const char* key, T fallback) {
 
 AnalysedRun analyze_run(const RecordedRun& run) {
   AnalysedRun result;
-  result.spec = run.header.spec;
-  result.environment = run.header.environment;
+  static_cast<RecordFacts&>(result) = record_facts(run);
   AnalysisOptions options;
   // The figures are about the machine that ran the trials, and the bootstrap is seeded by the
   // run's own seed: the same records always give the same report.
@@ -47,11 +46,6 @@ AnalysedRun analyze_run(const RecordedRun& run) {
   options.seed = number_or<std::uint64_t>(result.spec, "seed", 0);
   result.analysis = analyze(run.trials, string_list(result.spec, "workloads"),
                             string_list(result.spec, "models"), options);
-  result.warnings = environment_warnings(result.environment);
-  for (const auto& w : run.warnings) result.warnings.push_back(w);
-  result.interrupted = run.interrupted;
-  result.planned_trials = run.header.planned_trials.value_or(run.trials.size());
-  result.recorded_trials = run.trials.size();
   return result;
 }
 

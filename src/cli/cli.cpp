@@ -146,7 +146,7 @@ CLI::App* add_granularity(CLI::App& app, GranularityArgs& a,
       "granularity",
       "sweep the task size down (10ms to 1us) for one model at W = cores and report the "
       "smallest size that still reaches 50 % efficiency: below it, overhead dominates");
-  g->add_option("--model", a.model, "the model to measure")->required();
+  g->add_option("--model", a.model, "the model to measure (required)");
   g->add_option("--workload", a.workload,
                 "cpu, or python (the seed's loop in CPython) when built with it")
       ->default_str(a.workload);
@@ -162,16 +162,24 @@ CLI::App* add_granularity(CLI::App& app, GranularityArgs& a,
       ->default_str(a.threshold);
   g->add_option("--seed", a.seed, "seed for the bootstrap CIs")->default_str(a.seed);
   add_param_flags(g, a.params, declared, true);  // the models' own
-  g->add_option("--out", a.out, "also write the sweep as JSON here");
+  g->add_option("--out", a.out, "results folder (default: results/<UTC time>/)");
+  g->add_option("--resume", a.resume,
+                "continue the interrupted sweep in this results folder: its recorded settings and "
+                "task sizes, only the trials not on record (give no other flags)");
+  g->add_flag("--force", a.force,
+              "replace the results in an existing --out folder (only the files a run writes)");
+  g->add_option("--rerun-disturbed", a.rerun_disturbed,
+                "run a disturbed trial again, up to this many times (as for run)")
+      ->default_str(a.rerun_disturbed);
   g->add_flag("--no-warmup", a.no_warmup, "skip the uncounted warm-up trials per size");
   g->add_flag("-q,--quiet", a.quiet, "no notes on stderr");
   return g;
 }
 
-// `run --resume DIR`: the spec comes from the records, so a flag given beside --resume would
-// be ignored; refuse it instead.
-void check_resume_alone(const CLI::App* run) {
-  for (const auto* option : run->get_options()) {
+// `run --resume DIR` (or granularity's): the spec comes from the records, so a flag given
+// beside --resume would be ignored; refuse it instead.
+void check_resume_alone(const CLI::App* command) {
+  for (const auto* option : command->get_options()) {
     const std::string& name = option->get_name();
     if (option->count() > 0 && name != "--resume" && name != "--quiet" && name != "-q,--quiet" &&
         name != "--help") {
@@ -189,6 +197,85 @@ std::vector<const char*> with_default_subcommand(int argc, const char* const* ar
     args.insert(args.begin() + 1, "run");
   }
   return args;
+}
+
+// Every subcommand, and where its flags' values go.
+struct Commands {
+  RunOptions run_options;
+  GranularityArgs granularity_args;
+  std::string report_results, report_out, compare_a, compare_b;
+  bool report_quiet = false;
+  CLI::App *run = nullptr, *list = nullptr, *env = nullptr, *report = nullptr,
+           *granularity = nullptr, *compare = nullptr;
+};
+
+void add_commands(CLI::App& app, Commands& c, const std::vector<DeclaredParam>& declared) {
+  c.run = add_run(app, c.run_options, declared);
+  c.list = app.add_subcommand("list", "every model and workload, with the flags each takes");
+  c.env = app.add_subcommand("env", "print the environment scalelab records, as JSON");
+  c.report = app.add_subcommand(
+      "report", "analyse a saved run again and write report.md and report.html (no re-run)");
+  c.report->add_option("RESULTS", c.report_results, "a results folder, or its results.jsonl")
+      ->required();
+  c.report->add_option("--out", c.report_out,
+                       "folder for the reports (default: the results folder)");
+  c.report->add_flag("-q,--quiet", c.report_quiet, "no notes on stderr; tables only");
+  c.granularity = add_granularity(app, c.granularity_args, declared);
+  c.compare = app.add_subcommand(
+      "compare",
+      "compare two saved runs point by point: ratio of medians with its 95 % CI and a "
+      "Mann-Whitney U verdict (faster, slower, no significant difference)");
+  c.compare->add_option("A", c.compare_a, "the first run: a results folder or results.jsonl")
+      ->required();
+  c.compare->add_option("B", c.compare_b, "the second run, compared against A")->required();
+}
+
+int granularity(Commands& c, std::ostream& out, std::ostream& err, bool* hung) {
+  GranularityArgs& a = c.granularity_args;
+  if (c.granularity->count("--resume") > 0) {
+    check_resume_alone(c.granularity);
+    return granularity_resume_command(a.resume, !a.quiet, out, err, hung);
+  }
+  if (c.granularity->count("--model") == 0) {
+    throw Error("--model: required; name the model to measure, like threads or processes");
+  }
+  a.workers_given = c.granularity->count("--workers") > 0;
+  a.sizes_given = c.granularity->count("--sizes") > 0;
+  a.out_given = c.granularity->count("--out") > 0;
+  a.params_given = given_params(c.granularity, a.params);
+  return granularity_command(a, out, err, hung);
+}
+
+// The parsed command line, run. Bad input (Error) is one line and exit 2; anything else that
+// goes wrong is one line and exit 1.
+int dispatch(Commands& c, std::ostream& out, std::ostream& err, bool* hung) {
+  try {
+    if (c.list->parsed()) {
+      list_command(out);
+      return 0;
+    }
+    if (c.env->parsed()) {
+      out << collect_environment().dump(2) << "\n";
+      return 0;
+    }
+    if (c.granularity->parsed()) return granularity(c, out, err, hung);
+    if (c.report->parsed()) {
+      return report_command(c.report_results, c.report_out, c.report_quiet, out, err);
+    }
+    if (c.compare->parsed()) return compare_command(c.compare_a, c.compare_b, out, err);
+    note_given(c.run, c.run_options);
+    if (c.run->count("--resume") > 0) {
+      check_resume_alone(c.run);
+      return resume_command(c.run_options.resume, !c.run_options.quiet, out, err, hung);
+    }
+    return run_command(c.run_options, out, err, hung);
+  } catch (const Error& e) {
+    err << "scalelab: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    err << "scalelab: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace
@@ -210,29 +297,8 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     err << "scalelab: " << e.what() << "\n";
     return 2;
   }
-  RunOptions options;
-  auto* run = add_run(app, options, declared);
-  auto* list = app.add_subcommand("list", "every model and workload, with the flags each takes");
-  auto* env = app.add_subcommand("env", "print the environment scalelab records, as JSON");
-  std::string report_results, report_out;
-  bool report_quiet = false;
-  auto* report = app.add_subcommand(
-      "report", "analyse a saved run again and write report.md and report.html (no re-run)");
-  report->add_option("RESULTS", report_results, "a results folder, or its results.jsonl")
-      ->required();
-  report->add_option("--out", report_out, "folder for the reports (default: the results folder)");
-  report->add_flag("-q,--quiet", report_quiet, "no notes on stderr; tables only");
-  GranularityArgs granularity_args;
-  auto* granularity = add_granularity(app, granularity_args, declared);
-  std::string compare_a, compare_b;
-  auto* compare = app.add_subcommand(
-      "compare",
-      "compare two saved runs point by point: ratio of medians with its 95 % CI and a "
-      "Mann-Whitney U verdict (faster, slower, no significant difference)");
-  compare->add_option("A", compare_a, "the first run: a results folder or results.jsonl")
-      ->required();
-  compare->add_option("B", compare_b, "the second run, compared against A")->required();
-
+  Commands commands;
+  add_commands(app, commands, declared);
   std::vector<const char*> args = with_default_subcommand(argc, argv);
   try {
     app.parse(static_cast<int>(args.size()), args.data());
@@ -242,37 +308,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     err << "scalelab: " << e.what() << " (see scalelab --help)\n";
     return 2;
   }
-  try {
-    if (list->parsed()) {
-      list_command(out);
-      return 0;
-    }
-    if (env->parsed()) {
-      out << collect_environment().dump(2) << "\n";
-      return 0;
-    }
-    if (granularity->parsed()) {
-      granularity_args.workers_given = granularity->count("--workers") > 0;
-      granularity_args.sizes_given = granularity->count("--sizes") > 0;
-      granularity_args.out_given = granularity->count("--out") > 0;
-      granularity_args.params_given = given_params(granularity, granularity_args.params);
-      return granularity_command(granularity_args, out, err);
-    }
-    if (report->parsed()) return report_command(report_results, report_out, report_quiet, out, err);
-    if (compare->parsed()) return compare_command(compare_a, compare_b, out, err);
-    note_given(run, options);
-    if (run->count("--resume") > 0) {
-      check_resume_alone(run);
-      return resume_command(options.resume, !options.quiet, out, err, hung);
-    }
-    return run_command(options, out, err, hung);
-  } catch (const Error& e) {
-    err << "scalelab: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    err << "scalelab: " << e.what() << "\n";
-    return 1;
-  }
+  return dispatch(commands, out, err, hung);
 }
 
 int run(int argc, char** argv) {

@@ -56,8 +56,9 @@ struct RunOptions {
 // What `scalelab granularity` was given, before it is checked.
 struct GranularityArgs {
   std::string model, workload = "cpu", workers, sizes, repeat = "3", min_batch = "200ms",
-                     threshold = "0.5", seed = "0", out;
-  bool no_warmup = false, quiet = false, workers_given = false, sizes_given = false,
+                     threshold = "0.5", seed = "0", out, rerun_disturbed = "2";
+  std::string resume;  // continue the sweep in this results folder
+  bool no_warmup = false, quiet = false, force = false, workers_given = false, sizes_given = false,
        out_given = false;
   // The models' parameters, as for run (RunOptions::params).
   std::map<std::string, std::string> params;
@@ -76,7 +77,10 @@ int report_command(const std::string& results, const std::string& out_dir, bool 
 int compare_command(const std::string& a, const std::string& b, std::ostream& out,
                     std::ostream& err);
 /// `scalelab granularity --model M`.
-int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostream& err);
+int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostream& err, bool* hung);
+/// `scalelab granularity --resume DIR`.
+int granularity_resume_command(const std::string& folder, bool chatty, std::ostream& out,
+                               std::ostream& err, bool* hung);
 
 /// The conclusions under the tables: "Conclusions" and one "  - " line each.
 void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclusions);

@@ -1,53 +1,23 @@
-// `scalelab granularity`: the smallest task size a model still runs efficiently.
-
-#include <sched.h>
-#include <unistd.h>
-
-#include <pthread.h>
-
-#include <sched.h>
-#include <unistd.h>
-
-#include <pthread.h>
+// `scalelab granularity`: the smallest task size a model still runs efficiently, run into a
+// results folder like any run (records, resume, report).
 
 #include <algorithm>
-#include <atomic>
-#include <cctype>
-#include <cmath>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <iostream>
-#include <limits>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <set>
-#include <stop_token>
-#include <thread>
-
-#include <chrono>
-#include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <random>
+#include <limits>
 #include <string>
-#include <vector>
 
 #include <fmt/format.h>
-#include <CLI/CLI.hpp>
-
-#include "scalelab/scalelab.hpp"
-#include "support/json_field.hpp"
 
 #include "cli/commands.hpp"
+#include "cli/console.hpp"
+#include "cli/signals.hpp"
+#include "scalelab/scalelab.hpp"
 
 namespace scalelab::cli {
 namespace fs = std::filesystem;
+namespace {
 
-// `scalelab granularity --model M`: the smallest task size at which M still reaches the
-// threshold efficiency at W = cores.
-int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostream& err) {
+GranularityOptions make_options(const GranularityArgs& a) {
   GranularityOptions options;
   options.model = a.model;
   options.workload = a.workload;
@@ -66,75 +36,99 @@ int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostrea
   options.seed = static_cast<std::uint64_t>(
       parse_count(a.seed, "--seed", 0, std::numeric_limits<std::int64_t>::max()));
   options.warmup = !a.no_warmup;
+  options.rerun_disturbed =
+      static_cast<int>(parse_count(a.rerun_disturbed, "--rerun-disturbed", 0, 100));
   const ParamValues given = parse_typed(a.params, a.params_given);
   check_taken(given, {}, {"serial", options.model});
   options.model_options.params = with_defaults(
       params_only(params_of(declared_params(), {}, {"serial", options.model})), given);
-  if (a.out_given && a.out.empty()) throw Error("--out: empty; give a file name");
   validate(options);
+  return options;
+}
 
-  const int workers = options.workers > 0 ? options.workers : usable_cores();
-  if (!a.quiet) {
-    err << fmt::format(
-        "scalelab {}: granularity of {} at {} workers on {}: {} task sizes, {} trials each of "
-        "serial and {}\n",
-        version(), options.model, workers, options.workload, options.sizes.size(), options.repeat,
-        options.model);
-  }
+// The table's header, then a row per size as the session finishes it.
+void print_header(std::ostream& out, const std::string& model) {
   out << fmt::format("{:>9} {:>8} {:>11} {:>11} {:>8} {:>11} {:>20}\n", "task", "tasks", "serial",
-                     options.model, "speedup", "efficiency", "95 % CI");
-  const auto on_point = [&](const GranularityPoint& p) {
-    if (p.failed()) {
-      out << fmt::format("{:>9} {:>8}  failed: {}\n", format_duration(p.task_s), p.tasks, p.error);
-    } else {
-      out << fmt::format(
-          "{:>9} {:>8} {:>11} {:>11} {:>7.2f}x {:>10.0f}% {:>20}\n", format_duration(p.task_s),
-          p.tasks, format_duration(p.serial.median), format_duration(p.parallel.median), p.speedup,
-          p.efficiency * 100,
-          fmt::format("[{:.0f}%, {:.0f}%]", p.efficiency_ci.low * 100, p.efficiency_ci.high * 100));
-    }
-    out << std::flush;
-  };
-  const GranularityResult result = run_granularity(options, on_point);
+                     model, "speedup", "efficiency", "95 % CI");
+}
 
-  // The verdict, with the figures it rests on.
-  const auto& points = result.points;
-  const int threshold_pct = static_cast<int>(std::lround(result.threshold * 100));
-  if (!result.smallest_efficient_task_s) {
-    out << fmt::format(
-        "\n{} at {} workers: even {} tasks did not reach {} % efficiency; overhead dominates at "
-        "every size tried\n",
-        result.model, result.workers,
-        points.empty() ? "the largest" : format_duration(points.front().task_s), threshold_pct);
+void print_point(std::ostream& out, const GranularityPoint& p) {
+  if (p.failed()) {
+    out << fmt::format("{:>9} {:>8}  failed: {}\n", format_duration(p.task_s), p.tasks, p.error);
   } else {
-    const double edge = *result.smallest_efficient_task_s;
-    const auto below = std::find_if(points.begin(), points.end(),
-                                    [&](const GranularityPoint& p) { return p.task_s < edge; });
-    const auto at = std::find_if(points.begin(), points.end(),
-                                 [&](const GranularityPoint& p) { return p.task_s == edge; });
-    if (below == points.end()) {
-      out << fmt::format(
-          "\n{} at {} workers: every size down to {} reached {} % efficiency ({:.0f} % there); "
-          "the edge is below the sizes tried\n",
-          result.model, result.workers, format_duration(edge), threshold_pct, at->efficiency * 100);
-    } else {
-      out << fmt::format(
-          "\n{} at {} workers: tasks down to {} reach {} % efficiency ({:.0f} %); at {} it fell "
-          "to {} — below about {} overhead dominates\n",
-          result.model, result.workers, format_duration(edge), threshold_pct, at->efficiency * 100,
-          format_duration(below->task_s),
-          below->failed() ? std::string("a failure")
-                          : fmt::format("{:.0f} %", below->efficiency * 100),
-          format_duration(edge));
-    }
+    out << fmt::format(
+        "{:>9} {:>8} {:>11} {:>11} {:>7.2f}x {:>10.0f}% {:>20}\n", format_duration(p.task_s),
+        p.tasks, format_duration(p.serial.median), format_duration(p.parallel.median), p.speedup,
+        p.efficiency * 100,
+        fmt::format("[{:.0f}%, {:.0f}%]", p.efficiency_ci.low * 100, p.efficiency_ci.high * 100));
   }
-  if (a.out_given) {
-    write_file_atomically(a.out, to_json(result).dump(2) + "\n");
-    if (!a.quiet) err << fmt::format("wrote {}\n", a.out);
-  }
+  out << std::flush;
+}
+
+// A failed size fails the command, as a failed trial fails a run.
+int with_points_checked(int code, const GranularitySession& g) {
+  const auto& points = g.analysis.result.points;
   const bool any_failed = std::any_of(points.begin(), points.end(),
                                       [](const GranularityPoint& p) { return p.failed(); });
-  return any_failed ? 1 : 0;
+  return code == 0 && any_failed ? 1 : code;
+}
+
+}  // namespace
+
+// `scalelab granularity --model M`: the smallest task size at which M still reaches the
+// threshold efficiency at W = cores.
+int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostream& err,
+                        bool* hung) {
+  const GranularityOptions options = make_options(a);
+  if (a.out_given && fs::path(a.out).extension() == ".json") {
+    throw Error(fmt::format(
+        "--out: '{}': granularity writes a results folder (results.jsonl, results.json, "
+        "report.md, report.html) like run; give a folder name",
+        a.out));
+  }
+  const fs::path dir = choose_out_dir(a.out, a.out_given, a.force);
+  SignalWatch signals;
+  Console console(signals, "granularity", !a.quiet, err);
+  const int workers = options.workers > 0 ? options.workers : usable_cores();
+  const auto start_line = [&](const SessionStart& s) {
+    return fmt::format(
+        "scalelab {}: granularity of {} at {} workers on {}: {} task sizes, {} trials each of "
+        "serial and {}; results in {}",
+        version(), options.model, workers, options.workload, options.sizes.size(), options.repeat,
+        options.model, s.folder.string());
+  };
+  print_header(out, options.model);
+  const GranularitySession g = run_granularity_session(options, dir, console.observer(start_line),
+                                                       [&](const auto& p) { print_point(out, p); });
+  const int code = console.conclude(g.session, hung, [&] {
+    out << "\n" << granularity_verdict(g.analysis.result) << "\n";
+  });
+  return with_points_checked(code, g);
+}
+
+// `scalelab granularity --resume DIR`: the trials of an interrupted sweep not on record yet.
+int granularity_resume_command(const std::string& folder, bool chatty, std::ostream& out,
+                               std::ostream& err, bool* hung) {
+  if (folder.empty()) throw Error("--resume: empty; give the results folder of a sweep");
+  std::error_code ec;
+  if (!fs::is_regular_file(fs::path(folder) / "results.jsonl", ec)) {
+    throw Error(fmt::format("--resume: '{}' holds no results.jsonl to continue", folder));
+  }
+  SignalWatch signals;
+  Console console(signals, "granularity", chatty, err);
+  const RecordedRun recorded = read_records(folder);
+  print_header(out, recorded.header.spec.value("model", std::string("parallel")));
+  GranularitySession g;
+  try {
+    g = resume_granularity_session(folder, console.observer(),
+                                   [&](const auto& p) { print_point(out, p); });
+  } catch (const Error& e) {
+    throw Error(fmt::format("--resume: {}", e.what()));
+  }
+  const int code = console.conclude(g.session, hung, [&] {
+    out << "\n" << granularity_verdict(g.analysis.result) << "\n";
+  });
+  return with_points_checked(code, g);
 }
 
 }  // namespace scalelab::cli

@@ -51,6 +51,27 @@ void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclus
   for (const auto& c : conclusions) out << "  - " << c.text << "\n";
 }
 
+namespace {
+
+// `scalelab report` of a granularity sweep's records.
+int granularity_report(const RecordedRun& recorded, const fs::path& dir, bool quiet,
+                       std::ostream& out, std::ostream& err) {
+  const AnalysedGranularity report = analyze_granularity(recorded);
+  write_reports(dir, report);
+  if (!quiet) {
+    for (const auto& w : report.warnings) err << "warning: " << w << "\n";
+    if (report.interrupted) {
+      err << fmt::format("note: the sweep was interrupted: {} of {} planned trials are on record\n",
+                         report.recorded_trials, report.planned_trials);
+    }
+  }
+  out << granularity_verdict(report.result) << "\n";
+  if (!quiet) err << fmt::format("\nwrote {}/report.md, report.html\n", dir.string());
+  return 0;
+}
+
+}  // namespace
+
 // `scalelab report RESULTS [--out DIR]`: the analysis and reports of a saved run.
 int report_command(const std::string& results, const std::string& out_dir, bool quiet,
                    std::ostream& out, std::ostream& err) {
@@ -62,6 +83,12 @@ int report_command(const std::string& results, const std::string& out_dir, bool 
   if (dir.empty()) dir = ".";
   fs::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
+  if (recorded.header.kind == "granularity")
+    return granularity_report(recorded, dir, quiet, out, err);
+  if (recorded.header.kind != "sweep") {
+    throw Error(fmt::format("{}: records of a '{}' run, which this scalelab does not know", results,
+                            recorded.header.kind));
+  }
   const AnalysedRun report = analyze_run(recorded);
   write_reports(dir, report);
   if (!quiet) {
@@ -82,6 +109,14 @@ int compare_command(const std::string& a, const std::string& b, std::ostream& ou
                     std::ostream& err) {
   const RecordedRun run_a = read_records(a);
   const RecordedRun run_b = read_records(b);
+  for (const auto& [name, run] : {std::pair{&a, &run_a}, std::pair{&b, &run_b}}) {
+    if (run->header.kind != "sweep") {
+      throw Error(
+          fmt::format("compare: '{}' holds a {} run; compare takes two runs of "
+                      "scalelab run",
+                      *name, run->header.kind));
+    }
+  }
   for (const auto* run : {&run_a, &run_b}) {
     for (const auto& w : run->warnings) err << "warning: " << w << "\n";
   }

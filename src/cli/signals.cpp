@@ -39,8 +39,7 @@ void SignalWatch::watch(const std::stop_token& done) {
             "scalelab: could not stop within {} ms ({}); exiting now. Every record on disk is "
             "whole{}\n",
             kStopDeadline.count(), phase_.empty() ? "starting" : phase_,
-            folder_.empty() ? ""
-                            : fmt::format("; continue with: scalelab run --resume {}", folder_));
+            resume_hint_.empty() ? "" : fmt::format("; continue with: {}", resume_hint_));
       }
       [[maybe_unused]] const auto n = ::write(STDERR_FILENO, line.data(), line.size());
       ::_exit(128 + received_.load());

@@ -48,11 +48,11 @@ class SignalWatch {
     const std::lock_guard lock(mutex_);
     phase_ = std::move(text);
   }
-  /// The results folder, once there is one: the line printed if the run cannot stop in time
-  /// says how to continue it.
-  void folder(std::string dir) {
+  /// How to continue the run, once it has records ("scalelab run --resume DIR"): the line
+  /// printed if the run cannot stop in time says so.
+  void resume_hint(std::string command) {
     const std::lock_guard lock(mutex_);
-    folder_ = std::move(dir);
+    resume_hint_ = std::move(command);
   }
   /// The exit code for the signal received: 130 for SIGINT, 143 for SIGTERM.
   int exit_code() const { return received_.load() == SIGTERM ? 143 : 130; }
@@ -64,7 +64,7 @@ class SignalWatch {
   std::stop_source stop_;
   std::atomic<int> received_{0};
   std::mutex mutex_;
-  std::string phase_, folder_;
+  std::string phase_, resume_hint_;
   std::jthread watcher_;  // last: stopped and joined before the members it uses go
 };
 

@@ -62,6 +62,28 @@ struct Document {
   std::vector<Block> blocks;
 };
 
+/// A list item "label: value".
+inline ListItem item(std::string label, std::string value) {
+  return {std::move(label), std::move(value), false};
+}
+
+/// The bold line a report of an interrupted run opens its Run section with.
+inline Paragraph interrupted_paragraph(const RecordFacts& facts) {
+  return {"The figures below use the trials on record.",
+          "Interrupted: " + std::to_string(facts.recorded_trials) + " of " +
+              std::to_string(facts.planned_trials) + " planned trials recorded.",
+          "interrupted"};
+}
+
+/// A chart on a log2 x axis, without series yet.
+inline Chart log_chart(std::string title, std::string x_label, std::string y_label) {
+  Chart c;
+  c.title = std::move(title);
+  c.x_label = std::move(x_label);
+  c.y_label = std::move(y_label);
+  return c;
+}
+
 /// The sections every report has: the machine the trials ran on, and the warnings.
 void environment_section(Document& doc, const nlohmann::json& environment);
 void warnings_section(Document& doc, const std::vector<std::string>& warnings);

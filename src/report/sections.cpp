@@ -19,18 +19,11 @@
 namespace scalelab::detail {
 namespace {
 
-ListItem item(std::string label, std::string value) {
-  return {std::move(label), std::move(value), false};
-}
-
 void run_section(Document& doc, const AnalysedRun& input) {
   const nlohmann::json& spec = input.spec;
   doc.blocks.emplace_back(Heading{2, "Run"});
   if (input.interrupted) {
-    doc.blocks.emplace_back(Paragraph{"The figures below use the trials on record.",
-                                      fmt::format("Interrupted: {} of {} planned trials recorded.",
-                                                  input.recorded_trials, input.planned_trials),
-                                      "interrupted"});
+    doc.blocks.emplace_back(interrupted_paragraph(input));
   }
   List list;
   list.items.push_back(item("Workloads", field_text(spec, "workloads")));
@@ -76,11 +69,7 @@ TimeUnit time_unit(const std::vector<const SummaryRow*>& rows) {
 
 // A chart against workers on a log2 axis, as all three of a workload's charts are.
 Chart chart(std::string title, std::string y_label) {
-  Chart c;
-  c.title = std::move(title);
-  c.x_label = "workers (log scale)";
-  c.y_label = std::move(y_label);
-  return c;
+  return log_chart(std::move(title), "workers (log scale)", std::move(y_label));
 }
 
 // One model's curves on the wall-time, speedup and efficiency charts. A point whose trials

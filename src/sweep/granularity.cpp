@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "scalelab/analysis.hpp"
 #include "scalelab/error.hpp"
 #include "scalelab/parse.hpp"
 #include "scalelab/plan.hpp"
@@ -125,88 +126,215 @@ void validate(const GranularityOptions& options) {
   if (!(options.iters_per_s >= 0) || std::isinf(options.iters_per_s)) {
     throw Error("iters_per_s: use 0 (calibrate) or a measured loop speed");
   }
+  if (options.rerun_disturbed < 0 || options.rerun_disturbed > 100) {
+    throw Error("--rerun-disturbed: use 0 to 100");
+  }
 }
 
-GranularityResult run_granularity(const GranularityOptions& options,
-                                  const std::function<void(const GranularityPoint&)>& on_point) {
+GranularityPlan plan_granularity(const GranularityOptions& options) {
   validate(options);
-  GranularityResult result;
-  result.model = options.model;
-  result.workload = options.workload;
-  result.cores = usable_cores();
-  result.workers = options.workers == 0 ? result.cores : options.workers;
-  result.threshold = options.threshold;
-
-  std::vector<std::chrono::nanoseconds> sizes = options.sizes;
-  std::sort(sizes.begin(), sizes.end(), std::greater<>());
-
+  GranularityPlan g;
+  g.options = options;
+  g.cores = usable_cores();
+  GranularityOptions& o = g.options;
+  if (o.workers == 0) o.workers = g.cores;
+  std::sort(o.sizes.begin(), o.sizes.end(), std::greater<>());
   // The loop's speed is measured once; each size is that speed times its duration.
-  double iters_per_s = options.iters_per_s;
-  double measured_s = 0;
-  if (iters_per_s <= 0) {
-    const auto entry = workload_registry().find(options.workload);
+  if (o.iters_per_s <= 0) {
+    const auto entry = workload_registry().find(o.workload);
     const Calibrator calibrate =
         entry && entry->calibrate ? entry->calibrate : Calibrator(calibrate_cpu);
-    const CpuCalibration c = calibrate(sizes.front());
-    iters_per_s = c.iters_per_s;
-    measured_s = c.measured_s;
+    const CpuCalibration c = calibrate(o.sizes.front());
+    o.iters_per_s = c.iters_per_s;
+    g.measured_s = c.measured_s;
   }
-  result.calibration = {
-      {"workload", options.workload}, {"iters_per_s", iters_per_s}, {"measured_s", measured_s}};
-
-  const auto serial = make_model("serial");
-  const auto model = make_model(options.model);
-  const int workers = result.workers;
-  for (std::size_t index = 0; index < sizes.size(); ++index) {
-    GranularityPoint point;
-    point.task_s = std::chrono::duration<double>(sizes[index]).count();
-    point.tasks = granularity_tasks(sizes[index], options.min_batch, workers);
-    point.iters = std::max<std::uint64_t>(
-        1, static_cast<std::uint64_t>(std::llround(point.task_s * iters_per_s)));
-    const auto workload = make_workload({options.workload, {{{"cpu_iters", point.iters}}}});
-    std::vector<std::uint64_t> expected(point.tasks);
-    for (std::size_t t = 0; t < point.tasks; ++t) expected[t] = workload->expected_checksum(t);
-
-    // One trial; false (and the point's error set) when it failed.
-    const auto run_one = [&](bool parallel, int repeat) {
-      const Trial trial = parallel ? run_trial(*workload, *model, options.model, workers, repeat,
-                                               point.tasks, expected, options.model_options)
-                                   : run_trial(*workload, *serial, "serial", 1, repeat, point.tasks,
-                                               expected, options.model_options);
-      if (trial.failed()) {
-        point.error = fmt::format(
-            "{}, {}: {}",
-            parallel ? fmt::format("{} at {} workers", options.model, workers) : "serial",
-            repeat < 0 ? "warm-up" : fmt::format("repeat {}", repeat + 1), trial.error);
-        return false;
-      }
-      if (repeat >= 0) {
-        (parallel ? point.parallel_samples : point.serial_samples).push_back(trial.wall_s);
-      }
-      return true;
+  Plan& plan = g.plan;
+  plan.rerun_disturbed = o.rerun_disturbed;
+  plan.options = o.model_options;
+  for (std::size_t index = 0; index < o.sizes.size(); ++index) {
+    const double task_s = std::chrono::duration<double>(o.sizes[index]).count();
+    const auto iters = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(std::llround(task_s * o.iters_per_s)));
+    plan.workloads.push_back({{o.workload, {{{"cpu_iters", iters}}}},
+                              granularity_tasks(o.sizes[index], o.min_batch, o.workers),
+                              {{"task_s", task_s}}});
+    const PlannedTrial serial{index, "serial", 1, 0}, parallel{index, o.model, o.workers, 0};
+    const auto add = [&](PlannedTrial t, int repeat) {
+      t.repeat = repeat;
+      plan.trials.push_back(t);
     };
-    bool ok = !options.warmup || (run_one(false, -1) && run_one(true, -1));
+    if (o.warmup) {
+      add(serial, -1);
+      add(parallel, -1);
+    }
     // Serial and parallel alternate, and swap which goes first each repeat (ABBA), so that a
     // drift of the machine's speed during the point weighs on both alike.
-    for (int r = 0; ok && r < options.repeat; ++r) {
-      const bool parallel_first = r % 2 == 1;
-      ok = run_one(parallel_first, r) && run_one(!parallel_first, r);
+    for (int r = 0; r < o.repeat; ++r) {
+      add(r % 2 == 1 ? parallel : serial, r);
+      add(r % 2 == 1 ? serial : parallel, r);
     }
+  }
+  return g;
+}
 
-    point.serial = describe(point.serial_samples);
-    point.parallel = describe(point.parallel_samples);
-    if (ok && point.parallel.median > 0) {
-      point.speedup = point.serial.median / point.parallel.median;
-      point.efficiency = point.speedup / workers;
-      const Interval ci = bootstrap_ratio_ci(point.serial_samples, point.parallel_samples,
-                                             point_seed(options.seed, index));
-      point.efficiency_ci = {ci.low / workers, ci.high / workers};
+namespace detail {
+
+GranularityPoint size_point(const GranularityPlan& g, std::size_t index,
+                            const std::vector<const Trial*>& trials) {
+  const PlannedWorkload& entry = g.plan.workloads[index];
+  const int workers = g.options.workers;
+  GranularityPoint point;
+  point.task_s = entry.point.at("task_s").get<double>();
+  point.tasks = entry.tasks;
+  point.iters = entry.spec.params.count("cpu_iters");
+  std::vector<const Trial*> serial, parallel;
+  for (const Trial* t : trials) {
+    if (t->failed() && point.error.empty()) {
+      point.error =
+          fmt::format("{}, repeat {}: {}",
+                      t->model == "serial" ? std::string("serial")
+                                           : fmt::format("{} at {} workers", t->model, t->workers),
+                      t->repeat + 1, t->error);
     }
-    if (on_point) on_point(point);
-    result.points.push_back(std::move(point));
+    (t->model == "serial" ? serial : parallel).push_back(t);
+  }
+  for (const Trial* t : trials_in_figures(serial)) point.serial_samples.push_back(t->wall_s);
+  for (const Trial* t : trials_in_figures(parallel)) point.parallel_samples.push_back(t->wall_s);
+  point.serial = describe(point.serial_samples);
+  point.parallel = describe(point.parallel_samples);
+  if (point.error.empty() && point.parallel.median > 0) {
+    point.speedup = point.serial.median / point.parallel.median;
+    point.efficiency = point.speedup / workers;
+    const Interval ci = bootstrap_ratio_ci(point.serial_samples, point.parallel_samples,
+                                           point_seed(g.options.seed, index));
+    point.efficiency_ci = {ci.low / workers, ci.high / workers};
+  }
+  return point;
+}
+
+std::size_t size_index(const GranularityPlan& g, const Trial& t) {
+  for (std::size_t i = 0; i < g.plan.workloads.size(); ++i) {
+    if (g.plan.workloads[i].point == t.point) return i;
+  }
+  return std::string::npos;
+}
+
+}  // namespace detail
+
+GranularityResult granularity_result(const GranularityPlan& g, const std::vector<Trial>& trials) {
+  GranularityResult result;
+  result.model = g.options.model;
+  result.workload = g.options.workload;
+  result.workers = g.options.workers;
+  result.cores = g.cores;
+  result.threshold = g.options.threshold;
+  result.calibration = {{"workload", g.options.workload},
+                        {"iters_per_s", g.options.iters_per_s},
+                        {"measured_s", g.measured_s}};
+  std::vector<std::vector<const Trial*>> by_size(g.plan.workloads.size());
+  for (const Trial& t : trials) {
+    const std::size_t i = detail::size_index(g, t);
+    if (i != std::string::npos && !t.warmup()) by_size[i].push_back(&t);
+  }
+  for (std::size_t i = 0; i < by_size.size(); ++i) {
+    // A size no trial reached (a stopped run) has no point yet.
+    if (!by_size[i].empty()) result.points.push_back(detail::size_point(g, i, by_size[i]));
   }
   result.smallest_efficient_task_s = smallest_efficient(result.points, result.threshold);
   return result;
+}
+
+nlohmann::json to_json(const GranularityOptions& o) {
+  nlohmann::json sizes = nlohmann::json::array();
+  for (const auto size : o.sizes) sizes.push_back(std::chrono::duration<double>(size).count());
+  return {{"model", o.model},
+          {"workload", o.workload},
+          {"workers", o.workers},
+          {"sizes_s", sizes},
+          {"repeat", o.repeat},
+          {"min_batch_s", std::chrono::duration<double>(o.min_batch).count()},
+          {"threshold", o.threshold},
+          {"warmup", o.warmup},
+          {"seed", o.seed},
+          {"iters_per_s", o.iters_per_s},
+          {"rerun_disturbed", o.rerun_disturbed},
+          {"params", o.model_options.params.json()}};
+}
+
+GranularityOptions granularity_options_from_json(const nlohmann::json& json) {
+  const auto seconds = [](double s) { return std::chrono::nanoseconds(std::llround(s * 1e9)); };
+  GranularityOptions o;
+  try {
+    o.model = json.at("model").get<std::string>();
+    o.workload = json.at("workload").get<std::string>();
+    o.workers = json.at("workers").get<int>();
+    o.sizes.clear();
+    for (const auto& size : json.at("sizes_s")) o.sizes.push_back(seconds(size.get<double>()));
+    o.repeat = json.at("repeat").get<int>();
+    o.min_batch = seconds(json.at("min_batch_s").get<double>());
+    o.threshold = json.at("threshold").get<double>();
+    o.warmup = json.at("warmup").get<bool>();
+    o.seed = json.at("seed").get<std::uint64_t>();
+    o.iters_per_s = json.at("iters_per_s").get<double>();
+    o.rerun_disturbed = json.value("rerun_disturbed", 2);
+    o.model_options.params = json.value("params", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("the recorded granularity spec is damaged: {}", e.what()));
+  }
+  validate(o);
+  return o;
+}
+
+AnalysedGranularity analyze_granularity(const RecordedRun& run) {
+  if (run.header.kind != "granularity") {
+    throw Error(
+        fmt::format("the records are of a {} run, not a granularity sweep", run.header.kind));
+  }
+  // Planned from the recorded loop speed and worker count: nothing is measured again.
+  GranularityPlan g = plan_granularity(granularity_options_from_json(run.header.spec));
+  // The figures are about the machine that ran the trials.
+  const auto cores = run.header.environment.find("usable_cores");
+  if (cores != run.header.environment.end() && cores->is_number_integer()) {
+    g.cores = std::max(1, cores->get<int>());
+  }
+  const auto measured = run.header.calibration.find("measured_s");
+  g.measured_s = measured != run.header.calibration.end() && measured->is_number()
+                     ? measured->get<double>()
+                     : 0.0;
+  AnalysedGranularity analysed;
+  static_cast<RecordFacts&>(analysed) = record_facts(run);
+  analysed.result = granularity_result(g, run.trials);
+  return analysed;
+}
+
+std::string granularity_verdict(const GranularityResult& result) {
+  const auto& points = result.points;
+  const int threshold_pct = static_cast<int>(std::lround(result.threshold * 100));
+  if (!result.smallest_efficient_task_s) {
+    return fmt::format(
+        "{} at {} workers: even {} tasks did not reach {} % efficiency; overhead dominates at "
+        "every size tried",
+        result.model, result.workers,
+        points.empty() ? "the largest" : format_duration(points.front().task_s), threshold_pct);
+  }
+  const double edge = *result.smallest_efficient_task_s;
+  const auto below = std::find_if(points.begin(), points.end(),
+                                  [&](const GranularityPoint& p) { return p.task_s < edge; });
+  const auto at = std::find_if(points.begin(), points.end(),
+                               [&](const GranularityPoint& p) { return p.task_s == edge; });
+  if (below == points.end()) {
+    return fmt::format(
+        "{} at {} workers: every size down to {} reached {} % efficiency ({:.0f} % there); "
+        "the edge is below the sizes tried",
+        result.model, result.workers, format_duration(edge), threshold_pct, at->efficiency * 100);
+  }
+  return fmt::format(
+      "{} at {} workers: tasks down to {} reach {} % efficiency ({:.0f} %); at {} it fell to {} "
+      "— below about {} overhead dominates",
+      result.model, result.workers, format_duration(edge), threshold_pct, at->efficiency * 100,
+      format_duration(below->task_s),
+      below->failed() ? std::string("a failure") : fmt::format("{:.0f} %", below->efficiency * 100),
+      format_duration(edge));
 }
 
 nlohmann::json to_json(const GranularityResult& result) {

@@ -174,18 +174,19 @@ std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores) {
 
 Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores) {
   Plan plan;
-  plan.workloads = std::move(workloads);
-  plan.tasks = spec.tasks;
+  for (auto& w : workloads) {
+    plan.workloads.push_back({std::move(w), spec.tasks, nlohmann::json::object()});
+  }
   plan.trial_timeout = spec.trial_timeout;
   plan.rerun_disturbed = spec.rerun_disturbed;
   plan.options = model_options(spec);
   std::vector<PlannedTrial> counted;
   for (std::size_t wi = 0; wi < plan.workloads.size(); ++wi) {
-    const auto workload = make_workload(plan.workloads[wi]);
+    const auto workload = make_workload(plan.workloads[wi].spec);
     for (const auto& model_name : spec.models) {
       if (const std::string why = workload->unsupported_by(model_name); !why.empty()) {
         plan.skipped.push_back(
-            fmt::format("{} under {}: {}", plan.workloads[wi].name, model_name, why));
+            fmt::format("{} under {}: {}", plan.workloads[wi].spec.name, model_name, why));
         continue;
       }
       const auto model = make_model(model_name);

@@ -44,16 +44,22 @@ std::string csv_field(const std::string& text) {
 
 void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial>& trials) {
   // Model counters become columns of their own, named as in JSON; empty where a model has none.
-  std::set<std::string> counter_names;
+  std::set<std::string> counter_names, point_names;
   for (const auto& t : trials) {
     for (const auto& [name, value] : t.counters) counter_names.insert(name);
+    for (const auto& [name, value] : t.point.items()) point_names.insert(name);
   }
   std::string text =
       "workload,model,workers,repeat,tasks,tasks_done,wall_s,startup_s,user_s,sys_s,"
       "cpu_window_s,cpu_util,voluntary_ctx,involuntary_ctx,max_rss_kib,max_in_flight,"
       "checksum_ok,error,attempt,disturbed,run_delay_s,steal_s";
-  for (const auto& name : counter_names) {
+  // Then the point's values (a granularity sweep's task_s), then the model counters.
+  for (const auto& name : point_names) {
     text += ',';  // two appends: g++ 12 warns falsely (-Wrestrict) on "," + std::string
+    text += csv_field(name);
+  }
+  for (const auto& name : counter_names) {
+    text += ',';
     text += csv_field(name);
   }
   text += "\n";
@@ -67,6 +73,15 @@ void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial
     // Every attempt of a planned trial is a row; attempt and disturbed tell them apart.
     text += fmt::format(",{},{},{:.9g},{:.9g}", t.attempt, t.disturbed ? "true" : "false",
                         t.run_delay_s, t.steal_s);
+    for (const auto& name : point_names) {
+      const auto it = t.point.find(name);
+      text += ',';
+      if (it != t.point.end()) {
+        text += it->is_string()   ? csv_field(it->get<std::string>())
+                : it->is_number() ? fmt::format("{:.9g}", it->get<double>())
+                                  : csv_field(it->dump());
+      }
+    }
     for (const auto& name : counter_names) {
       const auto it = t.counters.find(name);
       text += it == t.counters.end() ? "," : fmt::format(",{:.9g}", it->second);

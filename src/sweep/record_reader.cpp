@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 
 #include <fmt/format.h>
@@ -120,6 +121,10 @@ Trial trial_from_json(const nlohmann::json& json) {
   t.disturbed = field<bool>(json, "disturbed", false, false);
   t.attempt = field<int>(json, "attempt", 0, false);
   if (t.attempt < 0) throw Error("field 'attempt' is negative");
+  if (const auto it = json.find("point"); it != json.end() && !it->is_null()) {
+    if (!it->is_object()) throw Error("field 'point' is not an object");
+    t.point = *it;
+  }
   return t;
 }
 
@@ -161,6 +166,26 @@ RunHeader run_header_from_json(const nlohmann::json& json) {
     header.warmup_trials = it->get<std::size_t>();
   }
   return header;
+}
+
+RecordFacts record_facts(const RecordedRun& run) {
+  RecordFacts facts;
+  facts.spec = run.header.spec;
+  facts.environment = run.header.environment;
+  facts.warnings = environment_warnings(facts.environment);
+  for (const auto& w : run.warnings) facts.warnings.push_back(w);
+  facts.interrupted = run.interrupted;
+  facts.recorded_trials = planned_on_record(run.trials);
+  facts.planned_trials = run.header.planned_trials.value_or(facts.recorded_trials);
+  return facts;
+}
+
+std::size_t planned_on_record(const std::vector<Trial>& trials) {
+  std::set<std::tuple<std::string, std::string, std::string, int, int>> planned;
+  for (const auto& t : trials) {
+    if (!t.warmup()) planned.insert({t.workload, t.point.dump(), t.model, t.workers, t.repeat});
+  }
+  return planned.size();
 }
 
 RecordedRun parse_records(std::string_view text, const std::string& source) {
@@ -224,7 +249,7 @@ RecordedRun parse_records(std::string_view text, const std::string& source) {
   if (!have_header) throw Error(fmt::format("{}: empty; no scalelab header line", source));
   // Fewer trials than planned is an interrupted run, whatever its last record says (a run
   // killed outright writes no end record at all).
-  if (run.header.planned_trials && run.trials.size() < *run.header.planned_trials) {
+  if (run.header.planned_trials && planned_on_record(run.trials) < *run.header.planned_trials) {
     run.interrupted = true;
   }
   return run;

@@ -40,7 +40,8 @@ std::vector<std::string> names(const nlohmann::json& json, const char* key) {
   return list;
 }
 
-using TrialKey = std::tuple<std::string, std::string, int, int>;
+// A planned trial as the records name it: workload, point, model, workers, repeat.
+using TrialKey = std::tuple<std::string, std::string, std::string, int, int>;
 
 }  // namespace
 
@@ -93,14 +94,15 @@ Spec spec_from_json(const nlohmann::json& json) {
 Plan remaining_plan(const Plan& plan, const std::vector<Trial>& recorded, bool warmup) {
   std::set<TrialKey> done;
   for (const auto& t : recorded) {
-    if (!t.warmup()) done.insert({t.workload, t.model, t.workers, t.repeat});
+    if (!t.warmup()) done.insert({t.workload, t.point.dump(), t.model, t.workers, t.repeat});
   }
   Plan rest = plan;
   rest.trials.clear();
   std::set<std::tuple<std::size_t, std::string, int>> warmed;
   for (const auto& t : plan.trials) {
     if (t.warmup()) continue;
-    if (done.contains({plan.workloads[t.workload].name, t.model, t.workers, t.repeat})) continue;
+    const PlannedWorkload& w = plan.workloads[t.workload];
+    if (done.contains({w.spec.name, w.point.dump(), t.model, t.workers, t.repeat})) continue;
     if (warmup && warmed.insert({t.workload, t.model, t.workers}).second) {
       rest.trials.push_back({t.workload, t.model, t.workers, -1});
     }

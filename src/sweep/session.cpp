@@ -13,14 +13,13 @@
 #include "scalelab/records.hpp"
 #include "scalelab/report.hpp"
 #include "scalelab/resume.hpp"
+#include "sweep/session_parts.hpp"
 
 namespace scalelab {
 namespace fs = std::filesystem;
 namespace {
 
-void tell(const std::function<void(const std::string&)>& to, const std::string& text) {
-  if (to) to(text);
-}
+using detail::tell;
 
 // A workload that runs user code is loaded once in a process of its own before anything is
 // written, so that a module that does not import, or a missing function, is bad input (Error)
@@ -47,9 +46,11 @@ class FailureLog {
       why = trial.error;
       return;
     }
+    const std::string point = point_text(trial.point);
     lines_.push_back(fmt::format(
-        "{} {} workers={} {}: {}", trial.workload, trial.model, trial.workers,
-        trial.warmup() ? "warm-up" : fmt::format("repeat {}", trial.repeat + 1), trial.error));
+        "{}{}{} {} workers={} {}: {}", trial.workload, point.empty() ? "" : " ", point, trial.model,
+        trial.workers, trial.warmup() ? "warm-up" : fmt::format("repeat {}", trial.repeat + 1),
+        trial.error));
   }
   void into(SessionResult& result) const {
     result.failures = lines_;
@@ -66,10 +67,12 @@ class FailureLog {
   std::map<std::string, std::pair<std::size_t, std::string>> not_run_;
 };
 
-// Runs `plan` (a fresh run's, or a resumed run's remaining trials), appending to `records`,
-// then writes the end line and the final files from the records on disk.
-SessionResult execute(const Plan& plan, RecordWriter& records, const fs::path& folder,
-                      const SessionObserver& observer) {
+}  // namespace
+
+namespace detail {
+
+SessionResult record_plan(const Plan& plan, RecordWriter& records, const fs::path& folder,
+                          const SessionObserver& observer) {
   SessionResult result;
   result.folder = folder;
   FailureLog failures;
@@ -93,22 +96,69 @@ SessionResult execute(const Plan& plan, RecordWriter& records, const fs::path& f
     if (const std::string cause = observer.stop_cause(); !cause.empty()) end["signal"] = cause;
   }
   records.record("end", end);
-
-  // Every figure, table and report below comes from the records as they are on disk, read
-  // back: `scalelab report` on this folder later gives the same report, byte for byte.
-  tell(observer.on_phase, "analysis");
-  const RecordedRun recorded = read_records(folder / "results.jsonl");
-  result.analysis = analyze_run(recorded);
-  tell(observer.on_phase, "writing the final files and reports");
-  write_trials_csv(folder / "results.csv", recorded.trials);
-  write_json_file(folder / "results.json", results_json(recorded, result.analysis));
-  write_reports(folder, result.analysis);
   return result;
+}
+
+RecordWriter open_records(const fs::path& folder, RunHeader& header,
+                          const SessionObserver& observer) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) {
+    throw Error(
+        fmt::format("cannot create the results folder '{}': {}", folder.string(), ec.message()));
+  }
+  RecordWriter records(folder / "results.jsonl");
+  header.environment = collect_environment();
+  for (const auto& warning : environment_warnings(header.environment)) {
+    tell(observer.on_message, "warning: " + warning);
+  }
+  records.header(header);
+  return records;
+}
+
+RecordedRun read_to_continue(const fs::path& folder, const SessionObserver& observer) {
+  const RecordedRun recorded = read_records(folder);
+  for (const auto& w : recorded.warnings) tell(observer.on_record_warning, "warning: " + w);
+  return recorded;
+}
+
+RecordWriter continue_records(const fs::path& folder, std::size_t remaining) {
+  RecordWriter records(folder / "results.jsonl", RecordWriter::Mode::append);
+  records.record("resume",
+                 {{"environment", collect_environment()}, {"remaining_trials", remaining}});
+  return records;
+}
+
+RecordedRun read_back(const fs::path& folder, const SessionObserver& observer) {
+  // Every figure, table and report comes from the records as they are on disk, read back:
+  // `scalelab report` on this folder later gives the same report, byte for byte.
+  tell(observer.on_phase, "analysis");
+  return read_records(folder / "results.jsonl");
 }
 
 SessionResult stopped_in(std::string phase) {
   SessionResult result;
   result.stopped_before_start = std::move(phase);
+  return result;
+}
+
+}  // namespace detail
+
+namespace {
+
+// Runs `plan` (a fresh run's, or a resumed run's remaining trials) into the records, then
+// writes the final files from the records on disk.
+SessionResult execute(const Plan& plan, RecordWriter& records, const fs::path& folder,
+                      const SessionObserver& observer) {
+  SessionResult result = detail::record_plan(plan, records, folder, observer);
+  const RecordedRun recorded = detail::read_back(folder, observer);
+  result.analysis = analyze_run(recorded);
+  result.planned_trials = result.analysis.planned_trials;
+  result.recorded_trials = result.analysis.recorded_trials;
+  tell(observer.on_phase, "writing the final files and reports");
+  write_trials_csv(folder / "results.csv", recorded.trials);
+  write_json_file(folder / "results.json", results_json(recorded, result.analysis));
+  write_reports(folder, result.analysis);
   return result;
 }
 
@@ -120,7 +170,7 @@ SessionResult run_session(const Spec& spec, const fs::path& folder,
   // Task sizes: a CPU-work duration becomes loop iterations measured on this machine.
   tell(observer.on_phase, "calibration");
   const ResolvedWorkloads resolved = resolve_workloads(spec);
-  if (observer.stop.stop_requested()) return stopped_in("calibration");
+  if (observer.stop.stop_requested()) return detail::stopped_in("calibration");
   for (const auto& [workload, c] : resolved.calibration.items()) {
     tell(observer.on_message,
          fmt::format("calibrated {}: {:.0f} loop iterations/s, so {} of CPU work = {} iterations",
@@ -130,28 +180,17 @@ SessionResult run_session(const Spec& spec, const fs::path& folder,
   }
   tell(observer.on_phase, "loading the user's code");
   check_user_code(resolved.workloads, spec.trial_timeout, observer.stop);
-  if (observer.stop.stop_requested()) return stopped_in("loading the user's code");
+  if (observer.stop.stop_requested()) return detail::stopped_in("loading the user's code");
   const Plan plan = make_plan(spec, resolved.workloads, usable_cores());
   for (const auto& skipped : plan.skipped) tell(observer.on_message, "left out: " + skipped);
 
-  std::error_code ec;
-  fs::create_directories(folder, ec);
-  if (ec) {
-    throw Error(
-        fmt::format("cannot create the results folder '{}': {}", folder.string(), ec.message()));
-  }
-  RecordWriter records(folder / "results.jsonl");
   RunHeader header;
   header.spec = to_json(spec);
-  header.environment = collect_environment();
-  for (const auto& warning : environment_warnings(header.environment)) {
-    tell(observer.on_message, "warning: " + warning);
-  }
   header.calibration = resolved.calibration;
-  for (const auto& w : plan.workloads) header.workload_specs.push_back(to_json(w));
+  for (const auto& w : plan.workloads) header.workload_specs.push_back(to_json(w.spec));
   header.planned_trials = plan.counted();
   header.warmup_trials = plan.trials.size() - plan.counted();
-  records.header(header);
+  RecordWriter records = detail::open_records(folder, header, observer);
   if (observer.on_start) {
     observer.on_start({folder, plan.counted(), 0, plan.counted(), header.warmup_trials, spec.tasks,
                        spec.seed, false});
@@ -160,8 +199,7 @@ SessionResult run_session(const Spec& spec, const fs::path& folder,
 }
 
 SessionResult resume_session(const fs::path& folder, const SessionObserver& observer) {
-  const RecordedRun recorded = read_records(folder);
-  for (const auto& w : recorded.warnings) tell(observer.on_record_warning, "warning: " + w);
+  const RecordedRun recorded = detail::read_to_continue(folder, observer);
   Resumption resumption;
   try {
     resumption = plan_resumption(recorded);
@@ -174,14 +212,12 @@ SessionResult resume_session(const fs::path& folder, const SessionObserver& obse
                      "the plan stays as recorded",
                      resumption.cores, usable_cores()));
   }
-  RecordWriter records(folder / "results.jsonl", RecordWriter::Mode::append);
-  records.record("resume", {{"environment", collect_environment()},
-                            {"remaining_trials", resumption.plan.counted()}});
+  RecordWriter records = detail::continue_records(folder, resumption.plan.counted());
   if (observer.on_start) {
     const Plan& plan = resumption.plan;
     observer.on_start({folder, resumption.planned, resumption.recorded, plan.counted(),
-                       plan.trials.size() - plan.counted(), plan.tasks, resumption.spec.seed,
-                       true});
+                       plan.trials.size() - plan.counted(), resumption.spec.tasks,
+                       resumption.spec.seed, true});
   }
   return execute(resumption.plan, records, folder, observer);
 }

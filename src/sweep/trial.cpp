@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
+#include "scalelab/parse.hpp"
 #include "scalelab/records.hpp"
 #include "sweep/isolate.hpp"
 
@@ -173,6 +174,20 @@ Trial unrun_trial(const std::string& workload, const std::string& model, int wor
   return trial;
 }
 
+std::string point_text(const nlohmann::json& point) {
+  std::string out;
+  if (!point.is_object()) return out;
+  for (const auto& [key, value] : point.items()) {
+    const bool duration = key.size() > 2 && key.ends_with("_s") && value.is_number();
+    out += fmt::format("{}{}={}", out.empty() ? "" : " ",
+                       duration ? key.substr(0, key.size() - 2) : key,
+                       duration            ? format_duration(value.get<double>())
+                       : value.is_string() ? value.get<std::string>()
+                                           : value.dump());
+  }
+  return out;
+}
+
 nlohmann::json to_json(const Trial& t) {
   return {
       {"workload", t.workload},
@@ -202,6 +217,7 @@ nlohmann::json to_json(const Trial& t) {
       {"steal_s", t.steal_s},
       {"disturbed", t.disturbed},
       {"attempt", t.attempt},
+      {"point", t.point},
   };
 }
 
@@ -308,7 +324,7 @@ RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
   // The workloads are built here, in the driver: their constructors run no user code (a
   // user's module is imported by prepare(), in the process that runs its tasks).
   std::vector<std::unique_ptr<Workload>> workloads;
-  for (const auto& ws : plan.workloads) workloads.push_back(make_workload(ws));
+  for (const auto& w : plan.workloads) workloads.push_back(make_workload(w.spec));
   const ModelOptions& options = plan.options;
   // The hung trial's abandoned threads may still call into its workload, and would into a
   // destroyed one: then every workload is deliberately kept until the process exits.
@@ -322,7 +338,8 @@ RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
   std::vector<std::string> unusable(plan.workloads.size());
   phase("reference checksums");
   for (std::size_t w = 0; w < workloads.size(); ++w) {
-    const std::string& name = plan.workloads[w].name;
+    const std::string& name = plan.workloads[w].spec.name;
+    const std::size_t tasks = plan.workloads[w].tasks;
     if (observer.stop.stop_requested()) {
       result.end = RunEnd::stopped;
       result.reason = fmt::format("stopped before the reference checksums of {}", name);
@@ -330,16 +347,16 @@ RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
     }
     if (!workloads[w]->runs_user_code()) {
       auto& values = expected[w];
-      values.resize(plan.tasks);
-      for (std::size_t i = 0; i < plan.tasks; ++i) values[i] = workloads[w]->expected_checksum(i);
+      values.resize(tasks);
+      for (std::size_t i = 0; i < tasks; ++i) values[i] = workloads[w]->expected_checksum(i);
       continue;
     }
     phase(fmt::format("reference checksums of {}", name));
     const auto timeout = plan.trial_timeout.count() > 0
                              ? plan.trial_timeout
-                             : default_trial_timeout(plan.workloads[w], plan.tasks, {});
+                             : default_trial_timeout(plan.workloads[w].spec, tasks, {});
     detail::ReferencePass pass =
-        detail::isolated_reference_pass(*workloads[w], plan.tasks, timeout, observer.stop);
+        detail::isolated_reference_pass(*workloads[w], tasks, timeout, observer.stop);
     if (pass.stopped) {
       result.end = RunEnd::stopped;
       result.reason = fmt::format("stopped: {}: {}", name, pass.failure);
@@ -363,8 +380,11 @@ RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
   std::vector<std::vector<double>> serial_s(plan.workloads.size());
   std::vector<std::vector<double>> one_worker_s(plan.workloads.size());
   const auto label = [&](const PlannedTrial& p) {
-    return fmt::format("{} {} workers={} {}", plan.workloads.at(p.workload).name, p.model,
-                       p.workers, p.warmup() ? "warm-up" : fmt::format("repeat {}", p.repeat + 1));
+    const PlannedWorkload& w = plan.workloads.at(p.workload);
+    const std::string point = point_text(w.point);
+    return fmt::format("{}{}{} {} workers={} {}", w.spec.name, point.empty() ? "" : " ", point,
+                       p.model, p.workers,
+                       p.warmup() ? "warm-up" : fmt::format("repeat {}", p.repeat + 1));
   };
 
   result.trials.reserve(plan.counted());
@@ -377,8 +397,9 @@ RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
         --total;
         continue;
       }
-      Trial trial = unrun_trial(plan.workloads[w].name, planned.model, planned.workers,
-                                planned.repeat, plan.tasks);
+      Trial trial = unrun_trial(plan.workloads[w].spec.name, planned.model, planned.workers,
+                                planned.repeat, plan.workloads[w].tasks);
+      trial.point = plan.workloads[w].point;
       trial.error = fmt::format("not run: no reference checksums: {}", unusable[w]);
       ++result.trials_run;
       if (observer.on_trial) observer.on_trial(trial, result.trials_run, total);
@@ -397,17 +418,18 @@ RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
       control.timeout =
           plan.trial_timeout.count() > 0
               ? plan.trial_timeout
-              : default_trial_timeout(plan.workloads[w], plan.tasks,
+              : default_trial_timeout(plan.workloads[w].spec, plan.workloads[w].tasks,
                                       serial_s[w].empty() ? one_worker_s[w] : serial_s[w]);
       const Workload& workload = *workloads.at(w);
       const Model& model = *models.at(planned.model);
       Trial trial = workload.runs_user_code()
-                        ? detail::run_trial_isolated(workload, model, planned.model,
-                                                     planned.workers, planned.repeat, plan.tasks,
-                                                     expected[w], options, control)
+                        ? detail::run_trial_isolated(
+                              workload, model, planned.model, planned.workers, planned.repeat,
+                              plan.workloads[w].tasks, expected[w], options, control)
                         : run_trial(workload, model, planned.model, planned.workers, planned.repeat,
-                                    plan.tasks, expected[w], options, control);
+                                    plan.workloads[w].tasks, expected[w], options, control);
       trial.attempt = attempt;
+      trial.point = plan.workloads[w].point;
       if (trial.failed() && observer.stop.stop_requested()) {
         // Cut short by the stop, it measured nothing and failed through no fault of the model.
         result.end = RunEnd::stopped;

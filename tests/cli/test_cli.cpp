@@ -858,18 +858,70 @@ TEST_F(CliTest, TrialTimeoutIsParsedAsADuration) {
 
 // --- granularity --------------------------------------------------------------------------------
 
-TEST_F(CliTest, GranularityPrintsEachSizeAndAVerdictWithItsFigures) {
-  fs::create_directories(dir_);
-  const fs::path json = dir_ / "granularity.json";
-  const auto r = run_exe({"granularity", "--model", "threads", "--workers", "2", "--sizes",
-                          "1ms,100us", "--min-batch", "10ms", "--repeat", "1", "--no-warmup",
-                          "--out", json.string(), "-q"});
+// A small granularity sweep into `dir`: 2 sizes × 1 repeat × (serial + threads).
+std::vector<std::string> small_granularity(const fs::path& dir) {
+  return {"granularity", "--model",     "threads",     "--workers",  "2",
+          "--sizes",     "1ms,100us",   "--min-batch", "10ms",       "--repeat",
+          "1",           "--no-warmup", "--out",       dir.string(), "-q"};
+}
+
+TEST_F(CliTest, GranularityPrintsEachSizeAndAVerdictAndWritesARunFolder) {
+  const auto r = run_exe(small_granularity(out_dir()));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains_all(r.out, {"1ms", "100us", "efficiency", "threads at 2 workers"})) << r.out;
-  const auto result = nlohmann::json::parse(read_file(json));
+  const auto result = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  EXPECT_EQ(result.at("kind"), "granularity");
   EXPECT_EQ(result.at("model"), "threads");
   EXPECT_EQ(result.at("workers"), 2);
   EXPECT_EQ(result.at("points").size(), 2u);
+  // 4 planned trials; a disturbed one is on record again with its rerun.
+  EXPECT_GE(result.at("trials").size(), 4u);
+  EXPECT_TRUE(result.at("verdict").get<std::string>().starts_with("threads at 2 workers"));
+  // Every trial is on record with its size; the CSV has a column for it.
+  const auto recorded = scalelab::read_records(out_dir());
+  EXPECT_EQ(recorded.header.kind, "granularity");
+  EXPECT_EQ(scalelab::planned_on_record(recorded.trials), 4u);
+  for (const auto& t : recorded.trials) EXPECT_TRUE(t.point.contains("task_s"));
+  EXPECT_NE(read_file(out_dir() / "results.csv").find(",task_s"), std::string::npos);
+  const std::string md = read_file(out_dir() / "report.md");
+  EXPECT_TRUE(contains_all(md, {"# scalelab granularity report", "## Verdict", "| 100us |"})) << md;
+  EXPECT_NE(read_file(out_dir() / "report.html").find("<svg"), std::string::npos);
+
+  // `report` on the folder makes the same report again, byte for byte.
+  const fs::path again = dir_ / "again";
+  const auto rep = run_exe({"report", out_dir().string(), "--out", again.string(), "-q"});
+  ASSERT_EQ(rep.code, 0) << rep.err;
+  EXPECT_EQ(read_file(again / "report.md"), md);
+  EXPECT_TRUE(rep.out.starts_with("threads at 2 workers")) << rep.out;
+}
+
+TEST_F(CliTest, GranularityResumeRunsExactlyTheTrialsNotOnRecord) {
+  ASSERT_EQ(run_exe(small_granularity(out_dir())).code, 0);
+  // Keep the header and the first trial: as if the sweep had been killed after it.
+  const auto lines = scalelab::testing::lines_of(read_file(out_dir() / "results.jsonl"));
+  {
+    std::ofstream cut(out_dir() / "results.jsonl", std::ios::trunc);
+    cut << lines.at(0) << "\n" << lines.at(1) << "\n";
+  }
+  const auto r = run_exe({"granularity", "--resume", out_dir().string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto recorded = scalelab::read_records(out_dir());
+  EXPECT_FALSE(recorded.interrupted);
+  EXPECT_EQ(scalelab::planned_on_record(recorded.trials), 4u);
+  EXPECT_EQ(nlohmann::json::parse(read_file(out_dir() / "results.json")).at("points").size(), 2u);
+}
+
+TEST_F(CliTest, GranularityFoldersAreRefusedWhereARunIsExpected) {
+  ASSERT_EQ(run_exe(small_granularity(out_dir())).code, 0);
+  EXPECT_TRUE(usage_error_naming(run_exe({"run", "--resume", out_dir().string()}), "--resume"));
+  EXPECT_TRUE(
+      usage_error_naming(run_exe({"compare", out_dir().string(), out_dir().string()}), "compare"));
+  EXPECT_TRUE(usage_error_naming(
+      run_exe({"granularity", "--resume", out_dir().string(), "--model", "threads"}), "--resume"));
+  // The old --out FILE.json now names a folder: refused, not silently made a folder.
+  EXPECT_TRUE(usage_error_naming(
+      run_exe({"granularity", "--model", "threads", "--out", (dir_ / "g.json").string()}),
+      "--out"));
 }
 
 TEST_F(CliTest, GranularityBadInputNamesTheFlag) {
