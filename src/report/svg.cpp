@@ -118,13 +118,17 @@ std::string empty_chart(const Chart& chart, const char* message) {
   return out;
 }
 
-}  // namespace
-
-std::string render_svg(const Chart& chart) {
-  // Gather the drawable points: finite, and x > 0 on a log scale.
-  std::vector<std::vector<Point>> points(chart.series.size());
+// The drawable points of each series (finite, and x > 0 on a log scale) and their ranges; x
+// as log2 on a log scale.
+struct Gathered {
+  std::vector<std::vector<Point>> points;
   bool any = false;
   double x_min = 0, x_max = 0, y_min = 0, y_max = 0;
+};
+
+Gathered gather(const Chart& chart) {
+  Gathered g;
+  g.points.resize(chart.series.size());
   for (std::size_t s = 0; s < chart.series.size(); ++s) {
     const ChartSeries& series = chart.series[s];
     const std::size_t n = std::min(series.x.size(), series.y.size());
@@ -132,65 +136,87 @@ std::string render_svg(const Chart& chart) {
       const double x = series.x[i], y = series.y[i];
       if (!std::isfinite(x) || !std::isfinite(y) || (chart.log_x && x <= 0)) continue;
       const double px = chart.log_x ? std::log2(x) : x;
-      if (!any) {
-        x_min = x_max = px;
-        y_min = y_max = y;
-        any = true;
+      if (!g.any) {
+        g.x_min = g.x_max = px;
+        g.y_min = g.y_max = y;
+        g.any = true;
       }
-      x_min = std::min(x_min, px);
-      x_max = std::max(x_max, px);
-      y_min = std::min(y_min, y);
-      y_max = std::max(y_max, y);
-      points[s].push_back({x, y, i < series.marked.size() && series.marked[i],
-                           i < series.impossible.size() && series.impossible[i]});
+      g.x_min = std::min(g.x_min, px);
+      g.x_max = std::max(g.x_max, px);
+      g.y_min = std::min(g.y_min, y);
+      g.y_max = std::max(g.y_max, y);
+      g.points[s].push_back({x, y, i < series.marked.size() && series.marked[i],
+                             i < series.impossible.size() && series.impossible[i]});
     }
   }
-  if (!any) return empty_chart(chart, "no data");
+  return g;
+}
 
-  // y range: from 0 when asked; a flat range is widened so it still has ticks.
+// y range: from 0 when asked; a flat range is widened so it still has ticks.
+void widen_y(const Chart& chart, double& y_min, double& y_max) {
   if (chart.y_from_zero) {
     y_min = std::min(y_min, 0.0);
     y_max = std::max(y_max, 0.0);
   }
-  if (y_max - y_min <= 0) {
-    const double pad = y_max == 0 ? 1 : std::fabs(y_max) * 0.1;
-    if (chart.y_from_zero && y_max == 0) {
-      y_max = 1;
-    } else {
-      y_max += pad;
-      if (!(chart.y_from_zero && y_min == 0)) y_min -= pad;
-    }
+  if (y_max - y_min > 0) return;
+  const double pad = y_max == 0 ? 1 : std::fabs(y_max) * 0.1;
+  if (chart.y_from_zero && y_max == 0) {
+    y_max = 1;
+  } else {
+    y_max += pad;
+    if (!(chart.y_from_zero && y_min == 0)) y_min -= pad;
   }
-  if (!std::isfinite(y_max - y_min)) return empty_chart(chart, "values out of range");
-  const Ticks y_ticks = nice_ticks(y_min, y_max);
+}
 
-  // x range: log2 of the values on a log scale; a single x gets one unit of room on each side.
-  // Either way the points stay 4 % clear of the plot's edges so their markers are whole.
-  Ticks x_linear;
-  std::vector<double> x_tick_values;
+// Ticks of a log2 x axis: few values, a tick at each; many, at the powers of two among them,
+// thinned to at most 10.
+std::vector<double> log_ticks(const std::vector<std::vector<Point>>& points) {
+  std::vector<double> distinct;
+  for (const auto& series : points) {
+    for (const Point& p : series) distinct.push_back(p.x);
+  }
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (distinct.size() <= 8) return distinct;
+  std::vector<double> ticks;
+  for (const double x : distinct) {
+    if (power_of_two(x)) ticks.push_back(x);
+  }
+  if (ticks.size() < 2) ticks = {distinct.front(), distinct.back()};
+  while (ticks.size() > 10) {
+    std::vector<double> every_other;
+    for (std::size_t i = 0; i < ticks.size(); i += 2) every_other.push_back(ticks[i]);
+    ticks = every_other;
+  }
+  return ticks;
+}
+
+// Where values land on the plot: the axes' ranges and ticks.
+struct Frame {
+  bool log_x = true;
+  double x_from = 0, x_to = 1;
+  Ticks x_linear, y;
+  std::vector<double> x_ticks;
+  double sx(double x) const {
+    const double v = log_x ? std::log2(x) : x;
+    return plot_left + (v - x_from) / (x_to - x_from) * (plot_right - plot_left);
+  }
+  double sy(double v) const {
+    return plot_bottom - (v - y.low) / (y.high - y.low) * (plot_bottom - plot_top);
+  }
+};
+
+// The frame of the gathered points; false when their range does not fit in a double. x:
+// log2 of the values on a log scale, where a single x gets one unit of room on each side;
+// either way the points stay 4 % clear of the plot's edges so their markers are whole.
+bool make_frame(const Chart& chart, Gathered& g, Frame& f) {
+  widen_y(chart, g.y_min, g.y_max);
+  if (!std::isfinite(g.y_max - g.y_min)) return false;
+  f.log_x = chart.log_x;
+  f.y = nice_ticks(g.y_min, g.y_max);
+  double x_min = g.x_min, x_max = g.x_max;
   if (chart.log_x) {
-    std::vector<double> distinct;
-    for (const auto& series : points) {
-      for (const Point& p : series) distinct.push_back(p.x);
-    }
-    std::sort(distinct.begin(), distinct.end());
-    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-    // Few values: a tick at each. Many: at the powers of two among them, thinned to at most 10.
-    if (distinct.size() <= 8) {
-      x_tick_values = distinct;
-    } else {
-      for (const double x : distinct) {
-        if (power_of_two(x)) x_tick_values.push_back(x);
-      }
-      if (x_tick_values.size() < 2) x_tick_values = {distinct.front(), distinct.back()};
-      while (x_tick_values.size() > 10) {
-        std::vector<double> every_other;
-        for (std::size_t i = 0; i < x_tick_values.size(); i += 2) {
-          every_other.push_back(x_tick_values[i]);
-        }
-        x_tick_values = every_other;
-      }
-    }
+    f.x_ticks = log_ticks(g.points);
     if (x_max - x_min <= 0) {
       x_min -= 1;
       x_max += 1;
@@ -201,49 +227,43 @@ std::string render_svg(const Chart& chart) {
       x_min -= pad;
       x_max += pad;
     }
-    if (!std::isfinite(x_max - x_min)) return empty_chart(chart, "values out of range");
-    x_linear = nice_ticks(x_min, x_max);
-    x_min = x_linear.low;
-    x_max = x_linear.high;
-    x_tick_values = x_linear.values;
+    if (!std::isfinite(x_max - x_min)) return false;
+    f.x_linear = nice_ticks(x_min, x_max);
+    x_min = f.x_linear.low;
+    x_max = f.x_linear.high;
+    f.x_ticks = f.x_linear.values;
   }
   const double x_pad = (x_max - x_min) * 0.04;
-  const double x_from = x_min - x_pad, x_to = x_max + x_pad;
-  const auto sx = [&](double x) {
-    const double v = chart.log_x ? std::log2(x) : x;
-    return plot_left + (v - x_from) / (x_to - x_from) * (plot_right - plot_left);
-  };
-  const auto sy = [&](double y) {
-    return plot_bottom -
-           (y - y_ticks.low) / (y_ticks.high - y_ticks.low) * (plot_bottom - plot_top);
-  };
+  f.x_from = x_min - x_pad;
+  f.x_to = x_max + x_pad;
+  return true;
+}
 
-  std::string out = chart_head(chart, (plot_left + plot_right) / 2);
-  out += fmt::format(
+// The plot area, both axes with their ticks, and the axis labels.
+std::string axes_svg(const Chart& chart, const Frame& f) {
+  std::string out = fmt::format(
       "<rect class=\"plot\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#ffffff\" "
       "stroke=\"#cccccc\"/>\n",
       coord(plot_left), coord(plot_top), coord(plot_right - plot_left),
       coord(plot_bottom - plot_top));
-
   // y axis: grid lines and labels at each tick.
   out += "<g class=\"y-axis\">\n";
-  for (const double v : y_ticks.values) {
-    const std::string y = coord(sy(v));
+  for (const double v : f.y.values) {
+    const std::string y = coord(f.sy(v));
     out += fmt::format(
         "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#e5e5e5\"/>"
         "<text x=\"{3}\" y=\"{1}\" dy=\"4\" text-anchor=\"end\">{4:.{5}f}</text>\n",
-        coord(plot_left), y, coord(plot_right), coord(plot_left - 6), v, y_ticks.decimals);
+        coord(plot_left), y, coord(plot_right), coord(plot_left - 6), v, f.y.decimals);
   }
   out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#000000\"/>\n",
                      coord(plot_left), coord(plot_top), coord(plot_bottom));
   out += "</g>\n";
-
   // x axis: a tick mark and label at each tick.
   out += "<g class=\"x-axis\">\n";
-  for (const double v : x_tick_values) {
-    const std::string x = coord(sx(v));
+  for (const double v : f.x_ticks) {
+    const std::string x = coord(f.sx(v));
     const std::string label =
-        chart.log_x ? x_label_text(v) : fmt::format("{:.{}f}", v, x_linear.decimals);
+        f.log_x ? x_label_text(v) : fmt::format("{:.{}f}", v, f.x_linear.decimals);
     out += fmt::format(
         "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#000000\"/>"
         "<text x=\"{0}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
@@ -252,7 +272,6 @@ std::string render_svg(const Chart& chart) {
   out += fmt::format("<line x1=\"{0}\" y1=\"{2}\" x2=\"{1}\" y2=\"{2}\" stroke=\"#000000\"/>\n",
                      coord(plot_left), coord(plot_right), coord(plot_bottom));
   out += "</g>\n";
-
   // Axis labels: x centred under the ticks, y rotated along the left edge.
   out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
                      coord((plot_left + plot_right) / 2), coord(plot_bottom + 40),
@@ -261,56 +280,53 @@ std::string render_svg(const Chart& chart) {
       "<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 {0} {1})\">{2}"
       "</text>\n",
       coord(18), coord((plot_top + plot_bottom) / 2), xml_escape(chart.y_label));
+  return out;
+}
 
-  // Series, then the legend, each series in its colour and dash.
-  std::vector<const char*> colours(chart.series.size());
-  std::size_t solid = 0, dashed = 0;
-  for (std::size_t s = 0; s < chart.series.size(); ++s) {
-    colours[s] = chart.series[s].dashed ? reference_palette[dashed++ % std::size(reference_palette)]
-                                        : palette[solid++ % std::size(palette)];
+// One point's marker: hollow when noisy; a red ring around it, whatever its series' colour,
+// when impossible: a figure that cannot be true must stand out on every chart that draws it.
+std::string marker_svg(const Point& p, const Frame& f, const char* colour, const char* radius) {
+  const std::string x = coord(f.sx(p.x)), y = coord(f.sy(p.y));
+  std::string out =
+      p.marked ? fmt::format(
+                     "<circle class=\"noisy\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"#ffffff\" "
+                     "stroke=\"{}\" stroke-width=\"2\"><title>noisy</title></circle>\n",
+                     x, y, radius, colour)
+               : fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"/>\n", x, y, radius,
+                             colour);
+  if (p.impossible) {
+    out += fmt::format(
+        "<circle class=\"impossible\" cx=\"{}\" cy=\"{}\" r=\"8\" fill=\"none\" "
+        "stroke=\"{}\" stroke-width=\"2\"><title>impossible</title></circle>\n",
+        x, y, impossible_colour);
   }
-  bool any_marked = false, any_impossible = false;
-  for (std::size_t s = 0; s < chart.series.size(); ++s) {
-    const ChartSeries& series = chart.series[s];
-    const char* dash = series.dashed ? " stroke-dasharray=\"6 4\"" : "";
-    out += fmt::format("<g class=\"series\" data-name=\"{}\">\n", xml_escape(series.name));
-    if (points[s].size() >= 2) {
-      std::string coords;
-      for (const Point& p : points[s]) {
-        if (!coords.empty()) coords += ' ';
-        coords += coord(sx(p.x)) + ',' + coord(sy(p.y));
-      }
-      out += fmt::format(
-          "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", coords,
-          colours[s], dash);
-    }
-    // Reference lines get smaller markers: they are there to compare against, not to read.
-    const char* radius = series.dashed ? "2.5" : "4";
-    for (const Point& p : points[s]) {
-      if (p.marked) {
-        any_marked = true;
-        out += fmt::format(
-            "<circle class=\"noisy\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"#ffffff\" stroke=\"{}\" "
-            "stroke-width=\"2\"><title>noisy</title></circle>\n",
-            coord(sx(p.x)), coord(sy(p.y)), radius, colours[s]);
-      } else {
-        out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"/>\n", coord(sx(p.x)),
-                           coord(sy(p.y)), radius, colours[s]);
-      }
-      // A red ring around the marker, whatever its series' colour: a figure that cannot be
-      // true must stand out on every chart that draws it.
-      if (p.impossible) {
-        any_impossible = true;
-        out += fmt::format(
-            "<circle class=\"impossible\" cx=\"{}\" cy=\"{}\" r=\"8\" fill=\"none\" "
-            "stroke=\"{}\" stroke-width=\"2\"><title>impossible</title></circle>\n",
-            coord(sx(p.x)), coord(sy(p.y)), impossible_colour);
-      }
-    }
-    out += "</g>\n";
-  }
+  return out;
+}
 
-  out += "<g class=\"legend\">\n";
+// One series: its line and markers. Reference lines get smaller markers: they are there to
+// compare against, not to read.
+std::string series_svg(const ChartSeries& series, const std::vector<Point>& points, const Frame& f,
+                       const char* colour) {
+  const char* dash = series.dashed ? " stroke-dasharray=\"6 4\"" : "";
+  std::string out = fmt::format("<g class=\"series\" data-name=\"{}\">\n", xml_escape(series.name));
+  if (points.size() >= 2) {
+    std::string coords;
+    for (const Point& p : points) {
+      if (!coords.empty()) coords += ' ';
+      coords += coord(f.sx(p.x)) + ',' + coord(f.sy(p.y));
+    }
+    out +=
+        fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
+                    coords, colour, dash);
+  }
+  for (const Point& p : points) out += marker_svg(p, f, colour, series.dashed ? "2.5" : "4");
+  return out + "</g>\n";
+}
+
+// The legend: each series in its colour and dash, then the marks that appear.
+std::string legend_svg(const Chart& chart, const std::vector<const char*>& colours, bool any_marked,
+                       bool any_impossible) {
+  std::string out = "<g class=\"legend\">\n";
   double legend_y = plot_top + 8;
   for (std::size_t s = 0; s < chart.series.size(); ++s) {
     const ChartSeries& series = chart.series[s];
@@ -339,8 +355,34 @@ std::string render_svg(const Chart& chart) {
         "<text x=\"{}\" y=\"{}\" dy=\"4\">impossible figure</text>\n",
         coord(legend_left + 14), y, impossible_colour, coord(legend_left + 36), y);
   }
-  out += "</g>\n</svg>\n";
-  return out;
+  return out + "</g>\n";
+}
+
+}  // namespace
+
+std::string render_svg(const Chart& chart) {
+  Gathered g = gather(chart);
+  if (!g.any) return empty_chart(chart, "no data");
+  Frame frame;
+  if (!make_frame(chart, g, frame)) return empty_chart(chart, "values out of range");
+  std::string out = chart_head(chart, (plot_left + plot_right) / 2) + axes_svg(chart, frame);
+  // Series in their colours: solid ones from the palette, dashed references in greys.
+  std::vector<const char*> colours(chart.series.size());
+  std::size_t solid = 0, dashed = 0;
+  bool any_marked = false, any_impossible = false;
+  for (std::size_t s = 0; s < chart.series.size(); ++s) {
+    colours[s] = chart.series[s].dashed ? reference_palette[dashed++ % std::size(reference_palette)]
+                                        : palette[solid++ % std::size(palette)];
+    for (const Point& p : g.points[s]) {
+      any_marked = any_marked || p.marked;
+      any_impossible = any_impossible || p.impossible;
+    }
+  }
+  for (std::size_t s = 0; s < chart.series.size(); ++s) {
+    out += series_svg(chart.series[s], g.points[s], frame, colours[s]);
+  }
+  out += legend_svg(chart, colours, any_marked, any_impossible);
+  return out + "</svg>\n";
 }
 
 }  // namespace scalelab

@@ -313,159 +313,201 @@ std::chrono::nanoseconds default_trial_timeout(const WorkloadSpec& workload, std
       std::chrono::duration<double>(limit_s));
 }
 
-RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
-  RunResult result;
-  const auto note = [&](const std::string& text) {
-    if (observer.on_note) observer.on_note(text);
-  };
-  const auto phase = [&](const std::string& text) {
-    if (observer.on_phase) observer.on_phase(text);
-  };
-  // The workloads are built here, in the driver: their constructors run no user code (a
-  // user's module is imported by prepare(), in the process that runs its tasks).
-  std::vector<std::unique_ptr<Workload>> workloads;
-  for (const auto& w : plan.workloads) workloads.push_back(make_workload(w.spec));
-  const ModelOptions& options = plan.options;
+namespace {
+
+// One run of a plan: run_sweep's state, and a method per step.
+class SweepRunner {
+ public:
+  SweepRunner(const Plan& plan, const RunObserver& observer)
+      : plan_(plan),
+        observer_(observer),
+        expected_(plan.workloads.size()),
+        unusable_(plan.workloads.size()),
+        serial_s_(plan.workloads.size()),
+        one_worker_s_(plan.workloads.size()) {
+    // The workloads are built here, in the driver: their constructors run no user code (a
+    // user's module is imported by prepare(), in the process that runs its tasks).
+    for (const auto& w : plan.workloads) workloads_.push_back(make_workload(w.spec));
+    for (const auto& planned : plan.trials) {
+      if (!models_.contains(planned.model)) models_[planned.model] = make_model(planned.model);
+    }
+  }
+
+  RunResult run() {
+    result_.trials.reserve(plan_.counted());
+    total_ = plan_.trials.size();
+    if (!reference_checksums()) return std::move(result_);
+    for (const auto& planned : plan_.trials) {
+      if (!unusable_[planned.workload].empty()) {
+        record_unrun(planned);
+        continue;
+      }
+      if (!run_planned(planned)) break;
+    }
+    return std::move(result_);
+  }
+
+ private:
+  void note(const std::string& text) const {
+    if (observer_.on_note) observer_.on_note(text);
+  }
+  void phase(const std::string& text) const {
+    if (observer_.on_phase) observer_.on_phase(text);
+  }
+  void stopped(std::string reason) {
+    result_.end = RunEnd::stopped;
+    result_.reason = std::move(reason);
+  }
   // The hung trial's abandoned threads may still call into its workload, and would into a
   // destroyed one: then every workload is deliberately kept until the process exits.
-  const auto keep_workloads = [&] {
-    for (auto& workload : workloads) SCALELAB_LSAN_IGNORE(workload.release());
-  };
-
-  // Reference checksums. Those of user code come from a pass in a process of its own, under
-  // the trial timeout: its crash, exit or hang costs that workload's trials, not the run.
-  std::vector<std::vector<std::uint64_t>> expected(plan.workloads.size());
-  std::vector<std::string> unusable(plan.workloads.size());
-  phase("reference checksums");
-  for (std::size_t w = 0; w < workloads.size(); ++w) {
-    const std::string& name = plan.workloads[w].spec.name;
-    const std::size_t tasks = plan.workloads[w].tasks;
-    if (observer.stop.stop_requested()) {
-      result.end = RunEnd::stopped;
-      result.reason = fmt::format("stopped before the reference checksums of {}", name);
-      return result;
-    }
-    if (!workloads[w]->runs_user_code()) {
-      auto& values = expected[w];
-      values.resize(tasks);
-      for (std::size_t i = 0; i < tasks; ++i) values[i] = workloads[w]->expected_checksum(i);
-      continue;
-    }
-    phase(fmt::format("reference checksums of {}", name));
-    const auto timeout = plan.trial_timeout.count() > 0
-                             ? plan.trial_timeout
-                             : default_trial_timeout(plan.workloads[w].spec, tasks, {});
-    detail::ReferencePass pass =
-        detail::isolated_reference_pass(*workloads[w], tasks, timeout, observer.stop);
-    if (pass.stopped) {
-      result.end = RunEnd::stopped;
-      result.reason = fmt::format("stopped: {}: {}", name, pass.failure);
-      return result;
-    }
-    if (!pass.raised.empty()) note(fmt::format("{}: {}", name, pass.raised));
-    if (!pass.failure.empty()) {
-      unusable[w] = pass.failure;
-      note(fmt::format("{}: {}; its trials are not run", name, pass.failure));
-    }
-    expected[w] = std::move(pass.checksums);
+  void keep_workloads() {
+    for (auto& workload : workloads_) SCALELAB_LSAN_IGNORE(workload.release());
   }
-
-  std::map<std::string, std::unique_ptr<Model>> models;
-  for (const auto& planned : plan.trials) {
-    if (!models.contains(planned.model)) models[planned.model] = make_model(planned.model);
+  std::chrono::nanoseconds timeout(std::size_t w, const std::vector<double>& measured) const {
+    return plan_.trial_timeout.count() > 0
+               ? plan_.trial_timeout
+               : default_trial_timeout(plan_.workloads[w].spec, plan_.workloads[w].tasks, measured);
   }
-
-  // Per workload, the wall times of its passed serial and 1-worker trials so far: what a batch
-  // of it takes, for the derived timeout.
-  std::vector<std::vector<double>> serial_s(plan.workloads.size());
-  std::vector<std::vector<double>> one_worker_s(plan.workloads.size());
-  const auto label = [&](const PlannedTrial& p) {
-    const PlannedWorkload& w = plan.workloads.at(p.workload);
+  std::string label(const PlannedTrial& p) const {
+    const PlannedWorkload& w = plan_.workloads.at(p.workload);
     const std::string point = point_text(w.point);
     return fmt::format("{}{}{} {} workers={} {}", w.spec.name, point.empty() ? "" : " ", point,
                        p.model, p.workers,
                        p.warmup() ? "warm-up" : fmt::format("repeat {}", p.repeat + 1));
-  };
+  }
 
-  result.trials.reserve(plan.counted());
-  std::size_t total = plan.trials.size();  // grows by one for each rerun
-  for (const auto& planned : plan.trials) {
-    const std::size_t w = planned.workload;
-    if (!unusable[w].empty()) {
-      // No reference values, so nothing could be checked: on record as failed, not run.
-      if (planned.warmup()) {
-        --total;
+  // Reference checksums. Those of user code come from a pass in a process of its own, under
+  // the trial timeout: its crash, exit or hang costs that workload's trials, not the run.
+  // False when a stop ended the run meanwhile.
+  bool reference_checksums() {
+    phase("reference checksums");
+    for (std::size_t w = 0; w < workloads_.size(); ++w) {
+      const std::string& name = plan_.workloads[w].spec.name;
+      const std::size_t tasks = plan_.workloads[w].tasks;
+      if (observer_.stop.stop_requested()) {
+        stopped(fmt::format("stopped before the reference checksums of {}", name));
+        return false;
+      }
+      if (!workloads_[w]->runs_user_code()) {
+        expected_[w].resize(tasks);
+        for (std::size_t i = 0; i < tasks; ++i) {
+          expected_[w][i] = workloads_[w]->expected_checksum(i);
+        }
         continue;
       }
-      Trial trial = unrun_trial(plan.workloads[w].spec.name, planned.model, planned.workers,
-                                planned.repeat, plan.workloads[w].tasks);
-      trial.point = plan.workloads[w].point;
-      trial.error = fmt::format("not run: no reference checksums: {}", unusable[w]);
-      ++result.trials_run;
-      if (observer.on_trial) observer.on_trial(trial, result.trials_run, total);
-      result.trials.push_back(std::move(trial));
-      continue;
+      phase(fmt::format("reference checksums of {}", name));
+      detail::ReferencePass pass =
+          detail::isolated_reference_pass(*workloads_[w], tasks, timeout(w, {}), observer_.stop);
+      if (pass.stopped) {
+        stopped(fmt::format("stopped: {}: {}", name, pass.failure));
+        return false;
+      }
+      if (!pass.raised.empty()) note(fmt::format("{}: {}", name, pass.raised));
+      if (!pass.failure.empty()) {
+        unusable_[w] = pass.failure;
+        note(fmt::format("{}: {}; its trials are not run", name, pass.failure));
+      }
+      expected_[w] = std::move(pass.checksums);
     }
-    for (int attempt = 0;; ++attempt) {
-      if (observer.stop.stop_requested()) {
-        result.end = RunEnd::stopped;
-        result.reason = fmt::format("stopped before the {} trial", label(planned));
-        return result;
+    return true;
+  }
+
+  // No reference values, so nothing could be checked: on record as failed, not run.
+  void record_unrun(const PlannedTrial& planned) {
+    if (planned.warmup()) {
+      --total_;
+      return;
+    }
+    const PlannedWorkload& w = plan_.workloads[planned.workload];
+    Trial trial = unrun_trial(w.spec.name, planned.model, planned.workers, planned.repeat, w.tasks);
+    trial.point = w.point;
+    trial.error = fmt::format("not run: no reference checksums: {}", unusable_[planned.workload]);
+    ++result_.trials_run;
+    if (observer_.on_trial) observer_.on_trial(trial, result_.trials_run, total_);
+    result_.trials.push_back(std::move(trial));
+  }
+
+  Trial attempt(const PlannedTrial& planned, int number) const {
+    const std::size_t w = planned.workload;
+    RunControl control;
+    control.stop = observer_.stop;
+    control.timeout = timeout(w, serial_s_[w].empty() ? one_worker_s_[w] : serial_s_[w]);
+    const Workload& workload = *workloads_.at(w);
+    const Model& model = *models_.at(planned.model);
+    const std::size_t tasks = plan_.workloads[w].tasks;
+    Trial trial = workload.runs_user_code()
+                      ? detail::run_trial_isolated(workload, model, planned.model, planned.workers,
+                                                   planned.repeat, tasks, expected_[w],
+                                                   plan_.options, control)
+                      : run_trial(workload, model, planned.model, planned.workers, planned.repeat,
+                                  tasks, expected_[w], plan_.options, control);
+    trial.attempt = number;
+    trial.point = plan_.workloads[w].point;
+    return trial;
+  }
+
+  // Runs a planned trial, again while it is disturbed (up to Plan::rerun_disturbed times).
+  // False when the run must end: a stop, or a hung trial.
+  bool run_planned(const PlannedTrial& planned) {
+    const std::size_t w = planned.workload;
+    for (int number = 0;; ++number) {
+      if (observer_.stop.stop_requested()) {
+        stopped(fmt::format("stopped before the {} trial", label(planned)));
+        return false;
       }
       phase(fmt::format("the {} trial", label(planned)));
-      RunControl control;
-      control.stop = observer.stop;
-      control.timeout =
-          plan.trial_timeout.count() > 0
-              ? plan.trial_timeout
-              : default_trial_timeout(plan.workloads[w].spec, plan.workloads[w].tasks,
-                                      serial_s[w].empty() ? one_worker_s[w] : serial_s[w]);
-      const Workload& workload = *workloads.at(w);
-      const Model& model = *models.at(planned.model);
-      Trial trial = workload.runs_user_code()
-                        ? detail::run_trial_isolated(
-                              workload, model, planned.model, planned.workers, planned.repeat,
-                              plan.workloads[w].tasks, expected[w], options, control)
-                        : run_trial(workload, model, planned.model, planned.workers, planned.repeat,
-                                    plan.workloads[w].tasks, expected[w], options, control);
-      trial.attempt = attempt;
-      trial.point = plan.workloads[w].point;
-      if (trial.failed() && observer.stop.stop_requested()) {
+      Trial trial = attempt(planned, number);
+      if (trial.failed() && observer_.stop.stop_requested()) {
         // Cut short by the stop, it measured nothing and failed through no fault of the model.
-        result.end = RunEnd::stopped;
-        result.reason = fmt::format("stopped: the {} trial was interrupted and is not recorded",
-                                    label(planned));
+        stopped(fmt::format("stopped: the {} trial was interrupted and is not recorded",
+                            label(planned)));
         if (trial.hung) {
           // Threads that did not honour the stop: abandoned, still running the workload.
-          result.abandoned = true;
-          result.reason += fmt::format(" ({})", trial.error);
+          result_.abandoned = true;
+          result_.reason += fmt::format(" ({})", trial.error);
           keep_workloads();
         }
-        return result;
+        return false;
       }
-      ++result.trials_run;
+      ++result_.trials_run;
       if (!trial.failed() && !trial.disturbed) {
-        if (planned.model == "serial") serial_s[w].push_back(trial.wall_s);
-        if (planned.workers == 1) one_worker_s[w].push_back(trial.wall_s);
+        if (planned.model == "serial") serial_s_[w].push_back(trial.wall_s);
+        if (planned.workers == 1) one_worker_s_[w].push_back(trial.wall_s);
       }
-      const bool rerun = trial.disturbed && !trial.failed() && attempt < plan.rerun_disturbed;
-      if (rerun) ++total;
-      if (observer.on_trial) observer.on_trial(trial, result.trials_run, total);
+      const bool rerun = trial.disturbed && !trial.failed() && number < plan_.rerun_disturbed;
+      if (rerun) ++total_;
+      if (observer_.on_trial) observer_.on_trial(trial, result_.trials_run, total_);
       const bool hung = trial.hung;
-      if (hung) result.reason = fmt::format("hung: {}: {}", label(planned), trial.error);
-      if (!trial.warmup()) result.trials.push_back(std::move(trial));
+      if (hung) result_.reason = fmt::format("hung: {}: {}", label(planned), trial.error);
+      if (!trial.warmup()) result_.trials.push_back(std::move(trial));
       if (hung) {
-        result.end = RunEnd::hung;
+        result_.end = RunEnd::hung;
         keep_workloads();
-        return result;
+        return false;
       }
-      if (!rerun) break;
+      if (!rerun) return true;
       note(fmt::format("{} was disturbed (another process took its CPUs): running it again",
                        label(planned)));
     }
   }
-  phase("analysis");
-  return result;
+
+  const Plan& plan_;
+  const RunObserver& observer_;
+  std::vector<std::unique_ptr<Workload>> workloads_;
+  std::map<std::string, std::unique_ptr<Model>> models_;
+  std::vector<std::vector<std::uint64_t>> expected_;
+  std::vector<std::string> unusable_;
+  // Per workload, the wall times of its passed serial and 1-worker trials so far: what a batch
+  // of it takes, for the derived timeout.
+  std::vector<std::vector<double>> serial_s_, one_worker_s_;
+  std::size_t total_ = 0;  // trials to run: grows by one for each rerun
+  RunResult result_;
+};
+
+}  // namespace
+
+RunResult run_sweep(const Plan& plan, const RunObserver& observer) {
+  return SweepRunner(plan, observer).run();
 }
 
 std::vector<Trial> run_plan(const Plan& plan, const RunObserver& observer) {
