@@ -19,6 +19,8 @@ if [ "$mode" = test ]; then
   # clang only recommends (so --no-install-recommends would leave them out); llvm for
   # llvm-symbolizer, which turns the addresses in sanitizer reports into file:line.
   packages+=(clang libclang-rt-14-dev llvm)
+  # CI's function-size check (scripts/check-function-size.sh).
+  packages+=(clang-tidy)
   # The HTML report's test renders the page in a headless browser.
   packages+=(chromium)
 fi

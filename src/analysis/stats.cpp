@@ -330,6 +330,95 @@ std::vector<const Trial*> trials_in_figures(const std::vector<const Trial*>& poi
   return used;
 }
 
+namespace {
+
+// One point's row from its counted records: the figures of trials_in_figures(records).
+SummaryRow point_row(const detail::PointKey& key, const std::vector<const Trial*>& records,
+                     const AnalysisOptions& options) {
+  SummaryRow row;
+  row.workload = std::get<3>(key);
+  row.model = std::get<4>(key);
+  row.workers = std::get<2>(key);
+  row.tasks = records.front()->tasks;
+  row.records = records.size();
+  for (const Trial* t : records) {
+    if (t->failed()) ++row.failed;
+    if (t->disturbed) ++row.disturbed;
+  }
+  std::vector<double> util, startup;
+  std::map<std::string, std::vector<double>> counters;
+  for (const Trial* t : trials_in_figures(records)) {
+    row.wall_samples.push_back(t->wall_s);
+    util.push_back(t->cpu_util());
+    startup.push_back(t->startup_s);
+    if (t->disturbed) ++row.disturbed_used;
+    for (const auto& [name, value] : t->counters) counters[name].push_back(value);
+  }
+  row.trials = row.wall_samples.size();
+  row.wall = describe(row.wall_samples);
+  row.wall_ci = bootstrap_median_ci(
+      row.wall_samples, point_seed(options.seed, "wall", row.workload, row.model, row.workers),
+      options.resamples);
+  row.cpu_util = describe(util).median;
+  row.startup_s = describe(startup).median;
+  // A counter a model reports in only some trials is the median of those that have it.
+  for (const auto& [name, values] : counters) row.counters[name] = describe(values).median;
+  return row;
+}
+
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+// Each row's baseline (serial for the workload; without it, the same model at 1 worker) and
+// its own model's 1-worker row, as indices (kNone: none), since the impossible-figure check
+// reads them again.
+struct Baselines {
+  std::vector<std::size_t> base, one_worker;
+};
+
+Baselines find_baselines(const std::vector<SummaryRow>& rows) {
+  Baselines b{std::vector<std::size_t>(rows.size(), kNone),
+              std::vector<std::size_t>(rows.size(), kNone)};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    std::size_t base = kNone;
+    for (std::size_t j = 0; j < rows.size() && base == kNone; ++j) {
+      if (rows[j].workload == row.workload && rows[j].trials > 0 && rows[j].model == "serial") {
+        base = j;
+      }
+    }
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      const auto& other = rows[j];
+      if (other.workload == row.workload && other.model == row.model && other.workers == 1 &&
+          other.trials > 0) {
+        b.one_worker[i] = j;
+      }
+    }
+    if (base == kNone) base = b.one_worker[i];
+    if (base == kNone || row.trials == 0 || row.wall.median <= 0) continue;
+    b.base[i] = base;
+  }
+  return b;
+}
+
+// Speedup and efficiency against the baseline, with their bootstrap CIs.
+void set_speedup(SummaryRow& row, const SummaryRow& b, bool is_baseline,
+                 const AnalysisOptions& options) {
+  row.baseline = b.model == "serial" ? "serial" : b.model + "@1";
+  row.speedup = b.wall.median / row.wall.median;
+  row.efficiency = *row.speedup / row.workers;
+  // The baseline against itself is 1 by definition, with no uncertainty to resample.
+  row.speedup_ci =
+      is_baseline ? Interval{1, 1}
+                  : bootstrap_ratio_ci(
+                        b.wall_samples, row.wall_samples,
+                        point_seed(options.seed, "speedup", row.workload, row.model, row.workers),
+                        options.resamples);
+  row.efficiency_ci =
+      Interval{row.speedup_ci->low / row.workers, row.speedup_ci->high / row.workers};
+}
+
+}  // namespace
+
 std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
                                   const std::vector<std::string>& workload_order,
                                   const std::vector<std::string>& model_order,
@@ -342,77 +431,13 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
   for (const auto& t : trials) {
     if (!t.warmup()) groups[order.key(t)].push_back(&t);
   }
-
   std::vector<SummaryRow> rows;
-  for (const auto& [key, records] : groups) {
-    SummaryRow row;
-    row.workload = std::get<3>(key);
-    row.model = std::get<4>(key);
-    row.workers = std::get<2>(key);
-    row.tasks = records.front()->tasks;
-    row.records = records.size();
-    for (const Trial* t : records) {
-      if (t->failed()) ++row.failed;
-      if (t->disturbed) ++row.disturbed;
-    }
-    std::vector<double> util, startup;
-    std::map<std::string, std::vector<double>> counters;
-    for (const Trial* t : trials_in_figures(records)) {
-      row.wall_samples.push_back(t->wall_s);
-      util.push_back(t->cpu_util());
-      startup.push_back(t->startup_s);
-      if (t->disturbed) ++row.disturbed_used;
-      for (const auto& [name, value] : t->counters) counters[name].push_back(value);
-    }
-    row.trials = row.wall_samples.size();
-    row.wall = describe(row.wall_samples);
-    row.wall_ci = bootstrap_median_ci(
-        row.wall_samples, point_seed(options.seed, "wall", row.workload, row.model, row.workers),
-        options.resamples);
-    row.cpu_util = describe(util).median;
-    row.startup_s = describe(startup).median;
-    // A counter a model reports in only some trials is the median of those that have it.
-    for (const auto& [name, values] : counters) row.counters[name] = describe(values).median;
-    rows.push_back(std::move(row));
-  }
-  // Baseline: serial for the workload; without it, the same model at 1 worker. Indices, since
-  // the impossible-figure check below reads the baseline of each row again.
-  constexpr std::size_t none = static_cast<std::size_t>(-1);
-  std::vector<std::size_t> base_of(rows.size(), none), one_worker_of(rows.size(), none);
+  for (const auto& [key, records] : groups) rows.push_back(point_row(key, records, options));
+  const Baselines baselines = find_baselines(rows);
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    auto& row = rows[i];
-    std::size_t base = none;
-    for (std::size_t j = 0; j < rows.size(); ++j) {
-      const auto& other = rows[j];
-      if (other.workload != row.workload || other.trials == 0) continue;
-      if (other.model == "serial") {
-        base = j;
-        break;
-      }
+    if (baselines.base[i] != kNone) {
+      set_speedup(rows[i], rows[baselines.base[i]], baselines.base[i] == i, options);
     }
-    for (std::size_t j = 0; j < rows.size(); ++j) {
-      const auto& other = rows[j];
-      if (other.workload == row.workload && other.model == row.model && other.workers == 1 &&
-          other.trials > 0) {
-        one_worker_of[i] = j;
-      }
-    }
-    if (base == none) base = one_worker_of[i];
-    if (base == none || row.trials == 0 || row.wall.median <= 0) continue;
-    base_of[i] = base;
-    const SummaryRow& b = rows[base];
-    row.baseline = b.model == "serial" ? "serial" : b.model + "@1";
-    row.speedup = b.wall.median / row.wall.median;
-    row.efficiency = *row.speedup / row.workers;
-    // The baseline against itself is 1 by definition, with no uncertainty to resample.
-    row.speedup_ci =
-        base == i ? Interval{1, 1}
-                  : bootstrap_ratio_ci(
-                        b.wall_samples, row.wall_samples,
-                        point_seed(options.seed, "speedup", row.workload, row.model, row.workers),
-                        options.resamples);
-    row.efficiency_ci =
-        Interval{row.speedup_ci->low / row.workers, row.speedup_ci->high / row.workers};
   }
   // The ideal needs each workload's profile, which needs the rows' CPU utilisation first.
   const auto profiles = profile_workloads(rows, options);
@@ -429,8 +454,8 @@ std::vector<SummaryRow> summarize(const std::vector<Trial>& trials,
   }
   for (std::size_t i = 0; i < rows.size(); ++i) flag_noise(rows, i, options);
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    flag_impossible(rows[i], base_of[i] == none ? nullptr : &rows[base_of[i]],
-                    one_worker_of[i] == none ? nullptr : &rows[one_worker_of[i]],
+    const auto row_at = [&](std::size_t j) { return j == kNone ? nullptr : &rows[j]; };
+    flag_impossible(rows[i], row_at(baselines.base[i]), row_at(baselines.one_worker[i]),
                     profile_of(rows[i]), options);
   }
   return rows;

@@ -107,79 +107,102 @@ class ProcessesPool final : public Pool {
       fds[i] = {workers_[i].channel.fd(), POLLIN, 0};
 
     const auto t0 = std::chrono::steady_clock::now();
-    const std::int64_t t0_ns = steady_ns(t0);
-    std::size_t next = 0;
-    std::size_t depth = kMinDepth;
+    Progress progress{tasks, steady_ns(t0)};
     // Round by round, so that with fewer tasks than W × depth every worker still gets one.
-    for (std::size_t round = 0; round < depth; ++round) {
-      for (std::size_t i = 0; i < workers_.size() && next < tasks; ++i) queue_task(i, next++);
+    for (std::size_t round = 0; round < progress.depth; ++round) {
+      for (std::size_t i = 0; i < workers_.size() && progress.next < tasks; ++i) {
+        queue_task(i, progress.next++);
+      }
     }
     for (std::size_t i = 0; i < workers_.size(); ++i) flush(i);
-    std::size_t done = 0;
-    double busy_s = 0;  // summed task durations, to size the queues
-    Frame frame;
-    std::string text;
-    // A stop request has no descriptor to poll: look at it this often while waiting.
-    constexpr int kStopCheckMs = 50;
-    while (done < tasks) {
+    while (progress.done < tasks) {
       if (control.stop.stop_requested()) cut_short({AbortReason::interrupted, "interrupted"});
       const auto now = Clock::now();
       if (now >= deadline) {
         cut_short({AbortReason::timed_out,
                    fmt::format("timed out after {}", format_duration(control.timeout))});
       }
-      int wait_ms = -1;
-      if (deadline != Clock::time_point::max()) {
-        wait_ms = static_cast<int>(std::min<std::int64_t>(
-            std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(), 1'000'000));
-      }
-      if (control.stop.stop_possible()) {
-        wait_ms = wait_ms < 0 ? kStopCheckMs : std::min(wait_ms, kStopCheckMs);
-      }
-      const int ready = ::poll(fds.data(), fds.size(), wait_ms);
+      const int ready = ::poll(fds.data(), fds.size(), poll_ms(deadline, now, control));
       if (ready < 0) {
         if (errno == EINTR) continue;
         throw std::runtime_error(fmt::format("poll failed: {}", errno_text(errno)));
       }
       for (std::size_t i = 0; ready > 0 && i < workers_.size(); ++i) {
-        if (fds[i].revents == 0) continue;
-        Worker& w = workers_[i];
-        if (!w.channel.fill()) throw died(i);
-        while (w.channel.take(frame, text)) {
-          if (frame.kind != Kind::result || frame.task >= tasks) {
-            throw std::runtime_error(fmt::format("worker {} sent a malformed message", i + 1));
-          }
-          TaskResult& r = batch.tasks[frame.task];
-          r.checksum = frame.checksum;
-          r.start_s = static_cast<double>(frame.start_ns - t0_ns) * 1e-9;
-          r.end_s = static_cast<double>(frame.end_ns - t0_ns) * 1e-9;
-          r.error = text;
-          ++r.runs;
-          ++done;
-          --w.queued;
-          busy_s += r.end_s - r.start_s;
-        }
-        const double mean_task_s = busy_s / static_cast<double>(std::max<std::size_t>(done, 1));
-        depth = std::clamp<std::size_t>(
-            static_cast<std::size_t>(kQueueTarget / std::max(mean_task_s, 1e-9)), kMinDepth,
-            kMaxDepth);
-        while (w.queued < depth && next < tasks) queue_task(i, next++);
-        flush(i);
+        if (fds[i].revents != 0) take_results(i, batch, progress);
       }
     }
     batch.wall_s = seconds_since(t0, std::chrono::steady_clock::now());
+    collect_usage(batch);
+    broken_ = false;
+    return batch;
+  }
 
-    // After the clock: each worker's own CPU time, switches and peak memory for this batch.
+ private:
+  // Where a batch stands: tasks handed out and answered, and how deep each queue should be.
+  struct Progress {
+    std::size_t tasks;
+    std::int64_t t0_ns;
+    std::size_t next = 0, done = 0;
+    std::size_t depth = kMinDepth;
+    double busy_s = 0;  // summed task durations, to size the queues
+  };
+
+  // How long poll may wait: until the deadline, and no longer than a stop request may go
+  // unseen (it has no descriptor to poll); -1 for ever.
+  static int poll_ms(Clock::time_point deadline, Clock::time_point now, const RunControl& control) {
+    constexpr int kStopCheckMs = 50;
+    int wait_ms = -1;
+    if (deadline != Clock::time_point::max()) {
+      wait_ms = static_cast<int>(std::min<std::int64_t>(
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(), 1'000'000));
+    }
+    if (control.stop.stop_possible()) {
+      wait_ms = wait_ms < 0 ? kStopCheckMs : std::min(wait_ms, kStopCheckMs);
+    }
+    return wait_ms;
+  }
+
+  // The results worker i has sent, then its queue topped up to the depth the tasks so far
+  // call for.
+  void take_results(std::size_t i, BatchResult& batch, Progress& progress) {
+    Worker& w = workers_[i];
+    if (!w.channel.fill()) throw died(i);
+    while (w.channel.take(frame_, text_)) {
+      if (frame_.kind != Kind::result || frame_.task >= progress.tasks) {
+        throw std::runtime_error(fmt::format("worker {} sent a malformed message", i + 1));
+      }
+      TaskResult& r = batch.tasks[frame_.task];
+      r.checksum = frame_.checksum;
+      r.start_s = static_cast<double>(frame_.start_ns - progress.t0_ns) * 1e-9;
+      r.end_s = static_cast<double>(frame_.end_ns - progress.t0_ns) * 1e-9;
+      r.error = text_;
+      ++r.runs;
+      ++progress.done;
+      --w.queued;
+      progress.busy_s += r.end_s - r.start_s;
+    }
+    const double mean_task_s =
+        progress.busy_s / static_cast<double>(std::max<std::size_t>(progress.done, 1));
+    progress.depth = std::clamp<std::size_t>(
+        static_cast<std::size_t>(kQueueTarget / std::max(mean_task_s, 1e-9)), kMinDepth, kMaxDepth);
+    while (w.queued < progress.depth && progress.next < progress.tasks) {
+      queue_task(i, progress.next++);
+    }
+    flush(i);
+  }
+
+  // After the clock: each worker's own CPU time, switches and peak memory for this batch.
+  void collect_usage(BatchResult& batch) {
     for (std::size_t i = 0; i < workers_.size(); ++i) {
       if (!workers_[i].channel.send(Frame{Kind::end})) throw died(i);
     }
     for (std::size_t i = 0; i < workers_.size(); ++i) {
-      if (!workers_[i].channel.receive(frame, text) || frame.kind != Kind::usage ||
-          text.size() != sizeof(WireUsage)) {
+      if (!workers_[i].channel.receive(frame_, text_) || frame_.kind != Kind::usage ||
+          text_.size() != sizeof(WireUsage)) {
         throw died(i);
       }
       WireUsage wire;
-      std::memcpy(&wire, text.data(), sizeof wire);
+      std::memcpy(&wire, text_.data(), sizeof wire);
       ResourceUsage u;
       u.user_s = static_cast<double>(wire.user_us) * 1e-6;
       u.sys_s = static_cast<double>(wire.sys_us) * 1e-6;
@@ -189,81 +212,102 @@ class ProcessesPool final : public Pool {
       batch.worker_usage += u;
     }
     batch.has_worker_usage = true;
-    broken_ = false;
-    return batch;
   }
 
- private:
+  // What a child needs between fork and exec, built before the fork: after it, only
+  // async-signal-safe calls.
+  struct ForkPlan {
+    bool spawn = false;
+    std::string exe, spec, marker, board_fd_text;
+    std::vector<const char*> env;
+  };
+
+  ForkPlan fork_plan(const Workload& workload, const ModelOptions& options) const {
+    ForkPlan plan;
+    plan.spawn = options.params.text("start_method", "fork") == "spawn";
+    plan.exe = options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
+    plan.spec = to_json(workload.spec()).dump();
+    plan.marker = std::string(kWorkerEnv) + "=1";
+    plan.board_fd_text = std::to_string(board_.fd());
+    for (char** e = environ; *e != nullptr; ++e) plan.env.push_back(*e);
+    plan.env.push_back(plan.marker.c_str());
+    plan.env.push_back(nullptr);
+    return plan;
+  }
+
   void start(const Workload& workload, int workers, const ModelOptions& options) {
-    const bool spawn = options.params.text("start_method", "fork") == "spawn";
-    if (spawn && std::getenv(kWorkerEnv) != nullptr) {
+    const ForkPlan plan = fork_plan(workload, options);
+    if (plan.spawn && std::getenv(kWorkerEnv) != nullptr) {
       // This program was exec'd as a worker but its main did not become one: starting more
       // workers from here would recurse.
       throw Error(
           "processes: this process was started as a spawn worker, but its main() did not call "
           "scalelab::maybe_run_worker(argc, argv) first");
     }
-    // Everything the child needs is built before fork: after it, only exec-safe calls.
-    const std::string exe =
-        options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
-    const std::string spec = to_json(workload.spec()).dump();
-    const std::string marker = std::string(kWorkerEnv) + "=1";
-    const std::string board_fd_text = std::to_string(board_.fd());
-    std::vector<const char*> env;
-    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
-    env.push_back(marker.c_str());
-    env.push_back(nullptr);
     const pid_t parent = ::getpid();
     // A child's copy of unflushed stdio buffers would be written twice if a task calls exit().
     std::fflush(nullptr);
     workers_.reserve(static_cast<std::size_t>(workers));
-    for (int i = 0; i < workers; ++i) {
-      int sv[2];
-      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        throw std::runtime_error(fmt::format("could not create the socket for worker {} of {}: {}",
-                                             i + 1, workers,
-                                             resource_error_text(Want::descriptor, errno)));
-      }
-      const std::string fd_text = std::to_string(sv[1]);
-      const std::string index_text = std::to_string(i);
-      BoardEntry& entry = board_[static_cast<std::size_t>(i)];
-      workload.before_fork();
-      const pid_t pid = ::fork();
-      if (pid != 0) workload.after_fork(false);
-      if (pid < 0) {
-        const int err = errno;
-        ::close(sv[0]);
-        ::close(sv[1]);
-        throw std::runtime_error(fmt::format("could not start worker process {} of {}: {}", i + 1,
-                                             workers, resource_error_text(Want::process, err)));
-      }
-      if (pid == 0) {
-        ::close(sv[0]);
-        // Earlier workers' parent ends would otherwise keep their sockets open in this child.
-        for (auto& w : workers_) ::close(w.channel.fd());
-        // Die with the parent, even when stuck in a task; a parent already gone means exit.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(1);
-        ::signal(SIGINT, SIG_IGN);  // survives exec; Ctrl-C is the parent's to handle
-        if (spawn) {
-          // The only descriptors the worker inherits: its socket and the task board.
-          ::fcntl(sv[1], F_SETFD, 0);
-          ::fcntl(board_.fd(), F_SETFD, 0);
-          const char* argv[] = {exe.c_str(),           kWorkerFlag,        fd_text.c_str(),
-                                board_fd_text.c_str(), index_text.c_str(), nullptr};
-          ::execve(exe.c_str(), const_cast<char* const*>(argv),
-                   const_cast<char* const*>(env.data()));
-          ::_exit(127);
-        }
-        workload.after_fork(true);
-        Channel channel(sv[1]);
-        ::_exit(worker_loop(channel, &workload, entry));
-      }
-      ::close(sv[1]);
-      workers_.push_back(Worker{pid, Channel(sv[0])});
-      if (spawn) workers_.back().channel.send(Frame{Kind::spec}, spec);
+    for (int i = 0; i < workers; ++i) start_worker(workload, i, workers, plan, parent);
+    await_ready(plan);
+  }
+
+  // Forks worker i (of `workers`) with its end of a new socket pair.
+  void start_worker(const Workload& workload, int i, int workers, const ForkPlan& plan,
+                    pid_t parent) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      throw std::runtime_error(fmt::format("could not create the socket for worker {} of {}: {}",
+                                           i + 1, workers,
+                                           resource_error_text(Want::descriptor, errno)));
     }
-    // Warm: each worker has started (and, for spawn, rebuilt the workload) before the clock.
+    const std::string fd_text = std::to_string(sv[1]);
+    const std::string index_text = std::to_string(i);
+    BoardEntry& entry = board_[static_cast<std::size_t>(i)];
+    workload.before_fork();
+    const pid_t pid = ::fork();
+    if (pid != 0) workload.after_fork(false);
+    if (pid < 0) {
+      const int err = errno;
+      ::close(sv[0]);
+      ::close(sv[1]);
+      throw std::runtime_error(fmt::format("could not start worker process {} of {}: {}", i + 1,
+                                           workers, resource_error_text(Want::process, err)));
+    }
+    if (pid == 0) become_worker(workload, plan, parent, sv, fd_text, index_text, entry);
+    ::close(sv[1]);
+    workers_.push_back(Worker{pid, Channel(sv[0])});
+    if (plan.spawn) workers_.back().channel.send(Frame{Kind::spec}, plan.spec);
+  }
+
+  // The child's side of fork: exec the worker program (spawn), or run the worker loop here.
+  [[noreturn]] void become_worker(const Workload& workload, const ForkPlan& plan, pid_t parent,
+                                  const int (&sv)[2], const std::string& fd_text,
+                                  const std::string& index_text, BoardEntry& entry) {
+    ::close(sv[0]);
+    // Earlier workers' parent ends would otherwise keep their sockets open in this child.
+    for (auto& w : workers_) ::close(w.channel.fd());
+    // Die with the parent, even when stuck in a task; a parent already gone means exit.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    ::signal(SIGINT, SIG_IGN);  // survives exec; Ctrl-C is the parent's to handle
+    if (plan.spawn) {
+      // The only descriptors the worker inherits: its socket and the task board.
+      ::fcntl(sv[1], F_SETFD, 0);
+      ::fcntl(board_.fd(), F_SETFD, 0);
+      const char* argv[] = {plan.exe.c_str(),           kWorkerFlag,        fd_text.c_str(),
+                            plan.board_fd_text.c_str(), index_text.c_str(), nullptr};
+      ::execve(plan.exe.c_str(), const_cast<char* const*>(argv),
+               const_cast<char* const*>(plan.env.data()));
+      ::_exit(127);
+    }
+    workload.after_fork(true);
+    Channel channel(sv[1]);
+    ::_exit(worker_loop(channel, &workload, entry));
+  }
+
+  // Warm: each worker has started (and, for spawn, rebuilt the workload) before the clock.
+  void await_ready(const ForkPlan& plan) {
     const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
     for (std::size_t i = 0; i < workers_.size(); ++i) {
       Frame frame;
@@ -273,14 +317,14 @@ class ProcessesPool final : public Pool {
         throw std::runtime_error(fmt::format(
             "worker {} of {} did not report ready within {} s{}", i + 1, workers_.size(),
             kReadyTimeout.count(),
-            spawn ? " (a program that uses spawn must call scalelab::maybe_run_worker first in "
-                    "main)"
-                  : ""));
+            plan.spawn
+                ? " (a program that uses spawn must call scalelab::maybe_run_worker first in main)"
+                : ""));
       }
       if (wait == Channel::Wait::closed || frame.kind != Kind::ready) {
         std::string why = frame.kind == Kind::failure ? text : exit_reason(i);
-        if (spawn && why.find("code 127") != std::string::npos) {
-          why += fmt::format(" (could not exec '{}')", exe);
+        if (plan.spawn && why.find("code 127") != std::string::npos) {
+          why += fmt::format(" (could not exec '{}')", plan.exe);
         }
         throw std::runtime_error(
             fmt::format("worker {} of {} did not start: {}", i + 1, workers_.size(), why));
@@ -390,6 +434,8 @@ class ProcessesPool final : public Pool {
 
   TaskBoard board_;
   std::vector<Worker> workers_;
+  Frame frame_;          // the message being read, kept to reuse its buffer
+  std::string text_;     // its text
   bool broken_ = false;  // a batch failed or was cut short: kill the workers, do not reuse
 };
 

@@ -37,6 +37,32 @@
 namespace scalelab {
 namespace detail::proc {
 
+namespace {
+
+// Runs one task and queues its result; sends what is queued once the oldest unsent result is
+// kFlushAfter old. False when the parent is gone.
+bool run_task(Channel& channel, const Workload& workload, BoardEntry& board, std::uint64_t task,
+              std::int64_t& oldest_unsent) {
+  Frame reply{Kind::result};
+  reply.task = task;
+  std::string error;
+  const auto start = std::chrono::steady_clock::now();
+  board.store(task, std::memory_order_relaxed);
+  try {
+    reply.checksum = workload.run(task);
+  } catch (...) {
+    error = current_exception_text();
+  }
+  board.store(kIdle, std::memory_order_relaxed);
+  reply.start_ns = steady_ns(start);
+  reply.end_ns = steady_ns(std::chrono::steady_clock::now());
+  if (!channel.pending()) oldest_unsent = reply.end_ns;
+  channel.queue(reply, error);
+  return reply.end_ns - oldest_unsent < kFlushAfter || channel.flush();
+}
+
+}  // namespace
+
 int worker_loop(Channel& channel, const Workload* workload, BoardEntry& board) {
   std::unique_ptr<Workload> owned;
   Frame frame;
@@ -63,25 +89,9 @@ int worker_loop(Channel& channel, const Workload* workload, BoardEntry& board) {
       continue;
     }
     switch (frame.kind) {
-      case Kind::task: {
-        Frame reply{Kind::result};
-        reply.task = frame.task;
-        std::string error;
-        const auto start = std::chrono::steady_clock::now();
-        board.store(frame.task, std::memory_order_relaxed);
-        try {
-          reply.checksum = workload->run(frame.task);
-        } catch (...) {
-          error = current_exception_text();
-        }
-        board.store(kIdle, std::memory_order_relaxed);
-        reply.start_ns = steady_ns(start);
-        reply.end_ns = steady_ns(std::chrono::steady_clock::now());
-        if (!channel.pending()) oldest_unsent = reply.end_ns;
-        channel.queue(reply, error);
-        if (reply.end_ns - oldest_unsent >= kFlushAfter && !channel.flush()) return 0;
+      case Kind::task:
+        if (!run_task(channel, *workload, board, frame.task, oldest_unsent)) return 0;
         break;
-      }
       case Kind::begin:
         ResourceUsage::reset_peak();  // this batch's peak, not the one inherited through fork
         baseline = ResourceUsage::of_self();

@@ -149,58 +149,36 @@ asio::awaitable<std::uint64_t> TrackedWorkload::run_async(std::size_t task) cons
   co_return co_await inner_.run_async(task);
 }
 
-ChildEnd run_in_child(const std::function<std::string()>& body, const Workload& workload,
-                      Clock::time_point deadline, std::stop_token stop) {
-  int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) {
-    throw std::runtime_error(fmt::format("could not create a pipe for a trial's process: {}",
-                                         resource_error_text(Want::descriptor, errno)));
+namespace {
+
+// The child's side: run `body` and send its text, tagged R (returned) or E (raised), then exit.
+[[noreturn]] void child_side(const std::function<std::string()>& body, const Workload& workload,
+                             pid_t parent, Fd& reader, Fd& writer) {
+  // Die with the driver, even when stuck in a task; a driver already gone means exit.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(1);
+  workload.after_fork(true);
+  reader.reset();
+  std::string message;
+  char tag = 'R';
+  try {
+    message = body();
+  } catch (const std::exception& e) {
+    tag = 'E';
+    message = e.what();
+  } catch (...) {
+    tag = 'E';
+    message = "unknown exception";
   }
-  Fd reader(ends[0]), writer(ends[1]);
-  const Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (wake.get() < 0) {
-    throw std::runtime_error(fmt::format("could not create an eventfd for a trial's process: {}",
-                                         resource_error_text(Want::descriptor, errno)));
-  }
-  const pid_t parent = ::getpid();
-  // A child's copy of unflushed stdio buffers would be written twice.
-  std::fflush(nullptr);
-  workload.before_fork();
-  const pid_t pid = ::fork();
-  if (pid != 0) workload.after_fork(false);
-  if (pid < 0) {
-    throw std::runtime_error(fmt::format("could not start a trial's process: {}",
-                                         resource_error_text(Want::process, errno)));
-  }
-  if (pid == 0) {
-    // Die with the driver, even when stuck in a task; a driver already gone means exit.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    workload.after_fork(true);
-    reader.reset();
-    std::string message;
-    char tag = 'R';
-    try {
-      message = body();
-    } catch (const std::exception& e) {
-      tag = 'E';
-      message = e.what();
-    } catch (...) {
-      tag = 'E';
-      message = "unknown exception";
-    }
-    message.insert(message.begin(), tag);
-    ::_exit(write_all(writer.get(), message) ? 0 : 4);
-  }
-  writer.reset();
-  // A stop request wakes the poll below through the eventfd.
-  const std::stop_callback on_stop(stop, [fd = wake.get()] {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = ::write(fd, &one, sizeof one);
-  });
+  message.insert(message.begin(), tag);
+  ::_exit(write_all(writer.get(), message) ? 0 : 4);
+}
+
+// Reads the child's whole message, until its end (eof true), the deadline or a stop request
+// (end.how says which), whichever comes first.
+ChildEnd read_child(const Fd& reader, const Fd& wake, Clock::time_point deadline,
+                    const std::stop_token& stop, std::string& received, bool& eof) {
   ChildEnd end;
-  std::string received;
-  bool eof = false;
   while (!eof) {
     if (stop.stop_requested()) {
       end.how = ChildEnd::How::stopped;
@@ -230,6 +208,44 @@ ChildEnd run_in_child(const std::function<std::string()>& body, const Workload& 
       }
     }
   }
+  return end;
+}
+
+}  // namespace
+
+ChildEnd run_in_child(const std::function<std::string()>& body, const Workload& workload,
+                      Clock::time_point deadline, std::stop_token stop) {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) {
+    throw std::runtime_error(fmt::format("could not create a pipe for a trial's process: {}",
+                                         resource_error_text(Want::descriptor, errno)));
+  }
+  Fd reader(ends[0]), writer(ends[1]);
+  const Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (wake.get() < 0) {
+    throw std::runtime_error(fmt::format("could not create an eventfd for a trial's process: {}",
+                                         resource_error_text(Want::descriptor, errno)));
+  }
+  const pid_t parent = ::getpid();
+  // A child's copy of unflushed stdio buffers would be written twice.
+  std::fflush(nullptr);
+  workload.before_fork();
+  const pid_t pid = ::fork();
+  if (pid != 0) workload.after_fork(false);
+  if (pid < 0) {
+    throw std::runtime_error(fmt::format("could not start a trial's process: {}",
+                                         resource_error_text(Want::process, errno)));
+  }
+  if (pid == 0) child_side(body, workload, parent, reader, writer);
+  writer.reset();
+  // A stop request wakes the poll through the eventfd.
+  const std::stop_callback on_stop(stop, [fd = wake.get()] {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(fd, &one, sizeof one);
+  });
+  std::string received;
+  bool eof = false;
+  ChildEnd end = read_child(reader, wake, deadline, stop, received, eof);
   if (!eof) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -247,53 +263,64 @@ ChildEnd run_in_child(const std::function<std::string()>& body, const Workload& 
   return end;
 }
 
+namespace {
+
+constexpr const char* kWhile = "while computing reference checksums";
+
+// The child's side of the reference pass: every task's value in turn, as JSON. A task that
+// raises has no serial value; its trials report the exception itself (errors are checked
+// before checksums), so any value will do.
+std::string reference_sums(const Workload& workload, std::size_t tasks, TaskProgress& board) {
+  workload.prepare();
+  nlohmann::json sums = nlohmann::json::array();
+  nlohmann::json raised = nlohmann::json::array();
+  for (std::size_t i = 0; i < tasks; ++i) {
+    const TaskMark mark(board, i);
+    std::uint64_t sum = 0;
+    try {
+      sum = workload.run(i);
+    } catch (const std::exception& e) {
+      raised.push_back({i, e.what()});
+    }
+    sums.push_back(sum);
+  }
+  return nlohmann::json{{"checksums", sums}, {"raised", raised}}.dump();
+}
+
+// The values the child sent back, and the first task that raised.
+void read_sums(ReferencePass& pass, const std::string& output, std::size_t tasks) {
+  try {
+    const auto json = nlohmann::json::parse(output);
+    pass.checksums = json.at("checksums").get<std::vector<std::uint64_t>>();
+    const auto& raised = json.at("raised");
+    if (!raised.empty()) {
+      pass.raised = fmt::format(
+          "task {} raised {} {}{}", raised[0][0].get<std::size_t>(),
+          raised[0][1].get<std::string>(), kWhile,
+          raised.size() > 1 ? fmt::format(" (and {} more tasks raised)", raised.size() - 1) : "");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    pass.failure = fmt::format("the reference pass sent back no checksums: {}", e.what());
+  }
+  if (pass.failure.empty() && pass.checksums.size() != tasks) {
+    pass.failure = fmt::format("the reference pass sent back {} checksums for {} tasks",
+                               pass.checksums.size(), tasks);
+  }
+}
+
+}  // namespace
+
 ReferencePass isolated_reference_pass(const Workload& workload, std::size_t tasks,
                                       std::chrono::nanoseconds timeout, std::stop_token stop) {
   TaskProgress board(tasks);
   const auto started = Clock::now();
   const auto deadline = timeout.count() > 0 ? later(started, timeout) : Clock::time_point::max();
-  const ChildEnd end = run_in_child(
-      [&] {
-        workload.prepare();
-        nlohmann::json sums = nlohmann::json::array();
-        nlohmann::json raised = nlohmann::json::array();
-        for (std::size_t i = 0; i < tasks; ++i) {
-          const TaskMark mark(board, i);
-          // A task that raises has no serial value; its trials report the exception itself
-          // (errors are checked before checksums), so any value will do.
-          std::uint64_t sum = 0;
-          try {
-            sum = workload.run(i);
-          } catch (const std::exception& e) {
-            raised.push_back({i, e.what()});
-          }
-          sums.push_back(sum);
-        }
-        return nlohmann::json{{"checksums", sums}, {"raised", raised}}.dump();
-      },
-      workload, deadline, stop);
+  const ChildEnd end = run_in_child([&] { return reference_sums(workload, tasks, board); },
+                                    workload, deadline, stop);
   ReferencePass pass;
-  constexpr const char* kWhile = "while computing reference checksums";
   switch (end.how) {
     case ChildEnd::How::returned:
-      try {
-        const auto json = nlohmann::json::parse(end.output);
-        pass.checksums = json.at("checksums").get<std::vector<std::uint64_t>>();
-        const auto& raised = json.at("raised");
-        if (!raised.empty()) {
-          pass.raised = fmt::format(
-              "task {} raised {} {}{}", raised[0][0].get<std::size_t>(),
-              raised[0][1].get<std::string>(), kWhile,
-              raised.size() > 1 ? fmt::format(" (and {} more tasks raised)", raised.size() - 1)
-                                : "");
-        }
-      } catch (const nlohmann::json::exception& e) {
-        pass.failure = fmt::format("the reference pass sent back no checksums: {}", e.what());
-      }
-      if (pass.failure.empty() && pass.checksums.size() != tasks) {
-        pass.failure = fmt::format("the reference pass sent back {} checksums for {} tasks",
-                                   pass.checksums.size(), tasks);
-      }
+      read_sums(pass, end.output, tasks);
       break;
     case ChildEnd::How::raised:
       pass.failure = fmt::format("{} {}", end.output, kWhile);

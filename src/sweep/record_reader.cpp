@@ -188,6 +188,33 @@ std::size_t planned_on_record(const std::vector<Trial>& trials) {
   return planned.size();
 }
 
+namespace {
+
+// A record after the header, into `run`; `where` ("results.jsonl: line 7") names it in a
+// warning when it is skipped.
+void take_record(RecordedRun& run, const nlohmann::json& json, const std::string& type,
+                 const std::string& where) {
+  if (type == "trial") {
+    try {
+      Trial trial = trial_from_json(json);
+      if (!trial.warmup()) run.trials.push_back(std::move(trial));
+    } catch (const Error& e) {
+      run.warnings.push_back(fmt::format("{}: {}; skipped", where, e.what()));
+    }
+  } else if (type == "end") {
+    // The last end record speaks for the run: a resumed run that completed ends with
+    // "interrupted": false after the first attempt's true.
+    const auto it = json.find("interrupted");
+    run.interrupted = it != json.end() && it->is_boolean() && it->get<bool>();
+  } else if (type == "resume") {
+    run.interrupted = false;
+  } else {
+    run.warnings.push_back(fmt::format("{} is not a record scalelab knows; skipped", where));
+  }
+}
+
+}  // namespace
+
 RecordedRun parse_records(std::string_view text, const std::string& source) {
   RecordedRun run;
   bool have_header = false;
@@ -227,24 +254,7 @@ RecordedRun parse_records(std::string_view text, const std::string& source) {
       have_header = true;
       continue;
     }
-    if (type == "trial") {
-      try {
-        Trial trial = trial_from_json(json);
-        if (!trial.warmup()) run.trials.push_back(std::move(trial));
-      } catch (const Error& e) {
-        run.warnings.push_back(fmt::format("{}: line {}: {}; skipped", source, number, e.what()));
-      }
-    } else if (type == "end") {
-      // The last end record speaks for the run: a resumed run that completed ends with
-      // "interrupted": false after the first attempt's true.
-      const auto it = json.find("interrupted");
-      run.interrupted = it != json.end() && it->is_boolean() && it->get<bool>();
-    } else if (type == "resume") {
-      run.interrupted = false;
-    } else {
-      run.warnings.push_back(
-          fmt::format("{}: line {} is not a record scalelab knows; skipped", source, number));
-    }
+    take_record(run, json, type, fmt::format("{}: line {}", source, number));
   }
   if (!have_header) throw Error(fmt::format("{}: empty; no scalelab header line", source));
   // Fewer trials than planned is an interrupted run, whatever its last record says (a run

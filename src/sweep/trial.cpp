@@ -221,6 +221,24 @@ nlohmann::json to_json(const Trial& t) {
   };
 }
 
+namespace {
+
+// The time the trial's threads waited for a CPU, and the machine's steal, between two samples.
+void set_cpu_waits(Trial& trial, const CpuWaits& before, const CpuWaits& after) {
+  if (before.known && after.known) {
+    trial.run_delay_s = static_cast<double>(after.run_delay_ns -
+                                            std::min(after.run_delay_ns, before.run_delay_ns)) *
+                        1e-9;
+  }
+  const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+  if (ticks_per_s > 0 && after.steal_ticks >= before.steal_ticks) {
+    trial.steal_s = static_cast<double>(after.steal_ticks - before.steal_ticks) /
+                    static_cast<double>(ticks_per_s);
+  }
+}
+
+}  // namespace
+
 Trial run_trial(const Workload& workload, const Model& model, const std::string& model_name,
                 int workers, int repeat, std::size_t tasks,
                 const std::vector<std::uint64_t>& expected, const ModelOptions& options,
@@ -244,17 +262,7 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
     ResourceUsage usage = ResourceUsage::of_self().since(before);
     const CpuWaits waits_after = CpuWaits::sample();
     if (batch.has_worker_usage) usage += batch.worker_usage;
-    if (waits_before.known && waits_after.known) {
-      trial.run_delay_s =
-          static_cast<double>(waits_after.run_delay_ns -
-                              std::min(waits_after.run_delay_ns, waits_before.run_delay_ns)) *
-          1e-9;
-    }
-    const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
-    if (ticks_per_s > 0 && waits_after.steal_ticks >= waits_before.steal_ticks) {
-      trial.steal_s = static_cast<double>(waits_after.steal_ticks - waits_before.steal_ticks) /
-                      static_cast<double>(ticks_per_s);
-    }
+    set_cpu_waits(trial, waits_before, waits_after);
     trial.wall_s = batch.wall_s;
     trial.user_s = usage.user_s;
     trial.sys_s = usage.sys_s;
