@@ -18,8 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const scalelab::RecordedRun run =
         scalelab::parse_records(scalelab::fuzz::as_text(data, size), source);
-    if (!run.header.is_object()) fail("the header is not an object");
+    if (!run.header.spec.is_object()) fail("the header's spec is not an object");
+    if (!run.header.environment.is_object()) fail("the header's environment is not an object");
+    if (!run.header.workload_specs.is_array()) fail("the header's workload_specs is not a list");
     for (const scalelab::Trial& trial : run.trials) {
+      if (!trial.point.is_object()) fail("a trial's point is not an object");
       if (trial.workers < 1) fail("a trial with fewer than one worker");
       if (!(trial.wall_s >= 0) || !std::isfinite(trial.wall_s)) fail("a trial's wall_s");
     }
