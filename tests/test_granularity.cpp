@@ -317,7 +317,17 @@ TEST_F(GranularitySessionTest, AStopEndsTheSweepAndResumingFinishesIt) {
   EXPECT_TRUE(first.session.interrupted());
   EXPECT_EQ(first.session.recorded_trials, 3u);
   EXPECT_TRUE(first.analysis.interrupted);
-  const auto second = scalelab::resume_granularity_session(dir_ / "out", {});
+  // The second size has one of its two trials: no point, and the verdict says it stopped.
+  EXPECT_EQ(first.analysis.result.points.size(), 1u);
+  EXPECT_EQ(first.analysis.result.planned_sizes, 3u);
+  EXPECT_NE(scalelab::granularity_verdict(first.analysis.result).find("stopped after 1 of 3"),
+            std::string::npos)
+      << scalelab::granularity_verdict(first.analysis.result);
+  std::vector<double> told;
+  const auto second = scalelab::resume_granularity_session(
+      dir_ / "out", {}, [&](const GranularityPoint& p) { told.push_back(p.task_s); });
+  // Every size is told, the one finished before the stop first.
+  EXPECT_EQ(told, (std::vector<double>{2e-3, 200e-6, 20e-6}));
   EXPECT_FALSE(second.session.interrupted());
   EXPECT_EQ(second.session.recorded_trials, 6u);
   EXPECT_FALSE(second.analysis.interrupted);

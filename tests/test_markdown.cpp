@@ -208,6 +208,15 @@ TEST(Markdown, NamesCannotInjectMarkup) {
   EXPECT_NE(report.find("- a &lt;script> and \\*stars\\*\n"), std::string::npos) << report;
 }
 
+TEST(Markdown, ErrorTextCannotMakeLinksEntitiesOrEmphasis) {
+  AnalysedRun input = report_fixture();
+  input.warnings = {"see [here](javascript:alert(1)) &lt; _under_ [1ms, 2ms]"};
+  const std::string report = render_markdown(input);
+  EXPECT_NE(report.find("- see [here]\\(javascript:alert(1)) &amp;lt; \\_under\\_ [1ms, 2ms]\n"),
+            std::string::npos)
+      << report;
+}
+
 // --- every output, from records ------------------------------------------------------------
 
 // A recorded run on 2 cores with an impossible speedup (cpu, threads at 2 workers: 2.5×), an

@@ -429,4 +429,71 @@ TEST(PlanUnsupported, APairTheWorkloadRefusesIsAnErrorOrLeftOut) {
   for (const auto& t : plan.trials) EXPECT_EQ(t.model, "serial");
 }
 
+// --- estimate_plan --------------------------------------------------------------------------
+
+// cpu (10 ms of CPU a task at the calibrated 1 M iterations/s) and io (10 ms waits), 8 tasks,
+// under serial, threads and async at W = 2, one repeat, no warm-up, on 2 cores.
+Plan estimate_fixture(std::vector<WorkloadSpec> workloads,
+                      std::vector<std::string> models = {"serial", "threads", "async"}) {
+  Spec spec;
+  spec.workloads.clear();
+  for (const auto& w : workloads) spec.workloads.push_back(w.name);
+  spec.models = std::move(models);
+  spec.workers = {2};
+  spec.tasks = 8;
+  spec.repeat = 1;
+  spec.warmup = false;
+  return make_plan(spec, std::move(workloads), 2);
+}
+
+TEST(EstimatePlan, FollowsEachModelsCpuParallelismAndTheWaitsItOverlaps) {
+  const nlohmann::json calibration{{"cpu", {{"iters_per_s", 1e6}}}};
+  const Plan plan =
+      estimate_fixture({scalelab::testing::cpu_spec(10'000), scalelab::testing::io_spec(10ms)});
+  const auto estimate = scalelab::estimate_plan(plan, calibration, 2);
+  EXPECT_EQ(estimate.unknown_trials, 0u);
+  // cpu: serial 0.08 s, threads 0.04 s (2 cores), async 0.08 s (one loop), the reference
+  // checksum one task's 0.01 s; io: serial 8 waits 0.08 s, threads and async 4 rounds of 2
+  // waits 0.04 s each.
+  EXPECT_NEAR(estimate.seconds, 0.21 + 0.16, 1e-9);
+  // One core: threads' CPU work no longer halves.
+  EXPECT_NEAR(scalelab::estimate_plan(plan, calibration, 1).seconds, 0.25 + 0.16, 1e-9);
+}
+
+#if SCALELAB_HAVE_PYTHON
+TEST(EstimatePlan, AWorkloadUnderTheGilRunsItsCpuWorkOneTaskAtATimeInAProcess) {
+  const Plan plan = estimate_fixture({WorkloadSpec{"python", {{{"cpu_iters", 10'000}}}}},
+                                     {"threads", "processes"});
+  const nlohmann::json calibration{{"python", {{"iters_per_s", 1e6}}}};
+  // threads 8 × 0.01 s one at a time, processes two at a time, and the reference task.
+  EXPECT_NEAR(scalelab::estimate_plan(plan, calibration, 2).seconds, 0.08 + 0.04 + 0.01, 1e-9);
+}
+#endif
+
+TEST(EstimatePlan, TrialsOfUnknownTaskTimeAreCountedApart) {
+  // CPU work in iterations with no calibrated speed, and a workload with no task sizes at all.
+  const Plan plan =
+      estimate_fixture({scalelab::testing::cpu_spec(10'000), WorkloadSpec{"noop", {}}});
+  const auto estimate = scalelab::estimate_plan(plan, nlohmann::json::object(), 2);
+  EXPECT_EQ(estimate.unknown_trials, 6u);
+  EXPECT_EQ(estimate.seconds, 0);
+  EXPECT_NE(scalelab::estimate_text(estimate).find("at least"), std::string::npos);
+  EXPECT_NE(scalelab::estimate_text(estimate).find("6 trials of unknown task time"),
+            std::string::npos);
+}
+
+TEST(EstimatePlan, TextRoundsToWhatAPersonReads) {
+  const auto text = [](double s) { return scalelab::estimate_text({s, 0}); };
+  EXPECT_EQ(text(0.44), "about 440ms");
+  EXPECT_EQ(text(3.21), "about 3.2s");
+  EXPECT_EQ(text(42.4), "about 42s");
+  EXPECT_EQ(text(65), "about 1m05s");
+  EXPECT_EQ(text(7260), "about 2h01m");
+  // Where rounding would carry into the next unit, the next unit reads it.
+  EXPECT_EQ(text(0.9996), "about 1.0s");
+  EXPECT_EQ(text(9.97), "about 10s");
+  EXPECT_EQ(text(59.6), "about 1m00s");
+  EXPECT_EQ(text(3599.7), "about 1h00m");
+}
+
 }  // namespace

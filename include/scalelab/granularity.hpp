@@ -71,7 +71,9 @@ struct GranularityResult {
   int workers = 1;                       ///< W
   int cores = 1;                         ///< usable cores of this machine
   double threshold = 0.5;                ///< efficiency that counts as efficient
-  std::vector<GranularityPoint> points;  ///< largest task size first
+  std::vector<GranularityPoint> points;  ///< largest task size first; finished sizes only
+  /// Sizes the sweep planned: more than points.size() when it was stopped before the end.
+  std::size_t planned_sizes = 0;
   /// The smallest efficient task size: see smallest_efficient(). Empty when even the largest
   /// size fell short (or failed).
   std::optional<double> smallest_efficient_task_s;

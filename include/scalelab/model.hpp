@@ -125,6 +125,13 @@ class Model {
   virtual ~Model() = default;
   /// Whether the worker count means anything (serial: no).
   virtual bool uses_workers() const { return true; }
+  /// How many tasks' CPU work can run at once with `workers` workers, before the machine's
+  /// cores limit it: W for a pool of threads or processes, 1 for serial, for one event loop
+  /// (async) and under a GIL. Used to estimate a plan's run time, never to measure.
+  virtual int cpu_parallelism(int workers) const { return uses_workers() ? workers : 1; }
+  /// Whether its workers are processes of their own, each with its own interpreter lock
+  /// (WorkloadEntry::one_core_per_process does not hold them back).
+  virtual bool separate_processes() const { return false; }
   /// Starts and warms `workers` workers for `workload` (the workload outlives the pool).
   /// Throws std::exception when they cannot be started.
   virtual std::unique_ptr<Pool> start(const Workload& workload, int workers,

@@ -111,6 +111,26 @@ inline constexpr int kMaxDefaultWorkers = 1024;
 /// Default worker counts for a workload on a machine with `cores` usable cores.
 std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores);
 
+/// How long a plan should take, worked out from its task sizes before anything runs.
+struct PlanEstimate {
+  /// Seconds for the trials whose task times are known (a resolved cpu_iters with its
+  /// workload's calibrated speed, an io_wait_s), warm-ups and reference passes included; not
+  /// start-up, analysis or reruns of disturbed trials.
+  double seconds = 0;
+  /// Trials whose task time is not known (CPU work given as iterations, user code, a workload
+  /// without those fields): not in `seconds`.
+  std::size_t unknown_trials = 0;
+};
+
+/// The estimate of `plan` on `cores` cores: per trial, tasks × CPU time / min(the model's
+/// cpu_parallelism(W), cores) + ⌈tasks / W⌉ × wait, and one serial reference pass of each
+/// workload's CPU work. `calibration` is ResolvedWorkloads::calibration (the loops' speeds).
+PlanEstimate estimate_plan(const Plan& plan, const nlohmann::json& calibration, int cores);
+
+/// "about 1m05s", "about 12s", "about 350ms"; with "at least" and the trials left out when
+/// some task times are unknown.
+std::string estimate_text(const PlanEstimate& estimate);
+
 /// Expands `spec` into a plan. `workloads` are the resolved specs, one per spec.workloads entry.
 /// Counted trials are shuffled with spec.seed.
 Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores);

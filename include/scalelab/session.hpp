@@ -14,6 +14,8 @@
 
 #include "scalelab/analysis.hpp"
 #include "scalelab/plan.hpp"
+#include "scalelab/records.hpp"
+#include "scalelab/resume.hpp"
 #include "scalelab/trial.hpp"
 
 namespace scalelab {
@@ -28,6 +30,7 @@ struct SessionStart {
   std::size_t tasks = 0;         ///< tasks per trial
   std::uint64_t seed = 0;        ///< the plan's shuffle seed
   bool resumed = false;          ///< continues a run already on record
+  PlanEstimate estimate;         ///< how long the trials this session runs should take
 };
 
 /// Called as a session goes, from the thread that called it; any may be empty.
@@ -72,15 +75,45 @@ struct SessionResult {
   bool interrupted() const { return run.end != RunEnd::completed; }  ///< the plan did not finish
 };
 
+/// A run decided before anything is written: task sizes calibrated, user code loaded apart,
+/// the plan and how long it should take.
+struct PreparedRun {
+  /// Set when a stop came in this phase ("calibration", "loading the user's code"); then the
+  /// rest is empty.
+  std::string stopped_in;
+  ResolvedWorkloads resolved;  ///< the task sizes and the calibrations that made them
+  Plan plan;                   ///< every trial, in run order
+  PlanEstimate estimate;       ///< estimate_plan of it on this machine
+  int cores = 1;               ///< the usable cores it was planned for
+};
+
+/// The first phases of run_session, alone: what a dry run shows (calibration lines and
+/// left-out pairs go to the observer as messages). Throws Error when the spec cannot run.
+PreparedRun prepare_run(const Spec& spec, const SessionObserver& observer);
+
 /// Runs `spec` into `folder` (created if missing; files of the same names are replaced).
 /// Throws Error, before anything is written, when the spec cannot run (a workload it cannot
 /// size, user code that does not load) or the folder cannot be made.
 SessionResult run_session(const Spec& spec, const std::filesystem::path& folder,
                           const SessionObserver& observer);
 
-/// Continues the run recorded in `folder` with its recorded spec, seed and task sizes: only
-/// the trials not on record, appended to its records; then the final files again. Throws Error
-/// when the records cannot be continued (none, damaged, another kind of run).
+/// A recorded run ready to continue.
+struct PreparedResume {
+  std::filesystem::path folder;  ///< its results folder
+  RecordedRun recorded;          ///< its records as read
+  Resumption resumption;         ///< its spec and what is left of its plan
+};
+
+/// Reads the records of `folder` (a torn line is a record warning) and plans what is left.
+/// Throws Error when they cannot be continued (none, damaged, another kind of run); writes
+/// nothing.
+PreparedResume prepare_resume(const std::filesystem::path& folder, const SessionObserver& observer);
+
+/// Continues a prepared run with its recorded spec, seed and task sizes: only the trials not
+/// on record, appended to its records; then the final files again.
+SessionResult resume_session(const PreparedResume& prepared, const SessionObserver& observer);
+
+/// prepare_resume, then resume_session.
 SessionResult resume_session(const std::filesystem::path& folder, const SessionObserver& observer);
 
 }  // namespace scalelab

@@ -138,6 +138,9 @@ struct WorkloadEntry {
   /// Facts about a runtime it embeds, recorded in every run's environment (see
   /// workload_runtimes); without one, it embeds none.
   std::function<nlohmann::json()> runtime{};
+  /// Its CPU work holds a lock of its process (CPython's GIL): within one process, tasks run
+  /// their CPU work one at a time whatever the model. Used to estimate a plan's run time.
+  bool one_core_per_process = false;
 };
 
 /// The workloads known by name. Built-ins are registered on first use.

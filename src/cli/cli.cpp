@@ -122,6 +122,9 @@ CLI::App* add_run(CLI::App& app, RunOptions& o, const std::vector<DeclaredParam>
       ->default_str(o.rerun_disturbed);
   run->add_flag("--force", o.force,
                 "replace the results in an existing --out folder (only the files a run writes)");
+  run->add_flag("--dry-run", o.dry_run,
+                "print the plan (trials per workload and model, how long they should take) and "
+                "exit; nothing is run or written");
   run->add_flag("--no-warmup", o.no_warmup,
                 "skip the uncounted warm-up trial per (workload, model, workers)");
   run->add_flag("-q,--quiet", o.quiet, "no progress or notes on stderr; tables only");

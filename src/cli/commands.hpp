@@ -37,8 +37,9 @@ struct RunOptions {
   std::string out;
   bool quiet = false;
   bool no_warmup = false;
-  bool force = false;  // replace the results in an existing --out folder
-  std::string resume;  // continue the run in this folder
+  bool dry_run = false;  // print the plan and its estimate, run nothing
+  bool force = false;    // replace the results in an existing --out folder
+  std::string resume;    // continue the run in this folder
   std::string trial_timeout;
   std::string rerun_disturbed = "2";
   bool trial_timeout_given = false;

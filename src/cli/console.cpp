@@ -25,17 +25,17 @@ constexpr const char* kRunFiles[] = {"results.jsonl", "results.csv", "results.js
 // above it must be a folder this process may write into.
 void check_creatable(const fs::path& dir) {
   std::error_code ec;
-  fs::path existing = fs::absolute(dir, ec);
-  while (!fs::exists(existing, ec) && existing.has_relative_path())
+  const fs::path target = fs::absolute(dir, ec);
+  fs::path existing = target;
+  while (!fs::exists(existing, ec) && existing.has_relative_path()) {
     existing = existing.parent_path();
-  if (fs::is_directory(existing, ec) &&
-      (existing == fs::absolute(dir, ec) || ::access(existing.c_str(), W_OK | X_OK) == 0)) {
-    return;
   }
-  throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(),
-                          fs::is_directory(existing, ec)
-                              ? fmt::format("'{}' is not writable", existing.string())
-                              : fmt::format("'{}' is not a folder", existing.string())));
+  const bool folder = fs::is_directory(existing, ec);
+  if (folder && ::access(existing.c_str(), W_OK | X_OK) == 0) return;
+  throw Error(fmt::format("--out: cannot {} '{}': {}", existing == target ? "write into" : "create",
+                          dir.string(),
+                          folder ? fmt::format("'{}' is not writable", existing.string())
+                                 : fmt::format("'{}' is not a folder", existing.string())));
 }
 
 }  // namespace
@@ -91,11 +91,13 @@ std::string clock_text(double seconds) {
 
 std::string sweep_start_line(const SessionStart& s) {
   if (s.resumed) {
-    return fmt::format("scalelab {}: resuming {}: {} of {} trials on record, {} to run", version(),
-                       s.folder.string(), s.recorded, s.planned, s.to_run);
+    return fmt::format("scalelab {}: resuming {}: {} of {} trials on record, {} to run, {}",
+                       version(), s.folder.string(), s.recorded, s.planned, s.to_run,
+                       estimate_text(s.estimate));
   }
-  return fmt::format("scalelab {}: {} trials (+{} warm-ups), {} tasks each, seed {}; results in {}",
-                     version(), s.planned, s.warmups, s.tasks, s.seed, s.folder.string());
+  return fmt::format(
+      "scalelab {}: {} trials (+{} warm-ups), {} tasks each, seed {}, {}; results in {}", version(),
+      s.planned, s.warmups, s.tasks, s.seed, estimate_text(s.estimate), s.folder.string());
 }
 
 }  // namespace

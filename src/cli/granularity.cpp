@@ -93,9 +93,9 @@ int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostrea
   const auto start_line = [&](const SessionStart& s) {
     return fmt::format(
         "scalelab {}: granularity of {} at {} workers on {}: {} task sizes, {} trials each of "
-        "serial and {}; results in {}",
+        "serial and {}, {}; results in {}",
         version(), options.model, workers, options.workload, options.sizes.size(), options.repeat,
-        options.model, s.folder.string());
+        options.model, estimate_text(s.estimate), s.folder.string());
   };
   print_header(out, options.model);
   const GranularitySession g = run_granularity_session(options, dir, console.observer(start_line),
@@ -116,15 +116,21 @@ int granularity_resume_command(const std::string& folder, bool chatty, std::ostr
   }
   SignalWatch signals;
   Console console(signals, "granularity", chatty, err);
-  const RecordedRun recorded = read_records(folder);
-  print_header(out, recorded.header.spec.value("model", std::string("parallel")));
-  GranularitySession g;
+  // What can be refused is refused before anything runs; later errors are not the flag's.
+  std::string model;
   try {
-    g = resume_granularity_session(folder, console.observer(),
-                                   [&](const auto& p) { print_point(out, p); });
+    const RecordedRun recorded = read_records(folder);
+    if (recorded.header.kind != "granularity") {
+      throw Error(fmt::format("'{}' holds a {} run; continue it with scalelab run --resume", folder,
+                              recorded.header.kind));
+    }
+    model = granularity_options_from_json(recorded.header.spec).model;
   } catch (const Error& e) {
     throw Error(fmt::format("--resume: {}", e.what()));
   }
+  print_header(out, model);
+  const GranularitySession g = resume_granularity_session(
+      folder, console.observer(), [&](const auto& p) { print_point(out, p); });
   const int code = console.conclude(g.session, hung, [&] {
     out << "\n" << granularity_verdict(g.analysis.result) << "\n";
   });

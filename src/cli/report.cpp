@@ -81,13 +81,14 @@ int report_command(const std::string& results, const std::string& out_dir, bool 
   fs::path dir = out_dir.empty() ? (fs::is_directory(source, ec) ? source : source.parent_path())
                                  : fs::path(out_dir);
   if (dir.empty()) dir = ".";
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
-  if (recorded.header.kind == "granularity")
-    return granularity_report(recorded, dir, quiet, out, err);
-  if (recorded.header.kind != "sweep") {
+  if (recorded.header.kind != "sweep" && recorded.header.kind != "granularity") {
     throw Error(fmt::format("{}: records of a '{}' run, which this scalelab does not know", results,
                             recorded.header.kind));
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("--out: cannot create '{}': {}", dir.string(), ec.message()));
+  if (recorded.header.kind == "granularity") {
+    return granularity_report(recorded, dir, quiet, out, err);
   }
   const AnalysedRun report = analyze_run(recorded);
   write_reports(dir, report);

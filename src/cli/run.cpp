@@ -10,10 +10,12 @@
 #include <iostream>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "cli/console.hpp"
@@ -57,10 +59,48 @@ void print_sweep(std::ostream& out, const AnalysedRun& run) {
   print_conclusions(out, run.analysis.conclusions);
 }
 
+// `run --dry-run`: the plan, one line per workload and model, and how long it should take.
+int dry_run(const Spec& spec, const RunOptions& options, std::ostream& out, std::ostream& err) {
+  const bool chatty = !options.quiet;
+  SessionObserver observer;
+  observer.on_message = [&](const std::string& line) {
+    if (chatty) err << line << "\n";
+  };
+  const PreparedRun prepared = prepare_run(spec, observer);
+  const Plan& plan = prepared.plan;
+  // Without --seed the run draws its own: this plan's order is not the one it will run.
+  out << fmt::format("plan: {} trials (+{} warm-ups), {} tasks each, {}, on {} usable cores: {}\n",
+                     plan.counted(), plan.trials.size() - plan.counted(), spec.tasks,
+                     options.seed_given ? fmt::format("seed {}", spec.seed) : "a random seed",
+                     prepared.cores, estimate_text(prepared.estimate));
+  out << fmt::format("  {:<10} {:<10} {:<24} {:>7}  {}\n", "workload", "model", "workers", "trials",
+                     "time");
+  // Groups in the order of the spec: each workload entry, then each model.
+  for (std::size_t w = 0; w < plan.workloads.size(); ++w) {
+    for (const auto& model : spec.models) {
+      Plan group = plan;
+      group.trials.clear();
+      std::set<int> workers;
+      for (const auto& t : plan.trials) {
+        if (t.workload != w || t.model != model) continue;
+        group.trials.push_back(t);
+        workers.insert(t.workers);
+      }
+      if (group.trials.empty()) continue;
+      out << fmt::format(
+          "  {:<10} {:<10} {:<24} {:>7}  {}\n", plan.workloads[w].spec.name, model,
+          fmt::format("{}", fmt::join(workers, ",")), group.counted(),
+          estimate_text(estimate_plan(group, prepared.resolved.calibration, prepared.cores)));
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_command(const RunOptions& options, std::ostream& out, std::ostream& err, bool* hung) {
   const Spec spec = make_spec(options);
+  if (options.dry_run) return dry_run(spec, options, out, err);
   const fs::path dir = choose_out_dir(options.out, options.out_given, options.force);
   const bool chatty = !options.quiet;
   // From here on Ctrl-C and SIGTERM stop the run wherever it is (see SignalWatch).
@@ -81,12 +121,14 @@ int resume_command(const std::string& folder, bool chatty, std::ostream& out, st
   }
   SignalWatch signals;
   Console console(signals, "run", chatty, err);
-  SessionResult result;
+  const SessionObserver observer = console.observer();
+  PreparedResume prepared;
   try {
-    result = resume_session(folder, console.observer());
+    prepared = prepare_resume(folder, observer);
   } catch (const Error& e) {
     throw Error(fmt::format("--resume: {}", e.what()));
   }
+  const SessionResult result = resume_session(prepared, observer);
   return console.conclude(result, hung, [&] { print_sweep(out, result.analysis); });
 }
 

@@ -252,6 +252,7 @@ class AsyncPool final : public Pool {
 
 class AsyncModel final : public Model {
  public:
+  int cpu_parallelism(int) const override { return 1; }  // one loop: CPU work blocks it
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions&) const override {
     check_workers(workers);

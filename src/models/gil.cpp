@@ -148,6 +148,7 @@ class GilPool final : public Pool {
 
 class GilModel final : public Model {
  public:
+  int cpu_parallelism(int) const override { return 1; }  // one thread holds the GIL at a time
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions& options) const override {
     check_workers(workers);

@@ -441,6 +441,7 @@ class ProcessesPool final : public Pool {
 
 class ProcessesModel final : public Model {
  public:
+  bool separate_processes() const override { return true; }
   std::unique_ptr<Pool> start(const Workload& workload, int workers,
                               const ModelOptions& options) const override {
     check_workers(workers);

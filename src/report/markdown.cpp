@@ -18,24 +18,29 @@ namespace detail {
 namespace {
 
 // Text that Markdown shows as written, inside a table cell or not: `|` would end a cell, `<`
-// could open an HTML tag, `*` and backticks would start emphasis or code, a newline would end
-// the row.
+// could open an HTML tag and `&` an entity, `*`, `_` and backticks would start emphasis or
+// code, `](` a link, a newline would end the row.
 std::string md(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     switch (c) {
       case '\\':
-        out += "\\\\";
-        break;
       case '|':
-        out += "\\|";
-        break;
       case '*':
-        out += "\\*";
-        break;
+      case '_':
       case '`':
-        out += "\\`";
+        out += '\\';
+        out += c;
+        break;
+      case ']':
+        // "](" and "][" would make what comes before a link; a lone bracket ("[1ms, 2ms]")
+        // stays as written.
+        out += i + 1 < text.size() && (text[i + 1] == '(' || text[i + 1] == '[') ? "]\\" : "]";
+        break;
+      case '&':
+        out += "&amp;";  // so that a "&lt;" in the text stays as typed
         break;
       case '<':
         out += "&lt;";

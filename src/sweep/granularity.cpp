@@ -9,6 +9,8 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <set>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -219,6 +221,16 @@ std::size_t size_index(const GranularityPlan& g, const Trial& t) {
   return std::string::npos;
 }
 
+bool size_complete(const GranularityPlan& g, std::size_t index,
+                   const std::vector<const Trial*>& trials) {
+  std::set<std::pair<bool, int>> on_record;  // (parallel, repeat)
+  for (const Trial* t : trials) {
+    if (size_index(g, *t) == index && !t->warmup())
+      on_record.insert({t->model != "serial", t->repeat});
+  }
+  return on_record.size() == 2 * static_cast<std::size_t>(g.options.repeat);
+}
+
 }  // namespace detail
 
 GranularityResult granularity_result(const GranularityPlan& g, const std::vector<Trial>& trials) {
@@ -236,9 +248,13 @@ GranularityResult granularity_result(const GranularityPlan& g, const std::vector
     const std::size_t i = detail::size_index(g, t);
     if (i != std::string::npos && !t.warmup()) by_size[i].push_back(&t);
   }
+  result.planned_sizes = by_size.size();
   for (std::size_t i = 0; i < by_size.size(); ++i) {
-    // A size no trial reached (a stopped run) has no point yet.
-    if (!by_size[i].empty()) result.points.push_back(detail::size_point(g, i, by_size[i]));
+    // A size the sweep did not finish (it was stopped) has no point yet: its figures would
+    // rest on some of its trials, and the verdict on a size half measured.
+    if (detail::size_complete(g, i, by_size[i])) {
+      result.points.push_back(detail::size_point(g, i, by_size[i]));
+    }
   }
   result.smallest_efficient_task_s = smallest_efficient(result.points, result.threshold);
   return result;
@@ -310,6 +326,21 @@ AnalysedGranularity analyze_granularity(const RecordedRun& run) {
 std::string granularity_verdict(const GranularityResult& result) {
   const auto& points = result.points;
   const int threshold_pct = static_cast<int>(std::lround(result.threshold * 100));
+  if (result.planned_sizes > points.size()) {
+    // A stopped sweep: what its finished sizes say, and that the rest is not known.
+    const std::string stopped =
+        fmt::format("the sweep stopped after {} of {} sizes", points.size(), result.planned_sizes);
+    if (points.empty())
+      return fmt::format("{} at {} workers: {}", result.model, result.workers, stopped);
+    if (result.smallest_efficient_task_s &&
+        *result.smallest_efficient_task_s == points.back().task_s) {
+      return fmt::format(
+          "{} at {} workers: every size measured, down to {}, reached {} % "
+          "efficiency; {}, so where overhead takes over is not known yet",
+          result.model, result.workers, format_duration(points.back().task_s), threshold_pct,
+          stopped);
+    }
+  }
   if (!result.smallest_efficient_task_s) {
     return fmt::format(
         "{} at {} workers: even {} tasks did not reach {} % efficiency; overhead dominates at "
@@ -362,6 +393,7 @@ nlohmann::json to_json(const GranularityResult& result) {
       {"threshold", result.threshold},
       {"calibration", result.calibration},
       {"points", points},
+      {"planned_sizes", result.planned_sizes},
       {"smallest_efficient_task_s", result.smallest_efficient_task_s
                                         ? nlohmann::json(*result.smallest_efficient_task_s)
                                         : nlohmann::json(nullptr)},

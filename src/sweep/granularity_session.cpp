@@ -1,6 +1,7 @@
 // Running a granularity sweep: in memory (run_granularity), or into a results folder as any
 // run goes (run_granularity_session, resumable), both through run_sweep.
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ namespace detail {
 GranularityPoint size_point(const GranularityPlan& g, std::size_t index,
                             const std::vector<const Trial*>& trials);
 std::size_t size_index(const GranularityPlan& g, const Trial& t);
+bool size_complete(const GranularityPlan& g, std::size_t index,
+                   const std::vector<const Trial*>& trials);
 }  // namespace detail
 
 namespace {
@@ -39,13 +42,17 @@ class PointTeller {
     current_ = index;
     if (!trial.warmup()) trials_.push_back(trial);
   }
-  void tell() {
-    if (!on_point_ || current_ == std::string::npos) return;
+  void tell() { tell(current_); }
+  // Size `index`'s point, once all its trials are in.
+  void tell(std::size_t index) {
+    if (!on_point_ || index == std::string::npos) return;
     std::vector<const Trial*> of_size;
     for (const Trial& t : trials_) {
-      if (detail::size_index(g_, t) == current_) of_size.push_back(&t);
+      if (detail::size_index(g_, t) == index) of_size.push_back(&t);
     }
-    if (!of_size.empty()) on_point_(detail::size_point(g_, current_, of_size));
+    if (detail::size_complete(g_, index, of_size)) {
+      on_point_(detail::size_point(g_, index, of_size));
+    }
   }
   const std::vector<Trial>& trials() const { return trials_; }
 
@@ -64,6 +71,12 @@ SessionObserver with_points(const SessionObserver& observer, PointTeller& teller
     if (observer.on_trial) observer.on_trial(t, done, total);
   };
   return o;
+}
+
+// How long `plan` (all of g's, or what is left of it) should take, at the loop's speed.
+PlanEstimate estimate(const GranularityPlan& g, const Plan& plan) {
+  const nlohmann::json calibration{{g.options.workload, {{"iters_per_s", g.options.iters_per_s}}}};
+  return estimate_plan(plan, calibration, g.cores);
 }
 
 // After the trials: the records read back, analysed, and the final files written.
@@ -113,7 +126,7 @@ GranularitySession run_granularity_session(
   RecordWriter records = detail::open_records(folder, header, observer);
   if (observer.on_start) {
     observer.on_start({folder, g.plan.counted(), 0, g.plan.counted(), header.warmup_trials, 0,
-                       g.options.seed, false});
+                       g.options.seed, false, estimate(g, g.plan)});
   }
   PointTeller teller(g, on_point);
   SessionResult session =
@@ -142,9 +155,16 @@ GranularitySession resume_granularity_session(
   RecordWriter records = detail::continue_records(folder, rest.counted());
   if (observer.on_start) {
     observer.on_start({folder, g.plan.counted(), g.plan.counted() - rest.counted(), rest.counted(),
-                       rest.trials.size() - rest.counted(), 0, g.options.seed, true});
+                       rest.trials.size() - rest.counted(), 0, g.options.seed, true,
+                       estimate(g, rest)});
   }
   PointTeller teller(g, on_point, recorded.trials);
+  // The sizes finished before the stop are told first, as they were the first time.
+  std::set<std::size_t> to_run;
+  for (const auto& t : rest.trials) to_run.insert(t.workload);
+  for (std::size_t i = 0; i < g.plan.workloads.size(); ++i) {
+    if (!to_run.contains(i)) teller.tell(i);
+  }
   SessionResult session = detail::record_plan(rest, records, folder, with_points(observer, teller));
   teller.tell();
   return finish(std::move(session), folder, observer);

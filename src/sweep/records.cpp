@@ -49,7 +49,7 @@ RecordWriter::RecordWriter(const std::filesystem::path& path, Mode mode) : path_
   }
   file_.reset(std::fopen(path.c_str(), mode == Mode::append ? "ae" : "we"));  // e: not inherited
   if (!file_) {
-    throw Error(fmt::format("--out: cannot write '{}': {}", path.string(), std::strerror(errno)));
+    throw Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
   }
 }
 

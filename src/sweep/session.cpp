@@ -164,14 +164,17 @@ SessionResult execute(const Plan& plan, RecordWriter& records, const fs::path& f
 
 }  // namespace
 
-SessionResult run_session(const Spec& spec, const fs::path& folder,
-                          const SessionObserver& observer) {
+PreparedRun prepare_run(const Spec& spec, const SessionObserver& observer) {
   validate(spec);
+  PreparedRun prepared;
   // Task sizes: a CPU-work duration becomes loop iterations measured on this machine.
   tell(observer.on_phase, "calibration");
-  const ResolvedWorkloads resolved = resolve_workloads(spec);
-  if (observer.stop.stop_requested()) return detail::stopped_in("calibration");
-  for (const auto& [workload, c] : resolved.calibration.items()) {
+  prepared.resolved = resolve_workloads(spec);
+  if (observer.stop.stop_requested()) {
+    prepared.stopped_in = "calibration";
+    return prepared;
+  }
+  for (const auto& [workload, c] : prepared.resolved.calibration.items()) {
     tell(observer.on_message,
          fmt::format("calibrated {}: {:.0f} loop iterations/s, so {} of CPU work = {} iterations",
                      workload, c.at("iters_per_s").get<double>(),
@@ -179,11 +182,25 @@ SessionResult run_session(const Spec& spec, const fs::path& folder,
                      c.at("iters").get<std::uint64_t>()));
   }
   tell(observer.on_phase, "loading the user's code");
-  check_user_code(resolved.workloads, spec.trial_timeout, observer.stop);
-  if (observer.stop.stop_requested()) return detail::stopped_in("loading the user's code");
-  const Plan plan = make_plan(spec, resolved.workloads, usable_cores());
-  for (const auto& skipped : plan.skipped) tell(observer.on_message, "left out: " + skipped);
+  check_user_code(prepared.resolved.workloads, spec.trial_timeout, observer.stop);
+  if (observer.stop.stop_requested()) {
+    prepared.stopped_in = "loading the user's code";
+    return prepared;
+  }
+  prepared.cores = usable_cores();
+  prepared.plan = make_plan(spec, prepared.resolved.workloads, prepared.cores);
+  for (const auto& skipped : prepared.plan.skipped)
+    tell(observer.on_message, "left out: " + skipped);
+  prepared.estimate = estimate_plan(prepared.plan, prepared.resolved.calibration, prepared.cores);
+  return prepared;
+}
 
+SessionResult run_session(const Spec& spec, const fs::path& folder,
+                          const SessionObserver& observer) {
+  const PreparedRun prepared = prepare_run(spec, observer);
+  if (!prepared.stopped_in.empty()) return detail::stopped_in(prepared.stopped_in);
+  const Plan& plan = prepared.plan;
+  const ResolvedWorkloads& resolved = prepared.resolved;
   RunHeader header;
   header.spec = to_json(spec);
   header.calibration = resolved.calibration;
@@ -193,19 +210,26 @@ SessionResult run_session(const Spec& spec, const fs::path& folder,
   RecordWriter records = detail::open_records(folder, header, observer);
   if (observer.on_start) {
     observer.on_start({folder, plan.counted(), 0, plan.counted(), header.warmup_trials, spec.tasks,
-                       spec.seed, false});
+                       spec.seed, false, prepared.estimate});
   }
   return execute(plan, records, folder, observer);
 }
 
-SessionResult resume_session(const fs::path& folder, const SessionObserver& observer) {
-  const RecordedRun recorded = detail::read_to_continue(folder, observer);
-  Resumption resumption;
+PreparedResume prepare_resume(const fs::path& folder, const SessionObserver& observer) {
+  PreparedResume prepared;
+  prepared.folder = folder;
+  prepared.recorded = detail::read_to_continue(folder, observer);
   try {
-    resumption = plan_resumption(recorded);
+    prepared.resumption = plan_resumption(prepared.recorded);
   } catch (const Error& e) {
     throw Error(fmt::format("cannot continue '{}': {}", folder.string(), e.what()));
   }
+  return prepared;
+}
+
+SessionResult resume_session(const PreparedResume& prepared, const SessionObserver& observer) {
+  const Resumption& resumption = prepared.resumption;
+  const fs::path& folder = prepared.folder;
   if (resumption.cores != usable_cores()) {
     tell(observer.on_message,
          fmt::format("warning: the run was planned for {} usable cores and this machine has {}; "
@@ -215,11 +239,16 @@ SessionResult resume_session(const fs::path& folder, const SessionObserver& obse
   RecordWriter records = detail::continue_records(folder, resumption.plan.counted());
   if (observer.on_start) {
     const Plan& plan = resumption.plan;
-    observer.on_start({folder, resumption.planned, resumption.recorded, plan.counted(),
-                       plan.trials.size() - plan.counted(), resumption.spec.tasks,
-                       resumption.spec.seed, true});
+    observer.on_start(
+        {folder, resumption.planned, resumption.recorded, plan.counted(),
+         plan.trials.size() - plan.counted(), resumption.spec.tasks, resumption.spec.seed, true,
+         estimate_plan(plan, prepared.recorded.header.calibration, resumption.cores)});
   }
   return execute(resumption.plan, records, folder, observer);
+}
+
+SessionResult resume_session(const fs::path& folder, const SessionObserver& observer) {
+  return resume_session(prepare_resume(folder, observer), observer);
 }
 
 }  // namespace scalelab

@@ -437,7 +437,8 @@ WorkloadEntry workload_python() {
       resolve_python,
       calibrate_python,
       "python",
-      python_runtime};
+      python_runtime,
+      true};
   return entry;
 }
 

@@ -856,6 +856,26 @@ TEST_F(CliTest, TrialTimeoutIsParsedAsADuration) {
   EXPECT_TRUE(usage_error_naming(empty, "--trial-timeout"));
 }
 
+TEST_F(CliTest, DryRunPrintsThePlanAndItsEstimateAndWritesNothing) {
+  const auto r = run_exe({"run", "--workload", "io", "--model", "serial,threads", "--workers",
+                          "1,2", "--tasks", "4", "--repeat", "2", "--io-wait", "10ms", "--seed",
+                          "3", "--dry-run", "--out", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // io: serial at 1 and threads at 1 and 2, 2 repeats each, one warm-up per point: 6 + 3.
+  EXPECT_TRUE(contains_all(
+      r.out, {"plan: 6 trials (+3 warm-ups), 4 tasks each, seed 3", "threads", "1,2", "about"}))
+      << r.out;
+  EXPECT_FALSE(fs::exists(out_dir()));
+  // The run itself tells the same plan before its first trial.
+  const auto run = run_exe({"run", "--workload", "io", "--model", "serial", "--tasks", "2",
+                            "--repeat", "1", "--io-wait", "1ms", "--out", out_dir().string()});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.err.find("seed"), std::string::npos);
+  EXPECT_NE(run.err.find(", about "), std::string::npos) << run.err;
+  EXPECT_TRUE(usage_error_naming(run_exe({"run", "--resume", out_dir().string(), "--dry-run"}),
+                                 "--resume"));
+}
+
 // --- granularity --------------------------------------------------------------------------------
 
 // A small granularity sweep into `dir`: 2 sizes × 1 repeat × (serial + threads).
