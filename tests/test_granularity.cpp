@@ -279,6 +279,30 @@ TEST(GranularityOptionsRecord, RoundTripsThroughItsJson) {
                             "granularity spec is damaged"));
 }
 
+TEST(GranularityVerdict, AStoppedSweepSaysSoWhateverItsFinishedSizesShowed) {
+  scalelab::GranularityResult r;
+  r.model = "threads";
+  r.workers = 2;
+  r.planned_sizes = 3;
+  GranularityPoint p;
+  p.task_s = 2e-3;
+  p.efficiency = 0.3;
+  r.points = {p};
+  EXPECT_EQ(scalelab::granularity_verdict(r),
+            "threads at 2 workers: even 2ms tasks did not reach 50 % efficiency; overhead "
+            "dominates at every size measured; the sweep stopped after 1 of 3 sizes");
+  r.points[0].efficiency = 0.9;
+  r.smallest_efficient_task_s = 2e-3;
+  EXPECT_EQ(scalelab::granularity_verdict(r),
+            "threads at 2 workers: every size measured down to 2ms reached 50 % efficiency (90 % "
+            "there); where overhead takes over is not known yet; the sweep stopped after 1 of 3 "
+            "sizes");
+  r.points.clear();
+  r.smallest_efficient_task_s.reset();
+  EXPECT_EQ(scalelab::granularity_verdict(r),
+            "threads at 2 workers: the sweep stopped before its first size was done");
+}
+
 class GranularitySessionTest : public scalelab::testing::ScratchDirTest {};
 
 TEST_F(GranularitySessionTest, RecordsEveryTrialAndItsRecordsGiveTheSameResult) {

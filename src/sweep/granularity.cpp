@@ -323,30 +323,19 @@ AnalysedGranularity analyze_granularity(const RecordedRun& run) {
   return analysed;
 }
 
-std::string granularity_verdict(const GranularityResult& result) {
+namespace {
+
+// The verdict on the sizes measured; `partial`: the sweep stopped before its smaller sizes.
+std::string sized_verdict(const GranularityResult& result, bool partial) {
   const auto& points = result.points;
   const int threshold_pct = static_cast<int>(std::lround(result.threshold * 100));
-  if (result.planned_sizes > points.size()) {
-    // A stopped sweep: what its finished sizes say, and that the rest is not known.
-    const std::string stopped =
-        fmt::format("the sweep stopped after {} of {} sizes", points.size(), result.planned_sizes);
-    if (points.empty())
-      return fmt::format("{} at {} workers: {}", result.model, result.workers, stopped);
-    if (result.smallest_efficient_task_s &&
-        *result.smallest_efficient_task_s == points.back().task_s) {
-      return fmt::format(
-          "{} at {} workers: every size measured, down to {}, reached {} % "
-          "efficiency; {}, so where overhead takes over is not known yet",
-          result.model, result.workers, format_duration(points.back().task_s), threshold_pct,
-          stopped);
-    }
-  }
   if (!result.smallest_efficient_task_s) {
     return fmt::format(
         "{} at {} workers: even {} tasks did not reach {} % efficiency; overhead dominates at "
-        "every size tried",
+        "every size {}",
         result.model, result.workers,
-        points.empty() ? "the largest" : format_duration(points.front().task_s), threshold_pct);
+        points.empty() ? "the largest" : format_duration(points.front().task_s), threshold_pct,
+        partial ? "measured" : "tried");
   }
   const double edge = *result.smallest_efficient_task_s;
   const auto below = std::find_if(points.begin(), points.end(),
@@ -355,9 +344,11 @@ std::string granularity_verdict(const GranularityResult& result) {
                                [&](const GranularityPoint& p) { return p.task_s == edge; });
   if (below == points.end()) {
     return fmt::format(
-        "{} at {} workers: every size down to {} reached {} % efficiency ({:.0f} % there); "
-        "the edge is below the sizes tried",
-        result.model, result.workers, format_duration(edge), threshold_pct, at->efficiency * 100);
+        "{} at {} workers: every size{} down to {} reached {} % efficiency ({:.0f} % there); {}",
+        result.model, result.workers, partial ? " measured" : "", format_duration(edge),
+        threshold_pct, at->efficiency * 100,
+        partial ? "where overhead takes over is not known yet"
+                : "the edge is below the sizes tried");
   }
   return fmt::format(
       "{} at {} workers: tasks down to {} reach {} % efficiency ({:.0f} %); at {} it fell to {} "
@@ -366,6 +357,20 @@ std::string granularity_verdict(const GranularityResult& result) {
       format_duration(below->task_s),
       below->failed() ? std::string("a failure") : fmt::format("{:.0f} %", below->efficiency * 100),
       format_duration(edge));
+}
+
+}  // namespace
+
+std::string granularity_verdict(const GranularityResult& result) {
+  const bool partial = result.planned_sizes > result.points.size();
+  if (!partial) return sized_verdict(result, false);
+  // A stopped sweep: what its finished sizes say, and that the rest is not known.
+  if (result.points.empty()) {
+    return fmt::format("{} at {} workers: the sweep stopped before its first size was done",
+                       result.model, result.workers);
+  }
+  return fmt::format("{}; the sweep stopped after {} of {} sizes", sized_verdict(result, true),
+                     result.points.size(), result.planned_sizes);
 }
 
 nlohmann::json to_json(const GranularityResult& result) {
