@@ -102,6 +102,16 @@ std::string sweep_start_line(const SessionStart& s) {
 
 }  // namespace
 
+void check_resume_folder(const std::string& folder, const char* what) {
+  if (folder.empty()) {
+    throw Error(fmt::format("--resume: empty; give the results folder of a {}", what));
+  }
+  std::error_code ec;
+  if (!fs::is_regular_file(fs::path(folder) / "results.jsonl", ec)) {
+    throw Error(fmt::format("--resume: '{}' holds no results.jsonl to continue", folder));
+  }
+}
+
 Console::Console(SignalWatch& signals, std::string command, bool chatty, std::ostream& err)
     : signals_(signals),
       command_(std::move(command)),

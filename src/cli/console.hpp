@@ -19,6 +19,10 @@ namespace scalelab::cli {
 /// files a run writes. Throws Error naming --out when the folder cannot be used.
 std::filesystem::path choose_out_dir(const std::string& requested, bool given, bool force);
 
+/// Refuses a --resume folder with nothing to continue (empty, or no results.jsonl); `what`
+/// names what it should hold ("run", "sweep").
+void check_resume_folder(const std::string& folder, const char* what);
+
 /// The terminal's side of a session: progress on one line of stderr when it is a terminal,
 /// the session's lines when not quiet, the signal watch's stop request and phases. `command`
 /// ("run", "granularity") is what continues an interrupted session: scalelab COMMAND --resume.

@@ -109,11 +109,7 @@ int granularity_command(const GranularityArgs& a, std::ostream& out, std::ostrea
 // `scalelab granularity --resume DIR`: the trials of an interrupted sweep not on record yet.
 int granularity_resume_command(const std::string& folder, bool chatty, std::ostream& out,
                                std::ostream& err, bool* hung) {
-  if (folder.empty()) throw Error("--resume: empty; give the results folder of a sweep");
-  std::error_code ec;
-  if (!fs::is_regular_file(fs::path(folder) / "results.jsonl", ec)) {
-    throw Error(fmt::format("--resume: '{}' holds no results.jsonl to continue", folder));
-  }
+  check_resume_folder(folder, "sweep");
   SignalWatch signals;
   Console console(signals, "granularity", chatty, err);
   // What can be refused is refused before anything runs; later errors are not the flag's.

@@ -53,18 +53,21 @@ void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclus
 
 namespace {
 
+// What `report` says on stderr before its tables: the warnings, and an interrupted run.
+void print_facts(std::ostream& err, const RecordFacts& facts, const char* what) {
+  for (const auto& w : facts.warnings) err << "warning: " << w << "\n";
+  if (facts.interrupted) {
+    err << fmt::format("note: the {} was interrupted: {} of {} planned trials are on record\n",
+                       what, facts.recorded_trials, facts.planned_trials);
+  }
+}
+
 // `scalelab report` of a granularity sweep's records.
 int granularity_report(const RecordedRun& recorded, const fs::path& dir, bool quiet,
                        std::ostream& out, std::ostream& err) {
   const AnalysedGranularity report = analyze_granularity(recorded);
   write_reports(dir, report);
-  if (!quiet) {
-    for (const auto& w : report.warnings) err << "warning: " << w << "\n";
-    if (report.interrupted) {
-      err << fmt::format("note: the sweep was interrupted: {} of {} planned trials are on record\n",
-                         report.recorded_trials, report.planned_trials);
-    }
-  }
+  if (!quiet) print_facts(err, report, "sweep");
   out << granularity_verdict(report.result) << "\n";
   if (!quiet) err << fmt::format("\nwrote {}/report.md, report.html\n", dir.string());
   return 0;
@@ -92,13 +95,7 @@ int report_command(const std::string& results, const std::string& out_dir, bool 
   }
   const AnalysedRun report = analyze_run(recorded);
   write_reports(dir, report);
-  if (!quiet) {
-    for (const auto& w : report.warnings) err << "warning: " << w << "\n";
-    if (report.interrupted) {
-      err << fmt::format("note: the run was interrupted: {} of {} planned trials are on record\n",
-                         report.recorded_trials, report.planned_trials);
-    }
-  }
+  if (!quiet) print_facts(err, report, "run");
   print_console_tables(out, report.analysis.rows);
   print_conclusions(out, report.analysis.conclusions);
   if (!quiet) err << fmt::format("\nwrote {}/report.md, report.html\n", dir.string());

@@ -114,11 +114,7 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err,
 // with its recorded spec, seed and task sizes, appended to its records.
 int resume_command(const std::string& folder, bool chatty, std::ostream& out, std::ostream& err,
                    bool* hung) {
-  if (folder.empty()) throw Error("--resume: empty; give the results folder of a run");
-  std::error_code ec;
-  if (!fs::is_regular_file(fs::path(folder) / "results.jsonl", ec)) {
-    throw Error(fmt::format("--resume: '{}' holds no results.jsonl to continue", folder));
-  }
+  check_resume_folder(folder, "run");
   SignalWatch signals;
   Console console(signals, "run", chatty, err);
   const SessionObserver observer = console.observer();
