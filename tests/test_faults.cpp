@@ -146,7 +146,7 @@ TEST(CrashedWorker, TheSweepGoesOnAfterIt) {
   spec.workloads = {"noop", "fault_segv"};
   spec.models = {"processes"};
   spec.workers = {2};
-  spec.tasks = 6;
+  spec.tasks = {6};
   spec.repeat = 2;
   spec.seed = 3;
   const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}, fault_spec("segv", 2)}, 2);
@@ -227,7 +227,7 @@ TEST(HungTrial, EndsTheSweepAndIsRecorded) {
   spec.workloads = {"fault_hang"};
   spec.models = {"threads"};
   spec.workers = {2};
-  spec.tasks = 4;
+  spec.tasks = {4};
   spec.repeat = 3;
   spec.warmup = false;
   spec.trial_timeout = 300ms;
@@ -271,7 +271,7 @@ TEST(StopRequest, BetweenTrialsReturnsTheTrialsSoFar) {
   spec.workloads = {"noop"};
   spec.models = {"serial", "threads"};
   spec.workers = {1, 2};
-  spec.tasks = 5;
+  spec.tasks = {5};
   spec.repeat = 3;
   spec.warmup = false;
   const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}}, 2);
@@ -294,7 +294,7 @@ TEST(StopRequest, DuringATrialDropsItAndReturnsPromptly) {
   spec.workloads = {"sleep100ms"};
   spec.models = {"threads", "processes", "async"};
   spec.workers = {1};
-  spec.tasks = 100;  // 10 s a trial: the stop must cut it short
+  spec.tasks = {100};  // 10 s a trial: the stop must cut it short
   spec.repeat = 1;
   const Plan plan = make_plan(spec, {WorkloadSpec{"sleep100ms", {}}}, 2);
   const auto t0 = Clock::now();

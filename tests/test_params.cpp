@@ -214,8 +214,8 @@ TEST(ResolveWorkloads, DefaultResolverTurnsWorkIntoIterationsAndKeepsTheRest) {
   spec.params.set("size", 2048);
   const ResolvedWorkloads resolved = resolve_workloads(spec);
   ASSERT_EQ(resolved.workloads.size(), 1u);
-  EXPECT_EQ(resolved.workloads[0].params.count("size"), 2048u);
-  EXPECT_EQ(resolved.workloads[0].params.count("hash_iters"), 100u);
+  EXPECT_EQ(resolved.workloads[0].spec.params.count("size"), 2048u);
+  EXPECT_EQ(resolved.workloads[0].spec.params.count("hash_iters"), 100u);
   EXPECT_EQ(to_json(spec).at("hash_work"), (nlohmann::json{{"iters", 100}}));
   EXPECT_EQ(to_json(spec).at("size"), 2048);
 }

@@ -47,7 +47,7 @@ Spec small_spec() {
   spec.workloads = {"cpu", "io"};
   spec.models = {"serial", "threads", "processes", "async"};
   spec.workers = {1, 2, 4};
-  spec.tasks = 8;
+  spec.tasks = {8};
   spec.repeat = 3;
   spec.seed = 42;
   spec.params.set("cpu_work", {{"iters", 1000}});
@@ -158,7 +158,7 @@ TEST(PlanValidate, RejectsAParameterNoSelectedPluginTakes) {
 TEST(PlanValidate, RejectsZeroTasks) {
   // "Checks every name and number in spec": a trial of zero tasks measures nothing.
   Spec spec = small_spec();
-  spec.tasks = 0;
+  spec.tasks = {0};
   EXPECT_TRUE(rejects_naming(spec, "--tasks"));
 }
 
@@ -201,7 +201,7 @@ TEST(PlanMake, TrialCountIsWorkloadsTimesWorkerListsTimesRepeat) {
   ASSERT_EQ(plan.workloads.size(), specs.size());
   for (std::size_t i = 0; i < specs.size(); ++i) {
     EXPECT_EQ(plan.workloads[i].spec, specs[i]);
-    EXPECT_EQ(plan.workloads[i].tasks, spec.tasks);
+    EXPECT_EQ(plan.workloads[i].tasks, spec.tasks.front());
     EXPECT_TRUE(plan.workloads[i].point.empty());
   }
 }
@@ -356,7 +356,7 @@ TEST(PlanMake, WarmUpDoesNotChangeTheCountedOrder) {
 TEST(PlanMake, DefaultWorkersDependOnTheWorkload) {
   Spec spec = small_spec();
   spec.workers.clear();
-  spec.tasks = 12;
+  spec.tasks = {12};
   spec.models = {"serial", "threads"};
   spec.warmup = false;
   spec.repeat = 1;
@@ -440,7 +440,7 @@ Plan estimate_fixture(std::vector<WorkloadSpec> workloads,
   for (const auto& w : workloads) spec.workloads.push_back(w.name);
   spec.models = std::move(models);
   spec.workers = {2};
-  spec.tasks = 8;
+  spec.tasks = {8};
   spec.repeat = 1;
   spec.warmup = false;
   return make_plan(spec, std::move(workloads), 2);

@@ -85,9 +85,9 @@ TEST(PythonDefaultTask, ResolveUsesThePythonCalibration) {
   const ResolvedWorkloads resolved = resolve_workloads(spec);
   ASSERT_EQ(resolved.workloads.size(), 1u);
   ASSERT_TRUE(resolved.calibration.contains("python")) << resolved.calibration.dump();
-  EXPECT_EQ(resolved.workloads[0].params.count("cpu_iters"),
+  EXPECT_EQ(resolved.workloads[0].spec.params.count("cpu_iters"),
             resolved.calibration.at("python").at("iters").get<std::uint64_t>());
-  EXPECT_TRUE(resolved.workloads[0].params.text("python_func").empty());
+  EXPECT_TRUE(resolved.workloads[0].spec.params.text("python_func").empty());
 }
 
 // --- every model but gil, several task and worker counts ---------------------------------------

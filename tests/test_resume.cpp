@@ -20,7 +20,7 @@ scalelab::RecordedRun recorded_run(const scalelab::Spec& spec, std::size_t trial
   const auto plan = scalelab::make_plan(spec, resolved.workloads, 2);
   scalelab::RecordedRun run;
   nlohmann::json workload_specs = nlohmann::json::array();
-  for (const auto& w : resolved.workloads) workload_specs.push_back(scalelab::to_json(w));
+  for (const auto& w : resolved.workloads) workload_specs.push_back(scalelab::to_json(w.spec));
   run.header = scalelab::run_header_from_json({{"type", "header"},
                                                {"spec", scalelab::to_json(spec)},
                                                {"environment", {{"usable_cores", 2}}},

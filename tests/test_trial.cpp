@@ -160,7 +160,7 @@ TEST(RunPlan, RunsEveryTrialAndReturnsTheCountedOnes) {
   spec.workloads = {"noop", "throw_at3"};
   spec.models = {"serial", "threads", "async"};
   spec.workers = {1, 3};
-  spec.tasks = 5;
+  spec.tasks = {5};
   spec.repeat = 2;
   spec.seed = 7;
   const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}, WorkloadSpec{"throw_at3", {}}}, 2);
@@ -189,7 +189,7 @@ TEST(RunSweep, ACompletedRunSaysSo) {
   spec.workloads = {"noop"};
   spec.models = {"serial", "threads"};
   spec.workers = {2};
-  spec.tasks = 3;
+  spec.tasks = {3};
   spec.repeat = 2;
   const Plan plan = make_plan(spec, {WorkloadSpec{"noop", {}}}, 2);
   const RunResult result = run_sweep(plan, {});

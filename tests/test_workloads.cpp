@@ -147,16 +147,16 @@ TEST(ResolveWorkloads, GivesEachWorkloadTheParametersItUses) {
   spec.params.set_duration("task_time_s", std::chrono::milliseconds(40));
   const ResolvedWorkloads r = resolve_workloads(spec);
   ASSERT_EQ(r.workloads.size(), 4u);
-  EXPECT_EQ(r.workloads[0], cpu_spec(12345));
-  EXPECT_EQ(r.workloads[1], io_spec(std::chrono::milliseconds(7)));
-  EXPECT_EQ(r.workloads[2], (WorkloadSpec{"noop", {}}));
+  EXPECT_EQ(r.workloads[0].spec, cpu_spec(12345));
+  EXPECT_EQ(r.workloads[1].spec, io_spec(std::chrono::milliseconds(7)));
+  EXPECT_EQ(r.workloads[2].spec, (WorkloadSpec{"noop", {}}));
   // mixed: a quarter of 40 ms computing (calibrated), the other 30 ms waiting.
-  EXPECT_EQ(r.workloads[3].name, "mixed");
-  EXPECT_EQ(r.workloads[3].params.duration("io_wait_s"), std::chrono::milliseconds(30));
+  EXPECT_EQ(r.workloads[3].spec.name, "mixed");
+  EXPECT_EQ(r.workloads[3].spec.params.duration("io_wait_s"), std::chrono::milliseconds(30));
   ASSERT_TRUE(r.calibration.contains("mixed"));
   EXPECT_NEAR(r.calibration["mixed"]["target_s"].get<double>(), 0.010, 1e-9);
   EXPECT_EQ(r.calibration["mixed"]["iters"].get<std::uint64_t>(),
-            r.workloads[3].params.count("cpu_iters"));
+            r.workloads[3].spec.params.count("cpu_iters"));
   EXPECT_FALSE(r.calibration.contains("cpu"));  // given as iterations: nothing calibrated
 }
 
@@ -165,9 +165,10 @@ TEST(ResolveWorkloads, MixedAtTheEndsIsPureWaitOrPureCpu) {
   spec.workloads = {"mixed"};
   spec.params.set_duration("task_time_s", std::chrono::milliseconds(20));
   spec.params.set("cpu_fraction", 0);
-  EXPECT_EQ(resolve_workloads(spec).workloads[0], mixed_spec(0, std::chrono::milliseconds(20)));
+  EXPECT_EQ(resolve_workloads(spec).workloads[0].spec,
+            mixed_spec(0, std::chrono::milliseconds(20)));
   spec.params.set("cpu_fraction", 1);
-  const auto all_cpu = resolve_workloads(spec).workloads[0];
+  const auto all_cpu = resolve_workloads(spec).workloads[0].spec;
   EXPECT_GT(all_cpu.params.count("cpu_iters"), 0u);
   EXPECT_EQ(all_cpu.params.duration("io_wait_s").count(), 0);
 }
@@ -178,8 +179,8 @@ TEST(ResolveWorkloads, ACalibratedDurationSizesTheTask) {
   spec.params.set("cpu_work", {{"duration_s", 0.005}});
   const ResolvedWorkloads r = resolve_workloads(spec);
   const auto& c = r.calibration["cpu"];
-  EXPECT_EQ(c["iters"].get<std::uint64_t>(), r.workloads[0].params.count("cpu_iters"));
-  EXPECT_NEAR(static_cast<double>(r.workloads[0].params.count("cpu_iters")),
+  EXPECT_EQ(c["iters"].get<std::uint64_t>(), r.workloads[0].spec.params.count("cpu_iters"));
+  EXPECT_NEAR(static_cast<double>(r.workloads[0].spec.params.count("cpu_iters")),
               0.005 * c["iters_per_s"].get<double>(), 1.0);
 }
 

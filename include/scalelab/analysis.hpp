@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scalelab/records.hpp"
+#include "scalelab/scan.hpp"
 #include "scalelab/trial.hpp"
 
 namespace scalelab {
@@ -97,6 +98,10 @@ struct ImpossibleFigure {
 struct SummaryRow {
   std::string workload, model;
   int workers = 1;
+  /// The scan's point the row belongs to ({"io_wait_s": 0.01, "tasks": 100}); empty without a
+  /// scan. A model that does not take a scanned parameter has a row at each of its values, from
+  /// the same trials.
+  nlohmann::json point = nlohmann::json::object();
   std::size_t tasks = 0;   ///< tasks per trial
   std::size_t trials = 0;  ///< counted trials in the figures (succeeded; one per planned repeat)
   std::size_t failed = 0;  ///< counted records that failed (excluded from the figures)
@@ -154,15 +159,17 @@ struct WorkloadProfile {
   /// point, else the fewest workers (so conclusions can name it).
   std::string baseline_model = "serial";
   int baseline_workers = 1;
+  nlohmann::json point = nlohmann::json::object();  ///< the scan's point (SummaryRow::point)
 };
 
 /// Amdahl's law and the Universal Scalability Law (Gunther 1993) fitted to one (workload,
 /// model) speedup curve by least squares.
 struct ScalingFit {
   std::string workload, model;
-  std::size_t points = 0;  ///< distinct worker counts used
-  std::string refused;     ///< why no fit was made ("needs at least 4 distinct worker counts,
-                           ///< has 3"); empty when fitted
+  nlohmann::json point = nlohmann::json::object();  ///< the scan's point (SummaryRow::point)
+  std::size_t points = 0;                           ///< distinct worker counts used
+  std::string refused;  ///< why no fit was made ("needs at least 4 distinct worker counts,
+                        ///< has 3"); empty when fitted
   double amdahl_serial_fraction = 0;  ///< f in S(N) = 1 / (f + (1 − f) / N)
   double amdahl_r2 = 0;
   double usl_sigma = 0;   ///< σ, contention
@@ -181,11 +188,16 @@ ScalingFit fit_scaling(std::span<const int> workers, std::span<const double> spe
 struct Conclusion {
   std::string workload;  ///< empty for a conclusion about the whole run
   std::string text;  ///< e.g. "CPU-bound: threads reached 1.93× at 2 workers (efficiency 97 %)"
+  /// The scan's point it is about; for a conclusion across one axis, the other axes' values.
+  nlohmann::json point = nlohmann::json::object();
 };
 
 /// Everything the reports show, computed once.
 struct Analysis {
   int cores = 1;
+  /// The scan's points in the order of its axes, each with its own rows, profiles, fits and
+  /// conclusions; one empty point without a scan.
+  std::vector<nlohmann::json> points{nlohmann::json::object()};
   std::vector<WorkloadProfile> workloads;  ///< in workload order
   std::vector<SummaryRow> rows;            ///< by workload, model, then workers
   std::vector<ScalingFit> fits;            ///< one per (workload, model) other than serial
@@ -214,6 +226,15 @@ std::vector<Conclusion> write_conclusions(const Analysis& analysis);
 /// The whole analysis: summarize, profile, fit every curve, write conclusions.
 Analysis analyze(const std::vector<Trial>& trials, const std::vector<std::string>& workload_order,
                  const std::vector<std::string>& model_order, const AnalysisOptions& options);
+
+/// analyze() per point of a scan: trials grouped by Trial::point, a trial of a model that
+/// does not take a scanned parameter in every point it is within (point_within); then
+/// conclusions across each axis ("async's lead over threads grew from 1.0× at tasks=100 to
+/// 3.1× at tasks=10000"). Without a scan, analyze() itself.
+Analysis analyze_points(const std::vector<Trial>& trials,
+                        const std::vector<std::string>& workload_order,
+                        const std::vector<std::string>& model_order, const AnalysisOptions& options,
+                        const std::vector<ScanAxis>& axes);
 
 /// One recorded run, analysed: what every report and results.json show.
 struct AnalysedRun : RecordFacts {

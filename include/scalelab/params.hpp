@@ -56,7 +56,8 @@ struct Param {
   /// A recorded value checked against the declaration (for --resume and experiment files);
   /// throws Error naming `where` ("the recorded spec") and the field.
   nlohmann::json check(const nlohmann::json& value, std::string_view where) const;
-  /// The value as a person writes it: "20ms", "200000 iterations", "0.5", "64 KiB", "fork".
+  /// The value as a person writes it: "20ms", "200000 iterations", "0.5", "64 KiB", "fork"; a
+  /// scan's list of values joined: "1ms, 10ms".
   std::string text(const nlohmann::json& value) const;
   /// The report's phrase with the value in it, or "" when it has none.
   std::string report_text(const nlohmann::json& value) const;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scalelab/model.hpp"
+#include "scalelab/scan.hpp"
 #include "scalelab/workload.hpp"
 
 namespace scalelab {
@@ -24,13 +25,18 @@ struct Spec {
   /// Worker counts; empty means the default per workload: powers of two up to 2 × cores for
   /// CPU-bound work, up to the task count for waiting.
   std::vector<int> workers;
-  std::size_t tasks = 32;  ///< tasks per trial
+  /// --workers tasks: at each point one worker count, equal to its task count (every task in
+  /// flight at once). `workers` is then empty.
+  bool workers_at_tasks = false;
+  /// Tasks per trial; two or more are a scan axis.
+  std::vector<std::size_t> tasks{32};
   int repeat = 3;          ///< counted trials per (workload, model, workers)
   bool warmup = true;      ///< one uncounted trial per (workload, model, workers) first
   std::uint64_t seed = 0;  ///< shuffles the trial order
   /// The selected models' and workloads' parameters by field (Param::key), as recorded:
   /// {"io_wait_s": 0.05, "cpu_work": {"iters": 200000}, "start_method": "spawn"}. One left out
-  /// takes its declared default; one that no selected plug-in takes is bad input.
+  /// takes its declared default; one that no selected plug-in takes is bad input. A list of two
+  /// or more values is a scan axis: {"io_wait_s": [0.001, 0.01]}.
   ParamValues params{};
   /// processes/spawn: the program to exec in worker mode; empty means this program.
   std::string worker_executable;
@@ -58,35 +64,64 @@ ParamValues selected_params(const Spec& spec);
 /// What Model::start gets for this spec: the selected parameters and the worker program.
 ModelOptions model_options(const Spec& spec);
 
-/// Every workload of a spec with its task size resolved, and the calibrations that sized them.
-struct ResolvedWorkloads {
-  std::vector<WorkloadSpec> workloads;  ///< one per Spec::workloads entry, in order
-  nlohmann::json calibration;           ///< {workload: {target_s, iters_per_s, iters, measured_s}}
-};
+/// The spec's scan axes: each parameter holding a list, in field order, then "tasks" when it
+/// lists two or more counts. Empty when the spec scans workers only.
+std::vector<ScanAxis> scan_axes(const Spec& spec);
 
-/// Resolves task sizes: each workload's resolver (WorkloadEntry::resolve) turns the parameters
-/// it declared into its resolved spec (cpu: iterations; io: the wait; mixed: iterations for
-/// cpu_fraction × task_time and a wait for the rest). Durations of CPU work are calibrated
-/// here, once per loop. Builds each workload once, so a spec it cannot run is rejected (Error)
-/// before any trial.
-ResolvedWorkloads resolve_workloads(const Spec& spec);
+/// Every combination of the axes' values ({"io_wait_s": 0.01, "tasks": 100}), the last axis
+/// varying fastest; one empty point when there are no axes.
+std::vector<nlohmann::json> scan_points(const Spec& spec);
 
-/// One trial to run.
-struct PlannedTrial {
-  std::size_t workload = 0;                   ///< index into Plan::workloads
-  std::string model;                          ///< model name
-  int workers = 1;                            ///< worker count (1 for serial)
-  int repeat = 0;                             ///< 0-based repeat number; -1 for the warm-up
-  bool warmup() const { return repeat < 0; }  ///< whether this is the uncounted warm-up
-};
+/// Every combination of the values of `axes`, the last varying fastest; one empty point for
+/// none.
+std::vector<nlohmann::json> combinations(const std::vector<ScanAxis>& axes);
+
+/// `spec` at one point of its scan: each scanned field set to the point's value, one task count.
+Spec spec_at(const Spec& spec, const nlohmann::json& point);
 
 /// One workload of a plan as its trials run it.
 struct PlannedWorkload {
   WorkloadSpec spec;      ///< resolved: cpu iterations known
   std::size_t tasks = 0;  ///< tasks per trial
   /// What tells this entry apart from others of the same workload, recorded with each of its
-  /// trials (Trial::point): a granularity sweep's {"task_s": 0.001}; empty when nothing does.
+  /// trials (Trial::point): the values of the scanned parameters the workload takes and of a
+  /// scanned task count ({"io_wait_s": 0.01, "tasks": 100}), a granularity sweep's
+  /// {"task_s": 0.001}; empty when nothing does.
   nlohmann::json point = nlohmann::json::object();
+};
+
+/// Every workload of a spec at every point of its scan with its task size resolved, and the
+/// calibrations that sized them.
+struct ResolvedWorkloads {
+  /// Per scan point, one per Spec::workloads entry, in order; a point that differs only in
+  /// what the workload does not take (a model's scanned parameter) adds no entry.
+  std::vector<PlannedWorkload> workloads;
+  nlohmann::json calibration;  ///< {workload: {target_s, iters_per_s, iters, measured_s}}
+};
+
+/// The workload entries `spec` plans, in the order resolve_workloads gives them, with the
+/// parameters given at each point (WorkloadSpec::params unresolved: with_defaults of the
+/// workload's declarations). A run resumed from its records pairs these with the recorded
+/// resolved specs.
+std::vector<PlannedWorkload> planned_workloads(const Spec& spec);
+
+/// Resolves task sizes: each workload's resolver (WorkloadEntry::resolve) turns the parameters
+/// it declared into its resolved spec (cpu: iterations; io: the wait; mixed: iterations for
+/// cpu_fraction × task_time and a wait for the rest). Durations of CPU work are calibrated
+/// here, once per loop, and scaled for each point. Builds each workload once, so a spec it
+/// cannot run is rejected (Error) before any trial.
+ResolvedWorkloads resolve_workloads(const Spec& spec);
+
+/// One trial to run.
+struct PlannedTrial {
+  std::size_t workload = 0;  ///< index into Plan::workloads
+  std::string model;         ///< model name
+  int workers = 1;           ///< worker count (1 for serial)
+  int repeat = 0;            ///< 0-based repeat number; -1 for the warm-up
+  /// The values of scanned parameters that only the model takes ({"switch_interval_s":
+  /// 0.001}); empty when none is scanned.
+  nlohmann::json model_point = nlohmann::json::object();
+  bool warmup() const { return repeat < 0; }  ///< whether this is the uncounted warm-up
 };
 
 /// A spec expanded into trials, in the (shuffled) order they will run, with everything the
@@ -99,14 +134,26 @@ struct Plan {
   std::vector<std::string> skipped;
   /// Longest one trial's batch may run; 0: default_trial_timeout (Spec::trial_timeout).
   std::chrono::nanoseconds trial_timeout{0};
-  int rerun_disturbed = 2;      ///< reruns of a disturbed trial (Spec::rerun_disturbed)
-  ModelOptions options;         ///< what every model's start() gets (model_options(spec))
+  int rerun_disturbed = 2;  ///< reruns of a disturbed trial (Spec::rerun_disturbed)
+  /// What every model's start() gets (model_options(spec)); a scanned parameter holds its list
+  /// here, and trial_options() gives a trial its value.
+  ModelOptions options;
   std::size_t counted() const;  ///< trials that are not warm-ups
 };
+
+/// The point a trial records (Trial::point): its workload entry's point and its model_point.
+nlohmann::json trial_point(const Plan& plan, const PlannedTrial& trial);
+
+/// What the trial's model starts with: Plan::options with the trial's point values in place
+/// of the scanned lists.
+ModelOptions trial_options(const Plan& plan, const PlannedTrial& trial);
 
 /// Most workers a default worker list goes to: waiting scales to the task count, but a default
 /// must not start tens of thousands of threads or processes. Ask with --workers for more.
 inline constexpr int kMaxDefaultWorkers = 1024;
+
+/// Most workers --workers tasks may start: one per task, so at most this many tasks.
+inline constexpr int kMaxWorkersAtTasks = 65536;
 
 /// Default worker counts for a workload on a machine with `cores` usable cores.
 std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores);
@@ -131,8 +178,13 @@ PlanEstimate estimate_plan(const Plan& plan, const nlohmann::json& calibration, 
 /// some task times are unknown.
 std::string estimate_text(const PlanEstimate& estimate);
 
-/// Expands `spec` into a plan. `workloads` are the resolved specs, one per spec.workloads entry.
-/// Counted trials are shuffled with spec.seed.
+/// Expands `spec` into a plan: every workload entry under every model (each combination of
+/// the scanned parameters only that model takes), worker count and repeat. `workloads` are
+/// ResolvedWorkloads::workloads. Counted trials are shuffled with spec.seed.
+Plan make_plan(const Spec& spec, std::vector<PlannedWorkload> workloads, int cores);
+
+/// make_plan for a spec that scans nothing: `workloads` are the resolved specs, one per
+/// spec.workloads entry.
 Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores);
 
 }  // namespace scalelab

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scalelab/model.hpp"
@@ -37,14 +38,19 @@ std::vector<DeclaredParam> params_of(const std::vector<DeclaredParam>& declared,
                                      const std::vector<std::string>& workloads,
                                      const std::vector<std::string>& models);
 
+/// A value given for `param`, checked against its declaration (Param::check), or a list of
+/// them: a scan axis, each value once. A list of one value is that value. Throws Error
+/// starting with `where` for a value that breaks the declaration or is listed twice.
+nlohmann::json check_value(const Param& param, const nlohmann::json& value, std::string_view where);
+
 /// The values of `params` from `given` (by field), each checked against its declaration, with
 /// its default where `given` has none. Throws Error naming the flag of a value that breaks
 /// its declaration.
 ParamValues with_defaults(const std::vector<Param>& params, const ParamValues& given);
 
 /// The parameters among `typed` (name → what the user typed) whose names are in `given`,
-/// each parsed by its declaration, by field. Throws Error naming the flag of a value that does
-/// not parse.
+/// each parsed by its declaration, by field; a comma-separated list is a scan axis. Throws Error
+/// naming the flag of a value that does not parse.
 ParamValues parse_typed(const std::map<std::string, std::string>& typed,
                         const std::set<std::string>& given);
 

@@ -22,15 +22,15 @@ namespace scalelab {
 
 /// What a session is about to run, once its records are open.
 struct SessionStart {
-  std::filesystem::path folder;  ///< where the records and final files go
-  std::size_t planned = 0;       ///< counted trials of the whole plan
-  std::size_t recorded = 0;      ///< of those, already on record (a resumed run)
-  std::size_t to_run = 0;        ///< counted trials this session runs
-  std::size_t warmups = 0;       ///< uncounted warm-ups this session runs
-  std::size_t tasks = 0;         ///< tasks per trial
-  std::uint64_t seed = 0;        ///< the plan's shuffle seed
-  bool resumed = false;          ///< continues a run already on record
-  PlanEstimate estimate;         ///< how long the trials this session runs should take
+  std::filesystem::path folder;    ///< where the records and final files go
+  std::size_t planned = 0;         ///< counted trials of the whole plan
+  std::size_t recorded = 0;        ///< of those, already on record (a resumed run)
+  std::size_t to_run = 0;          ///< counted trials this session runs
+  std::size_t warmups = 0;         ///< uncounted warm-ups this session runs
+  std::vector<std::size_t> tasks;  ///< tasks per trial (several: a scan); empty for a sweep
+  std::uint64_t seed = 0;          ///< the plan's shuffle seed
+  bool resumed = false;            ///< continues a run already on record
+  PlanEstimate estimate;           ///< how long the trials this session runs should take
 };
 
 /// Called as a session goes, from the thread that called it; any may be empty.

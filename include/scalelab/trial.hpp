@@ -70,8 +70,9 @@ struct Trial {
   }
 };
 
-/// A trial's point as text for messages: each value, a duration (a field ending in "_s") in
-/// its own words — {"task_s": 0.001} reads "task=1ms"; empty for an empty point.
+/// A trial's point as text for messages: a plug-in's parameter as its flag takes it
+/// ({"io_wait_s": 0.01} reads "io-wait=10ms"), any other duration (a field ending in "_s") in
+/// its own words ({"task_s": 0.001} reads "task=1ms"); empty for an empty point.
 std::string point_text(const nlohmann::json& point);
 
 /// Whether another process took the CPUs `t` needed: at most one worker a usable core, yet its

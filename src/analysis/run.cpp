@@ -44,8 +44,9 @@ AnalysedRun analyze_run(const RecordedRun& run) {
       std::max(1, number_or<int>(result.environment, "usable_cores",
                                  number_or<int>(result.environment, "logical_cores", 1)));
   options.seed = number_or<std::uint64_t>(result.spec, "seed", 0);
-  result.analysis = analyze(run.trials, string_list(result.spec, "workloads"),
-                            string_list(result.spec, "models"), options);
+  result.analysis =
+      analyze_points(run.trials, string_list(result.spec, "workloads"),
+                     string_list(result.spec, "models"), options, recorded_axes(result.spec));
   return result;
 }
 

@@ -570,6 +570,7 @@ nlohmann::json to_json(const SummaryRow& row) {
   }
   return {
       {"workload", row.workload},
+      {"point", row.point},
       {"model", row.model},
       {"workers", row.workers},
       {"tasks", row.tasks},
@@ -606,6 +607,7 @@ nlohmann::json to_json(const SummaryRow& row) {
 nlohmann::json to_json(const ScalingFit& fit) {
   nlohmann::json json = {
       {"workload", fit.workload},
+      {"point", fit.point},
       {"model", fit.model},
       {"points", fit.points},
       {"refused", fit.fitted() ? nlohmann::json(nullptr) : nlohmann::json(fit.refused)},

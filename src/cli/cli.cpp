@@ -50,6 +50,8 @@ Examples:
   scalelab run --workload io --io-wait 50ms --tasks 64 --workers 1..64 --model threads,async
   scalelab run --workload noop --tasks 100000 --workers 2 --model threads,processes,async
   scalelab run --model processes --start-method spawn --cpu-work 200000
+  scalelab run --workload io --model threads,async --tasks 100,1000,10000 --workers tasks
+                                            a scan: any parameter given a list of values
   scalelab report results/20261127-101500   analyse a saved run again: report.md, report.html
   scalelab compare before/ after/           two saved runs: faster, slower or no difference
   scalelab granularity --model processes    the smallest task size processes still run at
@@ -104,9 +106,11 @@ CLI::App* add_run(CLI::App& app, RunOptions& o, const std::vector<DeclaredParam>
   run->add_option("--model", o.models, "models, comma-separated (see `scalelab list`)")
       ->default_str(o.models);
   run->add_option("--workers", o.workers,
-                  "worker counts: 1,2,8 or 1..16 (powers of two, the upper bound included); "
-                  "default: up to 2x cores for cpu, up to --tasks for io");
-  run->add_option("--tasks", o.tasks, "tasks per trial")->default_str(o.tasks);
+                  "worker counts: 1,2,8 or 1..16 (powers of two, the upper bound included), or "
+                  "'tasks' (one worker per task); default: up to 2x cores for cpu, up to --tasks "
+                  "for io");
+  run->add_option("--tasks", o.tasks, "tasks per trial; a list (100,1000) scans it")
+      ->default_str(o.tasks);
   run->add_option("--repeat", o.repeat, "counted trials per point")->default_str(o.repeat);
   run->add_option("--seed", o.seed, "seed for the trial order (default: random, recorded)");
   add_param_flags(run, o.params, declared, false);  // every model's and workload's own

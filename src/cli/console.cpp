@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "scalelab/error.hpp"
 #include "scalelab/records.hpp"
@@ -97,7 +98,8 @@ std::string sweep_start_line(const SessionStart& s) {
   }
   return fmt::format(
       "scalelab {}: {} trials (+{} warm-ups), {} tasks each, seed {}, {}; results in {}", version(),
-      s.planned, s.warmups, s.tasks, s.seed, estimate_text(s.estimate), s.folder.string());
+      s.planned, s.warmups, fmt::join(s.tasks, ","), s.seed, estimate_text(s.estimate),
+      s.folder.string());
 }
 
 }  // namespace

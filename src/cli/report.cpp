@@ -48,7 +48,11 @@ namespace fs = std::filesystem;
 void print_conclusions(std::ostream& out, const std::vector<Conclusion>& conclusions) {
   if (conclusions.empty()) return;
   out << "\nConclusions\n";
-  for (const auto& c : conclusions) out << "  - " << c.text << "\n";
+  for (const auto& c : conclusions) {
+    // A scan's conclusion says which point (or which values of the other axes) it is about.
+    const std::string at = point_text(c.point);
+    out << "  - " << (at.empty() ? "" : fmt::format("[{}] ", at)) << c.text << "\n";
+  }
 }
 
 namespace {

@@ -27,14 +27,36 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// "100,1000,10000": several counts scan the task count.
+std::vector<std::size_t> parse_task_counts(const std::string& text) {
+  std::vector<std::size_t> counts;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string_view item = std::string_view(text).substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto n = static_cast<std::size_t>(parse_count(item, "--tasks", 1, kMaxTasks));
+    if (std::find(counts.begin(), counts.end(), n) != counts.end()) {
+      throw Error(fmt::format("--tasks: {} is listed twice; a scan takes each value once", n));
+    }
+    counts.push_back(n);
+    if (comma == std::string::npos) return counts;
+    start = comma + 1;
+  }
+}
+
 Spec make_spec(const RunOptions& o) {
   Spec spec;
   spec.workloads = parse_name_list(o.workloads, "--workload");
   spec.models = parse_name_list(o.models, "--model");
-  if (o.workers_given) {
+  if (o.workers_given && o.workers != "tasks" && o.workers.find("tasks") != std::string::npos) {
+    throw Error("--workers: 'tasks' stands alone; it cannot be listed with worker counts");
+  }
+  if (o.workers_given && o.workers == "tasks") {
+    spec.workers_at_tasks = true;  // one worker per task at every point
+  } else if (o.workers_given) {
     spec.workers = parse_workers(o.workers, "--workers", static_cast<int>(kMaxWorkers));
   }
-  spec.tasks = static_cast<std::size_t>(parse_count(o.tasks, "--tasks", 1, kMaxTasks));
+  spec.tasks = parse_task_counts(o.tasks);
   spec.repeat = static_cast<int>(parse_count(o.repeat, "--repeat", 1, 10000));
   spec.seed = !o.seed_given ? std::random_device{}()
                             : static_cast<std::uint64_t>(parse_count(
@@ -70,27 +92,39 @@ int dry_run(const Spec& spec, const RunOptions& options, std::ostream& out, std:
   const Plan& plan = prepared.plan;
   // Without --seed the run draws its own: this plan's order is not the one it will run.
   out << fmt::format("plan: {} trials (+{} warm-ups), {} tasks each, {}, on {} usable cores: {}\n",
-                     plan.counted(), plan.trials.size() - plan.counted(), spec.tasks,
+                     plan.counted(), plan.trials.size() - plan.counted(),
+                     fmt::join(spec.tasks, ","),
                      options.seed_given ? fmt::format("seed {}", spec.seed) : "a random seed",
                      prepared.cores, estimate_text(prepared.estimate));
-  out << fmt::format("  {:<10} {:<10} {:<24} {:>7}  {}\n", "workload", "model", "workers", "trials",
-                     "time");
-  // Groups in the order of the spec: each workload entry, then each model.
+  const bool scan = !scan_axes(spec).empty();
+  out << fmt::format("  {:<10} {:<10} {:<24} {:>7}  {}{}\n", "workload", "model", "workers",
+                     "trials", "time", scan ? "  point" : "");
+  // Groups in the order of the spec: each workload entry, then each model and its points.
   for (std::size_t w = 0; w < plan.workloads.size(); ++w) {
     for (const auto& model : spec.models) {
-      Plan group = plan;
-      group.trials.clear();
-      std::set<int> workers;
+      std::vector<std::string> model_points;
       for (const auto& t : plan.trials) {
         if (t.workload != w || t.model != model) continue;
-        group.trials.push_back(t);
-        workers.insert(t.workers);
+        const std::string point = t.model_point.dump();
+        if (std::find(model_points.begin(), model_points.end(), point) == model_points.end()) {
+          model_points.push_back(point);
+        }
       }
-      if (group.trials.empty()) continue;
-      out << fmt::format(
-          "  {:<10} {:<10} {:<24} {:>7}  {}\n", plan.workloads[w].spec.name, model,
-          fmt::format("{}", fmt::join(workers, ",")), group.counted(),
-          estimate_text(estimate_plan(group, prepared.resolved.calibration, prepared.cores)));
+      for (const auto& model_point : model_points) {
+        Plan group = plan;
+        group.trials.clear();
+        std::set<int> workers;
+        for (const auto& t : plan.trials) {
+          if (t.workload != w || t.model != model || t.model_point.dump() != model_point) continue;
+          group.trials.push_back(t);
+          workers.insert(t.workers);
+        }
+        out << fmt::format(
+            "  {:<10} {:<10} {:<24} {:>7}  {}{}\n", plan.workloads[w].spec.name, model,
+            fmt::format("{}", fmt::join(workers, ",")), group.counted(),
+            estimate_text(estimate_plan(group, prepared.resolved.calibration, prepared.cores)),
+            scan ? "  " + point_text(trial_point(plan, group.trials.front())) : "");
+      }
     }
   }
   return 0;

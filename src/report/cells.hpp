@@ -172,13 +172,25 @@ inline std::string profile_line(const WorkloadProfile& profile) {
 }
 
 /// The workloads in the analysis's order, then any that only the rows name.
-inline std::vector<std::string> workload_order(const Analysis& analysis) {
-  std::vector<std::string> order;
-  for (const auto& profile : analysis.workloads) order.push_back(profile.workload);
+/// A workload at one point of a scan: what a report gives a section and a console table.
+struct Case {
+  std::string workload;
+  nlohmann::json point = nlohmann::json::object();
+  friend bool operator==(const Case&, const Case&) = default;
+  /// "io", or "io at io-wait=10ms tasks=100".
+  std::string title() const {
+    const std::string at = point_text(point);
+    return at.empty() ? workload : fmt::format("{} at {}", workload, at);
+  }
+};
+
+/// The cases of an analysis: its profiles' order, then any only the rows name.
+inline std::vector<Case> case_order(const Analysis& analysis) {
+  std::vector<Case> order;
+  for (const auto& profile : analysis.workloads) order.push_back({profile.workload, profile.point});
   for (const auto& row : analysis.rows) {
-    if (std::find(order.begin(), order.end(), row.workload) == order.end()) {
-      order.push_back(row.workload);
-    }
+    const Case c{row.workload, row.point};
+    if (std::find(order.begin(), order.end(), c) == order.end()) order.push_back(c);
   }
   return order;
 }

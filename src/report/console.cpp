@@ -2,6 +2,8 @@
 // A run's rows end with their marks, as report.md's note column has them: failed trials,
 // impossible figures with their likely cause, noisy, disturbed trials.
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "report/cells.hpp"
@@ -12,13 +14,13 @@
 namespace scalelab {
 
 void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows) {
-  std::string current;
+  std::optional<detail::Case> current;
   for (const auto& row : rows) {
-    if (row.workload != current) {
-      current = row.workload;
-      out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>24} {:>6} {:>8} {:>10} {:>8}\n", current,
-                         "model", "workers", "median", "95 % CI", "cv", "speedup", "efficiency",
-                         "cpu util");
+    if (const detail::Case c{row.workload, row.point}; !current || c != *current) {
+      current = c;
+      out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>24} {:>6} {:>8} {:>10} {:>8}\n",
+                         current->title(), "model", "workers", "median", "95 % CI", "cv", "speedup",
+                         "efficiency", "cpu util");
     }
     if (row.trials == 0) {
       out << fmt::format("{:<10} {:>7} {:>11}  all {} trials failed", row.model, row.workers, "-",

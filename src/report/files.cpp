@@ -31,6 +31,7 @@ nlohmann::json results_json(const RecordedRun& run, const AnalysedRun& input) {
   for (const auto& w : input.analysis.workloads) {
     all["workloads"].push_back(
         {{"workload", w.workload},
+         {"point", w.point},
          {"bound", to_string(w.bound)},
          {"serial_cpu_util", w.serial_cpu_util},
          {"tasks", w.tasks},
@@ -43,7 +44,7 @@ nlohmann::json results_json(const RecordedRun& run, const AnalysedRun& input) {
   for (const auto& r : input.analysis.rows) all["summary"].push_back(to_json(r));
   for (const auto& f : input.analysis.fits) all["fits"].push_back(to_json(f));
   for (const auto& c : input.analysis.conclusions) {
-    all["conclusions"].push_back({{"workload", c.workload}, {"text", c.text}});
+    all["conclusions"].push_back({{"workload", c.workload}, {"point", c.point}, {"text", c.text}});
   }
   return all;
 }

@@ -193,22 +193,23 @@ TableRow fit_row(const ScalingFit& fit) {
           ""};
 }
 
-void workload_section(Document& doc, const Analysis& analysis, const std::string& workload) {
-  const auto profile =
-      std::find_if(analysis.workloads.begin(), analysis.workloads.end(),
-                   [&](const WorkloadProfile& p) { return p.workload == workload; });
+void workload_section(Document& doc, const Analysis& analysis, const Case& c) {
+  const auto profile = std::find_if(analysis.workloads.begin(), analysis.workloads.end(),
+                                    [&](const WorkloadProfile& p) {
+                                      return Case{p.workload, p.point} == c;
+                                    });
   std::vector<const SummaryRow*> rows;
   for (const SummaryRow& row : analysis.rows) {
-    if (row.workload == workload) rows.push_back(&row);
+    if (Case{row.workload, row.point} == c) rows.push_back(&row);
   }
   if (profile != analysis.workloads.end()) {
     doc.blocks.emplace_back(
-        Heading{2, fmt::format("{} ({})", workload, to_string(profile->bound))});
+        Heading{2, fmt::format("{} ({})", c.title(), to_string(profile->bound))});
     doc.blocks.emplace_back(Paragraph{profile_line(*profile), "", ""});
   } else {
-    doc.blocks.emplace_back(Heading{2, workload});
+    doc.blocks.emplace_back(Heading{2, c.title()});
   }
-  doc.blocks.emplace_back(workload_charts(workload, rows));
+  doc.blocks.emplace_back(workload_charts(c.title(), rows));
   Table table{{"model", "workers", "median", "95 % CI", "CV", "p90", "speedup (95 % CI)",
                "efficiency", "ideal", "CPU util", "note"},
               {}};
@@ -219,11 +220,171 @@ void workload_section(Document& doc, const Analysis& analysis, const std::string
               "USL peak W*", "USL R²", "note"},
              {}};
   for (const ScalingFit& fit : analysis.fits) {
-    if (fit.workload == workload) fits.rows.push_back(fit_row(fit));
+    if (Case{fit.workload, fit.point} == c) fits.rows.push_back(fit_row(fit));
   }
   if (fits.rows.empty()) return;
   doc.blocks.emplace_back(Heading{3, "Fits"});
   doc.blocks.emplace_back(std::move(fits));
+}
+
+// A scanned value as a number on a chart's x axis: a count, a fraction, a duration in
+// seconds, CPU work as its duration or iterations; NaN for a name (a start method).
+double axis_number(const nlohmann::json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (value.is_object()) {
+    for (const char* key : {"duration_s", "iters"}) {
+      if (value.contains(key) && value[key].is_number()) return value[key].get<double>();
+    }
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+// The workload's rows of one model along `line` (points in axis order): at the largest worker
+// count the model ran at every point, or else at each point its largest ("most workers").
+std::vector<const SummaryRow*> along(const Analysis& analysis, const std::string& workload,
+                                     const std::string& model,
+                                     const std::vector<nlohmann::json>& line, bool& fixed) {
+  std::vector<const SummaryRow*> rows;
+  const auto at = [&](const nlohmann::json& point, int workers) -> const SummaryRow* {
+    for (const auto& r : analysis.rows) {
+      if (r.workload == workload && r.model == model && r.point == point && r.workers == workers &&
+          r.trials > 0) {
+        return &r;
+      }
+    }
+    return nullptr;
+  };
+  int common = 0;
+  for (const auto& r : analysis.rows) {
+    if (r.workload != workload || r.model != model || r.point != line.front()) continue;
+    if (std::all_of(line.begin(), line.end(), [&](const auto& p) { return at(p, r.workers); })) {
+      common = std::max(common, r.workers);
+    }
+  }
+  fixed = common > 0;
+  for (const auto& p : line) {
+    const SummaryRow* best = fixed ? at(p, common) : nullptr;
+    if (!fixed) {
+      for (const auto& r : analysis.rows) {
+        if (r.workload == workload && r.model == model && r.point == p && r.trials > 0 &&
+            (!best || r.workers > best->workers)) {
+          best = &r;
+        }
+      }
+    }
+    rows.push_back(best);
+  }
+  return rows;
+}
+
+// The points along `axis` whose other fields are `fixed`, in the analysis's order.
+std::vector<nlohmann::json> line_of(const Analysis& analysis, const std::string& key,
+                                    const nlohmann::json& fixed) {
+  std::vector<nlohmann::json> line;
+  for (const auto& p : analysis.points) {
+    nlohmann::json rest = p;
+    rest.erase(key);
+    if (p.contains(key) && rest == fixed) line.push_back(p);
+  }
+  return line;
+}
+
+// One model's curves against the scanned parameter on the wall-time and speedup charts.
+void add_scan_curves(const Analysis& analysis, const std::string& workload,
+                     const std::string& model, const std::vector<nlohmann::json>& line,
+                     const std::string& key, const TimeUnit& unit, Chart& wall, Chart& speedup) {
+  bool fixed_workers = false;
+  const auto rows = along(analysis, workload, model, line, fixed_workers);
+  ChartSeries w, s;
+  const SummaryRow* any = nullptr;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (!rows[i]) continue;
+    any = rows[i];
+    const double x = axis_number(line[i].at(key));
+    w.x.push_back(x), s.x.push_back(x);
+    w.y.push_back(rows[i]->wall.median * unit.per_second);
+    s.y.push_back(rows[i]->speedup ? *rows[i]->speedup : std::numeric_limits<double>::quiet_NaN());
+    w.marked.push_back(rows[i]->noisy), s.marked.push_back(rows[i]->noisy);
+    s.impossible.push_back(speed_impossible(*rows[i]));
+  }
+  if (!any) return;
+  w.name = s.name = fixed_workers ? fmt::format("{} (W={})", model, any->workers)
+                                  : fmt::format("{} (most workers)", model);
+  wall.series.push_back(w);
+  if (model != "serial") speedup.series.push_back(s);
+}
+
+// Charts against one scanned parameter: per model, median wall time and speedup at each of its
+// values, for each combination of the other axes' values.
+void scan_charts(Charts& charts, const Analysis& analysis, const std::string& workload,
+                 const ScanAxis& axis) {
+  std::vector<nlohmann::json> fixed_seen;
+  for (const auto& start : analysis.points) {
+    if (!start.contains(axis.key)) continue;
+    nlohmann::json fixed = start;
+    fixed.erase(axis.key);
+    if (std::find(fixed_seen.begin(), fixed_seen.end(), fixed) != fixed_seen.end()) continue;
+    fixed_seen.push_back(fixed);
+    const std::vector<nlohmann::json> line = line_of(analysis, axis.key, fixed);
+    std::vector<const SummaryRow*> all;
+    std::vector<std::string> models;
+    for (const auto& r : analysis.rows) {
+      if (r.workload != workload || std::find(line.begin(), line.end(), r.point) == line.end()) {
+        continue;
+      }
+      all.push_back(&r);
+      if (std::find(models.begin(), models.end(), r.model) == models.end()) {
+        models.push_back(r.model);
+      }
+    }
+    if (line.size() < 2 || models.empty()) continue;
+    const std::string name = point_text({{axis.key, axis.values.front()}});
+    const std::string param = name.substr(0, name.find('='));
+    const std::string title = Case{workload, fixed}.title();
+    const TimeUnit unit = time_unit(all);
+    bool positive = true;
+    for (const auto& p : line) positive = positive && axis_number(p.at(axis.key)) > 0;
+    Chart wall = log_chart(fmt::format("{}: median wall time against {}", title, param),
+                           fmt::format("{}{}", param, positive ? " (log scale)" : ""),
+                           fmt::format("median wall time ({})", unit.name));
+    Chart speedup =
+        log_chart(fmt::format("{}: speedup against {}", title, param), wall.x_label, "speedup (×)");
+    wall.log_x = speedup.log_x = positive;
+    for (const auto& model : models) {
+      add_scan_curves(analysis, workload, model, line, axis.key, unit, wall, speedup);
+    }
+    charts.charts.push_back(std::move(wall));
+    if (!speedup.series.empty()) charts.charts.push_back(std::move(speedup));
+  }
+}
+
+// Before the per-point sections: for each workload, its charts against each scanned parameter
+// whose values are numbers.
+void scan_section(Document& doc, const Analysis& analysis, const std::vector<ScanAxis>& axes) {
+  if (analysis.points.size() < 2) return;
+  Charts charts;
+  std::vector<std::string> workloads;
+  for (const auto& p : analysis.workloads) {
+    if (std::find(workloads.begin(), workloads.end(), p.workload) == workloads.end()) {
+      workloads.push_back(p.workload);
+    }
+  }
+  for (const auto& workload : workloads) {
+    for (const auto& axis : axes) {
+      if (std::any_of(axis.values.begin(), axis.values.end(),
+                      [](const auto& v) { return std::isnan(axis_number(v)); })) {
+        continue;
+      }
+      scan_charts(charts, analysis, workload, axis);
+    }
+  }
+  if (charts.charts.empty()) return;
+  doc.blocks.emplace_back(Heading{2, "Against the scanned parameters"});
+  doc.blocks.emplace_back(Paragraph{
+      "Each curve is one model at a fixed worker count (the largest it ran at every value), or "
+      "at its largest worker count at each value when none is common (--workers tasks).",
+      "", ""});
+  doc.blocks.emplace_back(std::move(charts));
 }
 
 void conclusions_section(Document& doc, const std::vector<Conclusion>& conclusions) {
@@ -232,7 +393,8 @@ void conclusions_section(Document& doc, const std::vector<Conclusion>& conclusio
   if (conclusions.empty())
     list.items.push_back({"", "None: too few points to say anything.", false});
   for (const Conclusion& conclusion : conclusions) {
-    list.items.push_back({conclusion.workload, conclusion.text, true});
+    list.items.push_back(
+        {Case{conclusion.workload, conclusion.point}.title(), conclusion.text, true});
   }
   doc.blocks.emplace_back(std::move(list));
 }
@@ -271,9 +433,10 @@ Document run_document(const AnalysedRun& input) {
   run_section(doc, input);
   environment_section(doc, input.environment);
   warnings_section(doc, input.warnings);
-  const std::vector<std::string> workloads = workload_order(input.analysis);
-  if (workloads.empty()) doc.blocks.emplace_back(Paragraph{"No trials on record.", "", ""});
-  for (const auto& workload : workloads) workload_section(doc, input.analysis, workload);
+  const std::vector<Case> cases = case_order(input.analysis);
+  if (cases.empty()) doc.blocks.emplace_back(Paragraph{"No trials on record.", "", ""});
+  scan_section(doc, input.analysis, recorded_axes(input.spec));
+  for (const auto& c : cases) workload_section(doc, input.analysis, c);
   conclusions_section(doc, input.analysis.conclusions);
   return doc;
 }

@@ -170,6 +170,11 @@ nlohmann::json Param::check(const nlohmann::json& value, std::string_view where)
 }
 
 std::string Param::text(const nlohmann::json& value) const {
+  if (value.is_array()) {  // a scan axis: "1ms, 10ms, 100ms"
+    std::string out;
+    for (const auto& v : value) out += (out.empty() ? "" : ", ") + text(v);
+    return out;
+  }
   switch (kind) {
     case ParamKind::duration:
       return value.is_number() ? format_duration(value.get<double>()) : "unknown";
@@ -200,7 +205,12 @@ std::string Param::report_text(const nlohmann::json& value) const {
   std::string out =
       at == std::string::npos ? report : report.substr(0, at) + text(value) + report.substr(at + 2);
   // A duration of CPU work became iterations at the start of the run.
-  if (kind == ParamKind::work && value.is_object() && value.contains("duration_s")) {
+  const auto calibrated = [](const nlohmann::json& v) {
+    return v.is_object() && v.contains("duration_s");
+  };
+  if (kind == ParamKind::work &&
+      (value.is_array() ? std::any_of(value.begin(), value.end(), calibrated)
+                        : calibrated(value))) {
     out += " (calibrated to iterations)";
   }
   return out;

@@ -19,6 +19,7 @@
 #include "scalelab/error.hpp"
 #include "scalelab/parse.hpp"
 #include "scalelab/plan.hpp"
+#include "scalelab/plugins.hpp"
 #include "scalelab/records.hpp"
 #include "scalelab/trial.hpp"
 #include "support/splitmix.hpp"
@@ -73,8 +74,23 @@ std::size_t granularity_tasks(std::chrono::nanoseconds size, std::chrono::nanose
   return std::clamp(per_batch, low, kMaxTasks);
 }
 
+namespace {
+
+// The sweep scans task sizes; a second axis would mix two questions in one threshold.
+void refuse_scans(const ParamValues& params) {
+  for (const auto& d : declared_params()) {
+    if (params.has(d.param.key()) && params.json().at(d.param.key()).is_array()) {
+      throw Error(fmt::format(
+          "{}: the granularity sweep takes one value; scan it with scalelab run", d.param.flag()));
+    }
+  }
+}
+
+}  // namespace
+
 void validate(const GranularityOptions& options) {
   const auto model = make_model(options.model);  // unknown: Error naming --model and the names
+  refuse_scans(options.model_options.params);
   // serial's one thread is the baseline: its efficiency against itself says nothing.
   if (!model->uses_workers()) {
     throw Error(

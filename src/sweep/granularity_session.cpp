@@ -125,8 +125,15 @@ GranularitySession run_granularity_session(
   header.warmup_trials = g.plan.trials.size() - g.plan.counted();
   RecordWriter records = detail::open_records(folder, header, observer);
   if (observer.on_start) {
-    observer.on_start({folder, g.plan.counted(), 0, g.plan.counted(), header.warmup_trials, 0,
-                       g.options.seed, false, estimate(g, g.plan)});
+    observer.on_start({folder,
+                       g.plan.counted(),
+                       0,
+                       g.plan.counted(),
+                       header.warmup_trials,
+                       {},
+                       g.options.seed,
+                       false,
+                       estimate(g, g.plan)});
   }
   PointTeller teller(g, on_point);
   SessionResult session =
@@ -154,8 +161,14 @@ GranularitySession resume_granularity_session(
   const Plan rest = remaining_plan(g.plan, recorded.trials, g.options.warmup);
   RecordWriter records = detail::continue_records(folder, rest.counted());
   if (observer.on_start) {
-    observer.on_start({folder, g.plan.counted(), g.plan.counted() - rest.counted(), rest.counted(),
-                       rest.trials.size() - rest.counted(), 0, g.options.seed, true,
+    observer.on_start({folder,
+                       g.plan.counted(),
+                       g.plan.counted() - rest.counted(),
+                       rest.counted(),
+                       rest.trials.size() - rest.counted(),
+                       {},
+                       g.options.seed,
+                       true,
                        estimate(g, rest)});
   }
   PointTeller teller(g, on_point, recorded.trials);

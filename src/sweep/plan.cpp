@@ -45,7 +45,22 @@ void validate(const Spec& spec) {
   for (int w : spec.workers) {
     if (w < 1) throw Error(fmt::format("--workers: {} is not a worker count; use 1 or more", w));
   }
-  if (spec.tasks < 1) throw Error("--tasks: use 1 or more");
+  if (spec.tasks.empty()) throw Error("--tasks: give a task count, like 32");
+  for (const std::size_t n : spec.tasks) {
+    if (n < 1) throw Error("--tasks: use 1 or more");
+  }
+  if (listed_twice(spec.tasks)) throw Error("--tasks: a task count is listed twice");
+  if (spec.workers_at_tasks && !spec.workers.empty()) {
+    throw Error("--workers: 'tasks' stands alone; it cannot be listed with worker counts");
+  }
+  for (const std::size_t n : spec.tasks) {
+    if (spec.workers_at_tasks && n > static_cast<std::size_t>(kMaxWorkersAtTasks)) {
+      throw Error(
+          fmt::format("--workers: 'tasks' would start {} workers for --tasks {}; the most "
+                      "is {}",
+                      n, n, kMaxWorkersAtTasks));
+    }
+  }
   if (spec.repeat < 1) throw Error("--repeat: use 1 or more");
   // A parameter no selected plug-in takes is bad input; each one given is held to its
   // declaration (selected_params checks the values).
@@ -73,8 +88,11 @@ nlohmann::json to_json(const Spec& spec) {
   nlohmann::json json = {
       {"workloads", spec.workloads},
       {"models", spec.models},
-      {"workers", spec.workers.empty() ? nlohmann::json("auto") : nlohmann::json(spec.workers)},
-      {"tasks", spec.tasks},
+      {"workers", spec.workers_at_tasks  ? nlohmann::json("tasks")
+                  : spec.workers.empty() ? nlohmann::json("auto")
+                                         : nlohmann::json(spec.workers)},
+      {"tasks",
+       spec.tasks.size() == 1 ? nlohmann::json(spec.tasks.front()) : nlohmann::json(spec.tasks)},
       {"repeat", spec.repeat},
       {"warmup", spec.warmup},
       {"seed", spec.seed},
@@ -111,15 +129,52 @@ ParamValues default_resolve(const std::vector<Param>& params, const ParamValues&
 
 }  // namespace
 
+namespace {
+
+// Whether a plug-in that declared `params` takes the field `key`.
+bool takes(const std::vector<Param>& params, const std::string& key) {
+  return std::any_of(params.begin(), params.end(), [&](const Param& p) { return p.key() == key; });
+}
+
+// The part of `point` that a workload with `params` takes: its own fields and the task count.
+nlohmann::json workload_part(const nlohmann::json& point, const std::vector<Param>& params) {
+  nlohmann::json part = nlohmann::json::object();
+  for (const auto& [key, value] : point.items()) {
+    if (key == "tasks" || takes(params, key)) part[key] = value;
+  }
+  return part;
+}
+
+}  // namespace
+
+std::vector<PlannedWorkload> planned_workloads(const Spec& spec) {
+  std::vector<PlannedWorkload> entries;
+  for (const auto& point : scan_points(spec)) {
+    const Spec at = spec_at(spec, point);
+    const ParamValues values = selected_params(at);
+    for (const auto& name : spec.workloads) {
+      const auto entry = workload_registry().find(name);
+      if (!entry) throw Error(fmt::format("--workload: unknown workload '{}'", name));
+      nlohmann::json part = workload_part(point, entry->params);
+      // A point that differs only in a model's parameter runs the same workload entry.
+      if (std::none_of(entries.begin(), entries.end(),
+                       [&](const auto& w) { return w.spec.name == name && w.point == part; })) {
+        entries.push_back(
+            {{name, with_defaults(entry->params, values)}, at.tasks.front(), std::move(part)});
+      }
+    }
+  }
+  return entries;
+}
+
 ResolvedWorkloads resolve_workloads(const Spec& spec) {
   ResolvedWorkloads resolved;
   resolved.calibration = nlohmann::json::object();
-  const ParamValues values = selected_params(spec);
-  // One calibration per loop, shared by the workloads that use it.
+  // One calibration per loop, shared by the workloads that use it and by every point.
   std::map<std::string, CpuCalibration> by_loop;
-  for (const auto& name : spec.workloads) {
+  for (PlannedWorkload& planned : planned_workloads(spec)) {
+    const std::string name = planned.spec.name;
     const auto entry = workload_registry().find(name);
-    if (!entry) throw Error(fmt::format("--workload: unknown workload '{}'", name));
     const IterationsFor iterations = [&](std::chrono::nanoseconds target) -> std::uint64_t {
       if (target.count() <= 0) return 0;
       // The loop's speed is measured once; each workload scales it to its own target.
@@ -131,25 +186,29 @@ ResolvedWorkloads resolve_workloads(const Spec& spec) {
       CpuCalibration c = it->second;
       c.target_s = std::chrono::duration<double>(target).count();
       c.iters = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(c.target_s * c.iters_per_s));
-      resolved.calibration[name] = {{"target_s", c.target_s},
-                                    {"iters_per_s", c.iters_per_s},
-                                    {"iters", c.iters},
-                                    {"measured_s", c.measured_s}};
+      // A scan of CPU work sizes each point from the same speed; the first point's target is
+      // the one recorded here, the others' iterations are in their workload specs.
+      if (!resolved.calibration.contains(name)) {
+        resolved.calibration[name] = {{"target_s", c.target_s},
+                                      {"iters_per_s", c.iters_per_s},
+                                      {"iters", c.iters},
+                                      {"measured_s", c.measured_s}};
+      }
       return c.iters;
     };
-    const ParamValues given = with_defaults(entry->params, values);
-    WorkloadSpec ws{name, entry->resolve ? entry->resolve(given, iterations)
+    const ParamValues& given = planned.spec.params;
+    planned.spec = {name, entry->resolve ? entry->resolve(given, iterations)
                                          : default_resolve(entry->params, given, iterations)};
     // Rejects what the workload cannot run, before any file is written; and a model that
     // cannot run it is refused now, not failed trial by trial.
-    const auto workload = make_workload(ws);
+    const auto workload = make_workload(planned.spec);
     for (const auto& model : spec.models) {
       if (const std::string why = workload->unsupported_by(model);
           !why.empty() && !spec.skip_unsupported) {
         throw Error(fmt::format("--model: {} cannot run the {} workload: {}", model, name, why));
       }
     }
-    resolved.workloads.push_back(std::move(ws));
+    resolved.workloads.push_back(std::move(planned));
   }
   return resolved;
 }
@@ -172,30 +231,71 @@ std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores) {
   return workers;
 }
 
-Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores) {
-  Plan plan;
-  for (auto& w : workloads) {
-    plan.workloads.push_back({std::move(w), spec.tasks, nlohmann::json::object()});
+namespace {
+
+// Every combination of the scanned parameters that `model` takes and the workload entry's
+// point does not hold (those only the model reads); one empty point when there are none.
+std::vector<nlohmann::json> model_points(const std::vector<ScanAxis>& axes,
+                                         const std::string& model,
+                                         const nlohmann::json& workload_point) {
+  const auto entry = model_registry().find(model);
+  std::vector<ScanAxis> own;
+  for (const auto& axis : axes) {
+    if (entry && takes(entry->params, axis.key) && !workload_point.contains(axis.key)) {
+      own.push_back(axis);
+    }
   }
+  return combinations(own);
+}
+
+std::vector<int> planned_workers(const Spec& spec, const Model& model, Bound bound,
+                                 std::size_t tasks, int cores) {
+  if (!model.uses_workers()) return {1};
+  if (spec.workers_at_tasks) return {static_cast<int>(tasks)};  // validate() bounds it
+  if (spec.workers.empty()) return default_workers(bound, tasks, cores);
+  return spec.workers;
+}
+
+}  // namespace
+
+Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores) {
+  std::vector<PlannedWorkload> entries;
+  for (auto& w : workloads) {
+    entries.push_back({std::move(w), spec.tasks.front(), nlohmann::json::object()});
+  }
+  return make_plan(spec, std::move(entries), cores);
+}
+
+Plan make_plan(const Spec& spec, std::vector<PlannedWorkload> workloads, int cores) {
+  Plan plan;
+  plan.workloads = std::move(workloads);
   plan.trial_timeout = spec.trial_timeout;
   plan.rerun_disturbed = spec.rerun_disturbed;
   plan.options = model_options(spec);
+  const std::vector<ScanAxis> axes = scan_axes(spec);
   std::vector<PlannedTrial> counted;
   for (std::size_t wi = 0; wi < plan.workloads.size(); ++wi) {
-    const auto workload = make_workload(plan.workloads[wi].spec);
+    const PlannedWorkload& entry = plan.workloads[wi];
+    const auto workload = make_workload(entry.spec);
     for (const auto& model_name : spec.models) {
       if (const std::string why = workload->unsupported_by(model_name); !why.empty()) {
-        plan.skipped.push_back(
-            fmt::format("{} under {}: {}", plan.workloads[wi].spec.name, model_name, why));
+        const std::string skipped =
+            fmt::format("{} under {}: {}", entry.spec.name, model_name, why);
+        // Said once, not once per point of a scan.
+        if (std::find(plan.skipped.begin(), plan.skipped.end(), skipped) == plan.skipped.end()) {
+          plan.skipped.push_back(skipped);
+        }
         continue;
       }
       const auto model = make_model(model_name);
-      const std::vector<int> workers = !model->uses_workers() ? std::vector<int>{1}
-                                       : spec.workers.empty()
-                                           ? default_workers(workload->bound(), spec.tasks, cores)
-                                           : spec.workers;
-      for (int w : workers) {
-        for (int r = 0; r < spec.repeat; ++r) counted.push_back({wi, model_name, w, r});
+      const std::vector<int> workers =
+          planned_workers(spec, *model, workload->bound(), entry.tasks, cores);
+      for (const auto& model_point : model_points(axes, model_name, entry.point)) {
+        for (int w : workers) {
+          for (int r = 0; r < spec.repeat; ++r) {
+            counted.push_back({wi, model_name, w, r, model_point});
+          }
+        }
       }
     }
   }
@@ -205,10 +305,11 @@ Plan make_plan(const Spec& spec, std::vector<WorkloadSpec> workloads, int cores)
     std::swap(counted[i - 1], counted[random.next() % i]);
   }
   // Each group's warm-up goes right before the first of its trials to run.
-  std::set<std::tuple<std::size_t, std::string, int>> warmed;
+  std::set<std::tuple<std::size_t, std::string, int, std::string>> warmed;
   for (const auto& t : counted) {
-    if (spec.warmup && warmed.insert({t.workload, t.model, t.workers}).second) {
-      plan.trials.push_back({t.workload, t.model, t.workers, -1});
+    if (spec.warmup &&
+        warmed.insert({t.workload, t.model, t.workers, t.model_point.dump()}).second) {
+      plan.trials.push_back({t.workload, t.model, t.workers, -1, t.model_point});
     }
     plan.trials.push_back(t);
   }

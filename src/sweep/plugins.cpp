@@ -126,7 +126,17 @@ ParamValues parse_typed(const std::map<std::string, std::string>& typed,
   ParamValues values;
   for (const auto& declared : declared_params()) {
     if (!given.contains(declared.param.name)) continue;
-    values.set(declared.param.key(), declared.param.parse(typed.at(declared.param.name)));
+    // "1ms,10ms,100ms": a scan axis of the parameter.
+    const std::string& text = typed.at(declared.param.name);
+    nlohmann::json list = nlohmann::json::array();
+    for (std::size_t start = 0;;) {
+      const std::size_t comma = text.find(',', start);
+      list.push_back(declared.param.parse(std::string_view(text).substr(
+          start, comma == std::string::npos ? std::string::npos : comma - start)));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    values.set(declared.param.key(), check_value(declared.param, list, declared.param.flag()));
   }
   return values;
 }
@@ -153,11 +163,34 @@ std::vector<Param> params_only(const std::vector<DeclaredParam>& declared) {
   return params;
 }
 
+nlohmann::json check_value(const Param& param, const nlohmann::json& value,
+                           std::string_view where) {
+  if (!value.is_array()) return param.check(value, where);
+  // "--io-wait", or "the recorded spec's 'io_wait_s'".
+  const std::string what =
+      where == param.flag() ? param.flag() : fmt::format("{}'s '{}'", where, param.key());
+  if (value.empty()) {
+    throw Error(fmt::format("{}: the list is empty; give one value, or two or more to scan", what));
+  }
+  nlohmann::json values = nlohmann::json::array();
+  for (const auto& v : value) {
+    nlohmann::json checked = param.check(v, where);
+    if (std::find(values.begin(), values.end(), checked) != values.end()) {
+      throw Error(fmt::format("{}: {} is listed twice; a scan takes each value once", what,
+                              param.text(checked)));
+    }
+    values.push_back(std::move(checked));
+  }
+  // One value is no scan: recorded and run as that value.
+  return values.size() == 1 ? values.front() : values;
+}
+
 ParamValues with_defaults(const std::vector<Param>& params, const ParamValues& given) {
   ParamValues values;
   for (const auto& p : params) {
     const std::string key = p.key();
-    values.set(key, given.has(key) ? p.check(given.json().at(key), p.flag()) : p.default_value());
+    values.set(key,
+               given.has(key) ? check_value(p, given.json().at(key), p.flag()) : p.default_value());
   }
   return values;
 }

@@ -47,7 +47,10 @@ void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial
   std::set<std::string> counter_names, point_names;
   for (const auto& t : trials) {
     for (const auto& [name, value] : t.counters) counter_names.insert(name);
-    for (const auto& [name, value] : t.point.items()) point_names.insert(name);
+    for (const auto& [name, value] : t.point.items()) {
+      // A scanned task count is the tasks column already.
+      if (name != "tasks") point_names.insert(name);
+    }
   }
   std::string text =
       "workload,model,workers,repeat,tasks,tasks_done,wall_s,startup_s,user_s,sys_s,"

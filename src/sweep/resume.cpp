@@ -54,10 +54,14 @@ Spec spec_from_json(const nlohmann::json& json) {
     const auto& workers = member(json, "workers");
     if (workers.is_array()) {
       spec.workers = workers.get<std::vector<int>>();
+    } else if (workers == "tasks") {
+      spec.workers_at_tasks = true;
     } else if (workers != "auto") {
-      throw Error("the recorded spec's 'workers' is neither a list nor \"auto\"");
+      throw Error("the recorded spec's 'workers' is neither a list nor \"auto\" nor \"tasks\"");
     }
-    spec.tasks = member(json, "tasks").get<std::size_t>();
+    const auto& tasks = member(json, "tasks");
+    spec.tasks = tasks.is_array() ? tasks.get<std::vector<std::size_t>>()
+                                  : std::vector<std::size_t>{tasks.get<std::size_t>()};
     spec.repeat = member(json, "repeat").get<int>();
     spec.warmup = member(json, "warmup").get<bool>();
     spec.seed = member(json, "seed").get<std::uint64_t>();
@@ -72,7 +76,7 @@ Spec spec_from_json(const nlohmann::json& json) {
             "plug-ins take other parameters",
             key, declared.param.flag(), declared.workloads.empty() ? "a model" : "a workload"));
       }
-      spec.params.set(key, declared.param.check(json[key], "the recorded spec"));
+      spec.params.set(key, check_value(declared.param, json[key], "the recorded spec"));
     }
     // Records from before --rerun-disturbed existed keep the default.
     if (json.contains("rerun_disturbed")) {
@@ -98,13 +102,15 @@ Plan remaining_plan(const Plan& plan, const std::vector<Trial>& recorded, bool w
   }
   Plan rest = plan;
   rest.trials.clear();
-  std::set<std::tuple<std::size_t, std::string, int>> warmed;
+  std::set<std::tuple<std::size_t, std::string, int, std::string>> warmed;
   for (const auto& t : plan.trials) {
     if (t.warmup()) continue;
     const PlannedWorkload& w = plan.workloads[t.workload];
-    if (done.contains({w.spec.name, w.point.dump(), t.model, t.workers, t.repeat})) continue;
-    if (warmup && warmed.insert({t.workload, t.model, t.workers}).second) {
-      rest.trials.push_back({t.workload, t.model, t.workers, -1});
+    if (done.contains({w.spec.name, trial_point(plan, t).dump(), t.model, t.workers, t.repeat})) {
+      continue;
+    }
+    if (warmup && warmed.insert({t.workload, t.model, t.workers, t.model_point.dump()}).second) {
+      rest.trials.push_back({t.workload, t.model, t.workers, -1, t.model_point});
     }
     rest.trials.push_back(t);
   }
@@ -121,11 +127,20 @@ Resumption plan_resumption(const RecordedRun& run) {
   // The task sizes the run was calibrated to, not a new calibration: resumed trials must
   // measure the same work as the recorded ones.
   const nlohmann::json& specs = run.header.workload_specs;
-  if (specs.size() != resumption.spec.workloads.size()) {
+  std::vector<PlannedWorkload> workloads = planned_workloads(resumption.spec);
+  if (!specs.is_array() || specs.size() != workloads.size()) {
     throw Error("the records do not hold the resolved workload specs; cannot resume");
   }
-  std::vector<WorkloadSpec> workloads;
-  for (const auto& w : specs) workloads.push_back(workload_spec_from_json(w));
+  for (std::size_t i = 0; i < workloads.size(); ++i) {
+    WorkloadSpec recorded = workload_spec_from_json(specs[i]);
+    if (recorded.name != workloads[i].spec.name) {
+      throw Error(
+          fmt::format("the records' workload spec {} is of {}, where the recorded spec "
+                      "plans {}; cannot resume",
+                      i + 1, recorded.name, workloads[i].spec.name));
+    }
+    workloads[i].spec = std::move(recorded);
+  }
   const nlohmann::json& environment = run.header.environment;
   const auto cores = environment.find("usable_cores");
   resumption.cores =

@@ -3,6 +3,7 @@
 
 #include "scalelab/session.hpp"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -24,10 +25,14 @@ using detail::tell;
 // A workload that runs user code is loaded once in a process of its own before anything is
 // written, so that a module that does not import, or a missing function, is bad input (Error)
 // without the user's code ever running in this process.
-void check_user_code(const std::vector<WorkloadSpec>& workloads,
+void check_user_code(const std::vector<PlannedWorkload>& workloads,
                      std::chrono::nanoseconds trial_timeout, const std::stop_token& stop) {
-  for (const auto& ws : workloads) {
-    const auto workload = make_workload(ws);
+  std::vector<WorkloadSpec> checked;
+  for (const auto& entry : workloads) {
+    // A scan's points of one workload load the same code: checked once.
+    if (std::find(checked.begin(), checked.end(), entry.spec) != checked.end()) continue;
+    checked.push_back(entry.spec);
+    const auto workload = make_workload(entry.spec);
     if (!workload->runs_user_code()) continue;
     check_loads(*workload, trial_timeout.count() > 0 ? trial_timeout : std::chrono::seconds(60),
                 stop);

@@ -16,6 +16,7 @@
 
 #include "scalelab/error.hpp"
 #include "scalelab/parse.hpp"
+#include "scalelab/plugins.hpp"
 #include "scalelab/records.hpp"
 #include "sweep/isolate.hpp"
 
@@ -177,7 +178,16 @@ Trial unrun_trial(const std::string& workload, const std::string& model, int wor
 std::string point_text(const nlohmann::json& point) {
   std::string out;
   if (!point.is_object()) return out;
+  const std::vector<DeclaredParam> declared = declared_params();
   for (const auto& [key, value] : point.items()) {
+    // A plug-in's parameter as its flag would take it: "io-wait=10ms", "cpu-work=5ms".
+    const std::string& field = key;  // clang 14 does not capture a structured binding
+    const auto it = std::find_if(declared.begin(), declared.end(),
+                                 [&](const DeclaredParam& d) { return d.param.key() == field; });
+    if (it != declared.end()) {
+      out += fmt::format("{}{}={}", out.empty() ? "" : " ", it->param.name, it->param.text(value));
+      continue;
+    }
     const bool duration = key.size() > 2 && key.ends_with("_s") && value.is_number();
     out += fmt::format("{}{}={}", out.empty() ? "" : " ",
                        duration ? key.substr(0, key.size() - 2) : key,
@@ -378,7 +388,7 @@ class SweepRunner {
   }
   std::string label(const PlannedTrial& p) const {
     const PlannedWorkload& w = plan_.workloads.at(p.workload);
-    const std::string point = point_text(w.point);
+    const std::string point = point_text(trial_point(plan_, p));
     return fmt::format("{}{}{} {} workers={} {}", w.spec.name, point.empty() ? "" : " ", point,
                        p.model, p.workers,
                        p.warmup() ? "warm-up" : fmt::format("repeat {}", p.repeat + 1));
@@ -428,7 +438,7 @@ class SweepRunner {
     }
     const PlannedWorkload& w = plan_.workloads[planned.workload];
     Trial trial = unrun_trial(w.spec.name, planned.model, planned.workers, planned.repeat, w.tasks);
-    trial.point = w.point;
+    trial.point = trial_point(plan_, planned);
     trial.error = fmt::format("not run: no reference checksums: {}", unusable_[planned.workload]);
     ++result_.trials_run;
     if (observer_.on_trial) observer_.on_trial(trial, result_.trials_run, total_);
@@ -443,14 +453,15 @@ class SweepRunner {
     const Workload& workload = *workloads_.at(w);
     const Model& model = *models_.at(planned.model);
     const std::size_t tasks = plan_.workloads[w].tasks;
-    Trial trial = workload.runs_user_code()
-                      ? detail::run_trial_isolated(workload, model, planned.model, planned.workers,
-                                                   planned.repeat, tasks, expected_[w],
-                                                   plan_.options, control)
-                      : run_trial(workload, model, planned.model, planned.workers, planned.repeat,
-                                  tasks, expected_[w], plan_.options, control);
+    const ModelOptions options = trial_options(plan_, planned);
+    Trial trial =
+        workload.runs_user_code()
+            ? detail::run_trial_isolated(workload, model, planned.model, planned.workers,
+                                         planned.repeat, tasks, expected_[w], options, control)
+            : run_trial(workload, model, planned.model, planned.workers, planned.repeat, tasks,
+                        expected_[w], options, control);
     trial.attempt = number;
-    trial.point = plan_.workloads[w].point;
+    trial.point = trial_point(plan_, planned);
     return trial;
   }
 

@@ -350,7 +350,14 @@ INSTANTIATE_TEST_SUITE_P(
                  {"--workload", "io", "--model", "serial", "--tasks", "1", "--repeat", "1",
                   "--io-wait", "1ms", "--seed", ""},
                  "--seed"},
-        BadInput{"DefaultSubcommandTasksZero", {"--tasks", "0"}, "--tasks", false}),
+        BadInput{"DefaultSubcommandTasksZero", {"--tasks", "0"}, "--tasks", false},
+        // Scan lists: each value held to the flag's rules, each once.
+        BadInput{"ScanValueListedTwice", {"--workload", "io", "--io-wait", "1ms,1ms"}, "--io-wait"},
+        BadInput{"ScanBadValue", {"--workload", "io", "--io-wait", "1ms,20"}, "--io-wait"},
+        BadInput{"ScanEmptyItem", {"--workload", "io", "--io-wait", "1ms,"}, "--io-wait"},
+        BadInput{"ScanTasksTwice", {"--workload", "io", "--tasks", "8,8"}, "--tasks"},
+        BadInput{"ScanTasksZero", {"--workload", "io", "--tasks", "8,0"}, "--tasks"},
+        BadInput{"WorkersTasksListed", {"--workload", "io", "--workers", "tasks,2"}, "--workers"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return std::string(info.param.name); });
 
 // --- in-process: runs that need the test fixtures -------------------------------------------

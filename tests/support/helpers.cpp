@@ -168,7 +168,7 @@ Spec small_sweep(std::vector<std::string> models, std::vector<int> workers, std:
   spec.workloads = {"cpu", "io"};
   spec.models = std::move(models);
   spec.workers = std::move(workers);
-  spec.tasks = tasks;
+  spec.tasks = {tasks};
   spec.repeat = repeat;
   spec.seed = seed;
   spec.params.set("cpu_work", {{"iters", 1000}});

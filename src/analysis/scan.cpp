@@ -1,0 +1,239 @@
+// The analysis of a scan: one analysis per point of its axes, and conclusions across each
+// axis, written from the figures of the points it connects.
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "analysis/wording.hpp"
+#include "scalelab/analysis.hpp"
+#include "scalelab/trial.hpp"
+
+namespace scalelab {
+namespace {
+
+using detail::times;
+using detail::workers_text;
+
+// Two leads within this share of each other read as "stayed at about".
+constexpr double kSameLead = 0.05;
+
+// The points of each workload's counted trials that no other point of it contains: the points
+// the analysis reports. A trial at a smaller point (a model that does not take a scanned
+// parameter) belongs to each of them that contains it.
+std::map<std::string, std::vector<nlohmann::json>> points_by_workload(
+    const std::vector<Trial>& trials) {
+  std::map<std::string, std::vector<nlohmann::json>> seen;
+  for (const auto& t : trials) {
+    auto& points = seen[t.workload];
+    if (std::find(points.begin(), points.end(), t.point) == points.end()) {
+      points.push_back(t.point);
+    }
+  }
+  std::map<std::string, std::vector<nlohmann::json>> widest;
+  for (const auto& [workload, points] : seen) {
+    for (const auto& p : points) {
+      const bool contained = std::any_of(points.begin(), points.end(), [&](const auto& q) {
+        return q != p && point_within(p, q);
+      });
+      if (!contained) widest[workload].push_back(p);
+    }
+  }
+  return widest;
+}
+
+void tag(Analysis& a, const nlohmann::json& point) {
+  for (auto& r : a.rows) r.point = point;
+  for (auto& p : a.workloads) p.point = point;
+  for (auto& f : a.fits) f.point = point;
+  for (auto& c : a.conclusions) c.point = point;
+}
+
+// `point` without `key`.
+nlohmann::json without(nlohmann::json point, const std::string& key) {
+  point.erase(key);
+  return point;
+}
+
+const SummaryRow* find_row(const Analysis& a, const std::string& workload,
+                           const nlohmann::json& point, const std::string& model, int workers) {
+  for (const auto& r : a.rows) {
+    if (r.workload == workload && r.point == point && r.model == model && r.workers == workers &&
+        r.trials > 0) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+// The largest worker count at which both models have figures at every point of the line.
+int common_workers(const Analysis& a, const std::string& workload,
+                   const std::vector<nlohmann::json>& line, const std::string& m1,
+                   const std::string& m2) {
+  int best = 0;
+  for (const auto& r : a.rows) {
+    if (r.workload != workload || r.point != line.front() || r.model != m1) continue;
+    const bool everywhere = std::all_of(line.begin(), line.end(), [&](const auto& p) {
+      return find_row(a, workload, p, m1, r.workers) && find_row(a, workload, p, m2, r.workers);
+    });
+    if (everywhere) best = std::max(best, r.workers);
+  }
+  return best;
+}
+
+// "async's", "threads'".
+std::string possessive(const std::string& name) {
+  return name.ends_with('s') ? name + "'" : name + "'s";
+}
+
+// "grew from 1.0× at tasks=100 to 3.1× at tasks=10000", "stayed at about 2.0× from … to …".
+std::string trend(double first, double last, const std::string& from, const std::string& to) {
+  if (std::abs(last - first) <= kSameLead * std::max(first, last)) {
+    return fmt::format("stayed at about {} from {} to {}", times(last), from, to);
+  }
+  return fmt::format("{} from {} at {} to {} at {}", last > first ? "grew" : "shrank", times(first),
+                     from, times(last), to);
+}
+
+// One sentence along one axis of one workload: at the last value, the fastest model's lead
+// over the next fastest, from the first value to the last, at a worker count both ran at
+// every value; with one parallel model, its speedup along the axis.
+std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workload,
+                                     const std::string& key,
+                                     const std::vector<nlohmann::json>& line) {
+  const std::string from = point_text({{key, line.front().at(key)}});
+  const std::string to = point_text({{key, line.back().at(key)}});
+  std::vector<const SummaryRow*> last;
+  for (const auto& r : a.rows) {
+    if (r.workload == workload && r.point == line.back() && r.model != "serial" && r.trials > 0) {
+      last.push_back(&r);
+    }
+  }
+  std::vector<std::string> models;
+  for (const auto* r : last) {
+    if (std::find(models.begin(), models.end(), r->model) == models.end()) {
+      models.push_back(r->model);
+    }
+  }
+  const nlohmann::json fixed = without(line.front(), key);
+  if (models.size() == 1) {
+    const int w = common_workers(a, workload, line, models[0], models[0]);
+    const SummaryRow* first = w > 0 ? find_row(a, workload, line.front(), models[0], w) : nullptr;
+    const SummaryRow* end = w > 0 ? find_row(a, workload, line.back(), models[0], w) : nullptr;
+    if (!first || !end || !first->speedup || !end->speedup) return std::nullopt;
+    return Conclusion{workload,
+                      fmt::format("{}: {} speedup at {} {}", workload, possessive(models[0]),
+                                  workers_text(w), trend(*first->speedup, *end->speedup, from, to)),
+                      fixed};
+  }
+  // The largest worker count two models share at every point, then the fastest two there at
+  // the last point.
+  int at = 0;
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    for (std::size_t j = i + 1; j < models.size(); ++j) {
+      at = std::max(at, common_workers(a, workload, line, models[i], models[j]));
+    }
+  }
+  if (at == 0) return std::nullopt;
+  std::vector<const SummaryRow*> ranked;
+  for (const auto& m : models) {
+    if (common_workers(a, workload, line, m, m) >= at &&
+        std::all_of(line.begin(), line.end(),
+                    [&](const auto& p) { return find_row(a, workload, p, m, at) != nullptr; })) {
+      ranked.push_back(find_row(a, workload, line.back(), m, at));
+    }
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto* x, const auto* y) { return x->wall.median < y->wall.median; });
+  const std::string best = ranked.at(0)->model, second = ranked.at(1)->model;
+  const double lead_last = ranked[1]->wall.median / ranked[0]->wall.median;
+  const double lead_first = find_row(a, workload, line.front(), second, at)->wall.median /
+                            find_row(a, workload, line.front(), best, at)->wall.median;
+  return Conclusion{workload,
+                    fmt::format("{}: at {}, {} lead over {} {}", workload, workers_text(at),
+                                possessive(best), second, trend(lead_first, lead_last, from, to)),
+                    fixed};
+}
+
+// The conclusions across each axis: for each workload, each axis it was scanned along and
+// each combination of the other axes' values, the points in the axis's order.
+std::vector<Conclusion> across_axes(const Analysis& a, const std::vector<ScanAxis>& axes) {
+  std::vector<Conclusion> out;
+  std::vector<std::string> workloads;
+  for (const auto& p : a.workloads) {
+    if (std::find(workloads.begin(), workloads.end(), p.workload) == workloads.end()) {
+      workloads.push_back(p.workload);
+    }
+  }
+  for (const auto& workload : workloads) {
+    for (const auto& axis : axes) {
+      std::vector<nlohmann::json> lines_seen;
+      for (const auto& start : a.points) {
+        if (!start.contains(axis.key)) continue;
+        const nlohmann::json fixed = without(start, axis.key);
+        if (std::find(lines_seen.begin(), lines_seen.end(), fixed) != lines_seen.end()) continue;
+        lines_seen.push_back(fixed);
+        std::vector<nlohmann::json> line;
+        for (const auto& p : a.points) {
+          const bool has = std::any_of(a.workloads.begin(), a.workloads.end(), [&](const auto& w) {
+            return w.workload == workload && w.point == p;
+          });
+          if (has && p.contains(axis.key) && without(p, axis.key) == fixed) line.push_back(p);
+        }
+        if (line.size() < 2) continue;
+        if (auto c = along_axis(a, workload, axis.key, line)) out.push_back(std::move(*c));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Analysis analyze_points(const std::vector<Trial>& trials,
+                        const std::vector<std::string>& workload_order,
+                        const std::vector<std::string>& model_order, const AnalysisOptions& options,
+                        const std::vector<ScanAxis>& axes) {
+  const auto widest = points_by_workload(trials);
+  std::vector<nlohmann::json> points;
+  for (const auto& [workload, list] : widest) {
+    for (const auto& p : list) {
+      if (std::find(points.begin(), points.end(), p) == points.end()) points.push_back(p);
+    }
+  }
+  if (points.size() <= 1 && (points.empty() || points.front().empty())) {
+    return analyze(trials, workload_order, model_order, options);
+  }
+  std::stable_sort(points.begin(), points.end(), [&](const auto& x, const auto& y) {
+    const auto rx = point_rank(axes, x), ry = point_rank(axes, y);
+    return rx != ry ? rx < ry : x.dump() < y.dump();
+  });
+  Analysis merged;
+  merged.cores = options.cores;
+  merged.points = points;
+  for (const auto& point : points) {
+    std::vector<Trial> members;
+    for (const auto& t : trials) {
+      const auto it = widest.find(t.workload);
+      if (it == widest.end() || !point_within(t.point, point)) continue;
+      // A trial counts for a point only when the point is one of its workload's own.
+      if (std::find(it->second.begin(), it->second.end(), point) == it->second.end()) continue;
+      members.push_back(t);
+    }
+    Analysis a = analyze(members, workload_order, model_order, options);
+    tag(a, point);
+    for (auto& r : a.rows) merged.rows.push_back(std::move(r));
+    for (auto& p : a.workloads) merged.workloads.push_back(std::move(p));
+    for (auto& f : a.fits) merged.fits.push_back(std::move(f));
+    for (auto& c : a.conclusions) merged.conclusions.push_back(std::move(c));
+  }
+  for (auto& c : across_axes(merged, axes)) merged.conclusions.push_back(std::move(c));
+  return merged;
+}
+
+}  // namespace scalelab
