@@ -202,7 +202,22 @@ struct Analysis {
   std::vector<SummaryRow> rows;            ///< by workload, model, then workers
   std::vector<ScalingFit> fits;            ///< one per (workload, model) other than serial
   std::vector<Conclusion> conclusions;     ///< written from the rows and fits
+  /// The row of (workload, point, model, workers) with figures (trials > 0), or null.
+  const SummaryRow* find(const std::string& workload, const nlohmann::json& point,
+                         const std::string& model, int workers) const;
 };
+
+/// A workload's points along one axis of a scan, the other axes at fixed values.
+struct ScanLine {
+  std::string workload;
+  std::string key;                     ///< the axis's field
+  nlohmann::json fixed;                ///< the other axes' values
+  std::vector<nlohmann::json> points;  ///< two or more, in the analysis's point order
+};
+
+/// Every line of `analysis` along `axes`: per workload (profile order), axis, and combination
+/// of the other axes' values at which the workload ran two or more of the axis's values.
+std::vector<ScanLine> scan_lines(const Analysis& analysis, const std::vector<ScanAxis>& axes);
 
 /// Summarises counted trials, ordered by workload (as first seen), model (as first seen),
 /// then workers. Each point's figures use trials_in_figures() of its records. Fills

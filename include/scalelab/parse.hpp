@@ -27,6 +27,10 @@ std::int64_t parse_count(std::string_view text, std::string_view flag, std::int6
 /// anything outside [0, 1] are errors.
 double parse_fraction(std::string_view text, std::string_view flag);
 
+/// Splits "a, b,c" at its commas into the items, each trimmed of spaces; an empty item stays
+/// (""), for the caller to refuse with its own message.
+std::vector<std::string_view> split_list(std::string_view text);
+
 /// Parses a worker list: "1,2,8", "1..16" (powers of two from the lower bound, upper bound
 /// included: "1..12" is 1,2,4,8,12), or a mix "1..8,12". Sorted, duplicates removed.
 std::vector<int> parse_workers(std::string_view text, std::string_view flag, int max_workers);

@@ -60,17 +60,6 @@ nlohmann::json without(nlohmann::json point, const std::string& key) {
   return point;
 }
 
-const SummaryRow* find_row(const Analysis& a, const std::string& workload,
-                           const nlohmann::json& point, const std::string& model, int workers) {
-  for (const auto& r : a.rows) {
-    if (r.workload == workload && r.point == point && r.model == model && r.workers == workers &&
-        r.trials > 0) {
-      return &r;
-    }
-  }
-  return nullptr;
-}
-
 // The largest worker count at which both models have figures at every point of the line.
 int common_workers(const Analysis& a, const std::string& workload,
                    const std::vector<nlohmann::json>& line, const std::string& m1,
@@ -79,7 +68,7 @@ int common_workers(const Analysis& a, const std::string& workload,
   for (const auto& r : a.rows) {
     if (r.workload != workload || r.point != line.front() || r.model != m1) continue;
     const bool everywhere = std::all_of(line.begin(), line.end(), [&](const auto& p) {
-      return find_row(a, workload, p, m1, r.workers) && find_row(a, workload, p, m2, r.workers);
+      return a.find(workload, p, m1, r.workers) && a.find(workload, p, m2, r.workers);
     });
     if (everywhere) best = std::max(best, r.workers);
   }
@@ -123,8 +112,8 @@ std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workl
   const nlohmann::json fixed = without(line.front(), key);
   if (models.size() == 1) {
     const int w = common_workers(a, workload, line, models[0], models[0]);
-    const SummaryRow* first = w > 0 ? find_row(a, workload, line.front(), models[0], w) : nullptr;
-    const SummaryRow* end = w > 0 ? find_row(a, workload, line.back(), models[0], w) : nullptr;
+    const SummaryRow* first = w > 0 ? a.find(workload, line.front(), models[0], w) : nullptr;
+    const SummaryRow* end = w > 0 ? a.find(workload, line.back(), models[0], w) : nullptr;
     if (!first || !end || !first->speedup || !end->speedup) return std::nullopt;
     return Conclusion{workload,
                       fmt::format("{}: {} speedup at {} {}", workload, possessive(models[0]),
@@ -142,58 +131,78 @@ std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workl
   if (at == 0) return std::nullopt;
   std::vector<const SummaryRow*> ranked;
   for (const auto& m : models) {
-    if (common_workers(a, workload, line, m, m) >= at &&
-        std::all_of(line.begin(), line.end(),
-                    [&](const auto& p) { return find_row(a, workload, p, m, at) != nullptr; })) {
-      ranked.push_back(find_row(a, workload, line.back(), m, at));
+    if (std::all_of(line.begin(), line.end(),
+                    [&](const auto& p) { return a.find(workload, p, m, at) != nullptr; })) {
+      ranked.push_back(a.find(workload, line.back(), m, at));
     }
   }
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const auto* x, const auto* y) { return x->wall.median < y->wall.median; });
   const std::string best = ranked.at(0)->model, second = ranked.at(1)->model;
   const double lead_last = ranked[1]->wall.median / ranked[0]->wall.median;
-  const double lead_first = find_row(a, workload, line.front(), second, at)->wall.median /
-                            find_row(a, workload, line.front(), best, at)->wall.median;
+  const double lead_first = a.find(workload, line.front(), second, at)->wall.median /
+                            a.find(workload, line.front(), best, at)->wall.median;
   return Conclusion{workload,
                     fmt::format("{}: at {}, {} lead over {} {}", workload, workers_text(at),
                                 possessive(best), second, trend(lead_first, lead_last, from, to)),
                     fixed};
 }
 
-// The conclusions across each axis: for each workload, each axis it was scanned along and
-// each combination of the other axes' values, the points in the axis's order.
+// The conclusions across each axis: one per line of the scan.
 std::vector<Conclusion> across_axes(const Analysis& a, const std::vector<ScanAxis>& axes) {
   std::vector<Conclusion> out;
-  std::vector<std::string> workloads;
-  for (const auto& p : a.workloads) {
-    if (std::find(workloads.begin(), workloads.end(), p.workload) == workloads.end()) {
-      workloads.push_back(p.workload);
-    }
-  }
-  for (const auto& workload : workloads) {
-    for (const auto& axis : axes) {
-      std::vector<nlohmann::json> lines_seen;
-      for (const auto& start : a.points) {
-        if (!start.contains(axis.key)) continue;
-        const nlohmann::json fixed = without(start, axis.key);
-        if (std::find(lines_seen.begin(), lines_seen.end(), fixed) != lines_seen.end()) continue;
-        lines_seen.push_back(fixed);
-        std::vector<nlohmann::json> line;
-        for (const auto& p : a.points) {
-          const bool has = std::any_of(a.workloads.begin(), a.workloads.end(), [&](const auto& w) {
-            return w.workload == workload && w.point == p;
-          });
-          if (has && p.contains(axis.key) && without(p, axis.key) == fixed) line.push_back(p);
-        }
-        if (line.size() < 2) continue;
-        if (auto c = along_axis(a, workload, axis.key, line)) out.push_back(std::move(*c));
-      }
-    }
+  for (const auto& line : scan_lines(a, axes)) {
+    if (auto c = along_axis(a, line.workload, line.key, line.points)) out.push_back(std::move(*c));
   }
   return out;
 }
 
 }  // namespace
+
+const SummaryRow* Analysis::find(const std::string& workload, const nlohmann::json& point,
+                                 const std::string& model, int workers) const {
+  for (const auto& r : rows) {
+    if (r.workload == workload && r.point == point && r.model == model && r.workers == workers &&
+        r.trials > 0) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<ScanLine> scan_lines(const Analysis& analysis, const std::vector<ScanAxis>& axes) {
+  std::vector<std::string> workloads;
+  for (const auto& p : analysis.workloads) {
+    if (std::find(workloads.begin(), workloads.end(), p.workload) == workloads.end()) {
+      workloads.push_back(p.workload);
+    }
+  }
+  const auto ran = [&](const std::string& workload, const nlohmann::json& point) {
+    return std::any_of(analysis.workloads.begin(), analysis.workloads.end(),
+                       [&](const auto& w) { return w.workload == workload && w.point == point; });
+  };
+  std::vector<ScanLine> lines;
+  for (const auto& workload : workloads) {
+    for (const auto& axis : axes) {
+      std::vector<nlohmann::json> fixed_seen;
+      for (const auto& start : analysis.points) {
+        if (!start.contains(axis.key)) continue;
+        ScanLine line{workload, axis.key, without(start, axis.key), {}};
+        if (std::find(fixed_seen.begin(), fixed_seen.end(), line.fixed) != fixed_seen.end()) {
+          continue;
+        }
+        fixed_seen.push_back(line.fixed);
+        for (const auto& p : analysis.points) {
+          if (p.contains(axis.key) && without(p, axis.key) == line.fixed && ran(workload, p)) {
+            line.points.push_back(p);
+          }
+        }
+        if (line.points.size() >= 2) lines.push_back(std::move(line));
+      }
+    }
+  }
+  return lines;
+}
 
 Analysis analyze_points(const std::vector<Trial>& trials,
                         const std::vector<std::string>& workload_order,

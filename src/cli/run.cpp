@@ -28,20 +28,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // "100,1000,10000": several counts scan the task count.
+// validate() refuses a count listed twice.
 std::vector<std::size_t> parse_task_counts(const std::string& text) {
   std::vector<std::size_t> counts;
-  for (std::size_t start = 0;;) {
-    const std::size_t comma = text.find(',', start);
-    const std::string_view item = std::string_view(text).substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start);
-    const auto n = static_cast<std::size_t>(parse_count(item, "--tasks", 1, kMaxTasks));
-    if (std::find(counts.begin(), counts.end(), n) != counts.end()) {
-      throw Error(fmt::format("--tasks: {} is listed twice; a scan takes each value once", n));
-    }
-    counts.push_back(n);
-    if (comma == std::string::npos) return counts;
-    start = comma + 1;
+  for (const std::string_view item : split_list(text)) {
+    counts.push_back(static_cast<std::size_t>(parse_count(item, "--tasks", 1, kMaxTasks)));
   }
+  return counts;
 }
 
 Spec make_spec(const RunOptions& o) {

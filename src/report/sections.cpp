@@ -244,26 +244,19 @@ double axis_number(const nlohmann::json& value) {
 std::vector<const SummaryRow*> along(const Analysis& analysis, const std::string& workload,
                                      const std::string& model,
                                      const std::vector<nlohmann::json>& line, bool& fixed) {
-  std::vector<const SummaryRow*> rows;
-  const auto at = [&](const nlohmann::json& point, int workers) -> const SummaryRow* {
-    for (const auto& r : analysis.rows) {
-      if (r.workload == workload && r.model == model && r.point == point && r.workers == workers &&
-          r.trials > 0) {
-        return &r;
-      }
-    }
-    return nullptr;
-  };
   int common = 0;
   for (const auto& r : analysis.rows) {
     if (r.workload != workload || r.model != model || r.point != line.front()) continue;
-    if (std::all_of(line.begin(), line.end(), [&](const auto& p) { return at(p, r.workers); })) {
+    if (std::all_of(line.begin(), line.end(), [&](const auto& p) {
+          return analysis.find(workload, p, model, r.workers) != nullptr;
+        })) {
       common = std::max(common, r.workers);
     }
   }
   fixed = common > 0;
+  std::vector<const SummaryRow*> rows;
   for (const auto& p : line) {
-    const SummaryRow* best = fixed ? at(p, common) : nullptr;
+    const SummaryRow* best = fixed ? analysis.find(workload, p, model, common) : nullptr;
     if (!fixed) {
       for (const auto& r : analysis.rows) {
         if (r.workload == workload && r.model == model && r.point == p && r.trials > 0 &&
@@ -277,30 +270,17 @@ std::vector<const SummaryRow*> along(const Analysis& analysis, const std::string
   return rows;
 }
 
-// The points along `axis` whose other fields are `fixed`, in the analysis's order.
-std::vector<nlohmann::json> line_of(const Analysis& analysis, const std::string& key,
-                                    const nlohmann::json& fixed) {
-  std::vector<nlohmann::json> line;
-  for (const auto& p : analysis.points) {
-    nlohmann::json rest = p;
-    rest.erase(key);
-    if (p.contains(key) && rest == fixed) line.push_back(p);
-  }
-  return line;
-}
-
 // One model's curves against the scanned parameter on the wall-time and speedup charts.
-void add_scan_curves(const Analysis& analysis, const std::string& workload,
-                     const std::string& model, const std::vector<nlohmann::json>& line,
-                     const std::string& key, const TimeUnit& unit, Chart& wall, Chart& speedup) {
+void add_scan_curves(const Analysis& analysis, const ScanLine& line, const std::string& model,
+                     const TimeUnit& unit, Chart& wall, Chart& speedup) {
   bool fixed_workers = false;
-  const auto rows = along(analysis, workload, model, line, fixed_workers);
+  const auto rows = along(analysis, line.workload, model, line.points, fixed_workers);
   ChartSeries w, s;
   const SummaryRow* any = nullptr;
-  for (std::size_t i = 0; i < line.size(); ++i) {
+  for (std::size_t i = 0; i < line.points.size(); ++i) {
     if (!rows[i]) continue;
     any = rows[i];
-    const double x = axis_number(line[i].at(key));
+    const double x = axis_number(line.points[i].at(line.key));
     w.x.push_back(x), s.x.push_back(x);
     w.y.push_back(rows[i]->wall.median * unit.per_second);
     s.y.push_back(rows[i]->speedup ? *rows[i]->speedup : std::numeric_limits<double>::quiet_NaN());
@@ -314,70 +294,53 @@ void add_scan_curves(const Analysis& analysis, const std::string& workload,
   if (model != "serial") speedup.series.push_back(s);
 }
 
-// Charts against one scanned parameter: per model, median wall time and speedup at each of its
-// values, for each combination of the other axes' values.
-void scan_charts(Charts& charts, const Analysis& analysis, const std::string& workload,
-                 const ScanAxis& axis) {
-  std::vector<nlohmann::json> fixed_seen;
-  for (const auto& start : analysis.points) {
-    if (!start.contains(axis.key)) continue;
-    nlohmann::json fixed = start;
-    fixed.erase(axis.key);
-    if (std::find(fixed_seen.begin(), fixed_seen.end(), fixed) != fixed_seen.end()) continue;
-    fixed_seen.push_back(fixed);
-    const std::vector<nlohmann::json> line = line_of(analysis, axis.key, fixed);
-    std::vector<const SummaryRow*> all;
-    std::vector<std::string> models;
-    for (const auto& r : analysis.rows) {
-      if (r.workload != workload || std::find(line.begin(), line.end(), r.point) == line.end()) {
-        continue;
-      }
-      all.push_back(&r);
-      if (std::find(models.begin(), models.end(), r.model) == models.end()) {
-        models.push_back(r.model);
-      }
+// The charts of one line of the scan: per model, median wall time and speedup at each of the
+// axis's values.
+void scan_charts(Charts& charts, const Analysis& analysis, const ScanLine& line) {
+  std::vector<const SummaryRow*> all;
+  std::vector<std::string> models;
+  for (const auto& r : analysis.rows) {
+    if (r.workload != line.workload ||
+        std::find(line.points.begin(), line.points.end(), r.point) == line.points.end()) {
+      continue;
     }
-    if (line.size() < 2 || models.empty()) continue;
-    const std::string name = point_text({{axis.key, axis.values.front()}});
-    const std::string param = name.substr(0, name.find('='));
-    const std::string title = Case{workload, fixed}.title();
-    const TimeUnit unit = time_unit(all);
-    bool positive = true;
-    for (const auto& p : line) positive = positive && axis_number(p.at(axis.key)) > 0;
-    Chart wall = log_chart(fmt::format("{}: median wall time against {}", title, param),
-                           fmt::format("{}{}", param, positive ? " (log scale)" : ""),
-                           fmt::format("median wall time ({})", unit.name));
-    Chart speedup =
-        log_chart(fmt::format("{}: speedup against {}", title, param), wall.x_label, "speedup (×)");
-    wall.log_x = speedup.log_x = positive;
-    for (const auto& model : models) {
-      add_scan_curves(analysis, workload, model, line, axis.key, unit, wall, speedup);
+    all.push_back(&r);
+    if (std::find(models.begin(), models.end(), r.model) == models.end()) {
+      models.push_back(r.model);
     }
-    charts.charts.push_back(std::move(wall));
-    if (!speedup.series.empty()) charts.charts.push_back(std::move(speedup));
   }
+  if (models.empty()) return;
+  const std::string name = point_text({{line.key, line.points.front().at(line.key)}});
+  const std::string param = name.substr(0, name.find('='));
+  const std::string title = Case{line.workload, line.fixed}.title();
+  const TimeUnit unit = time_unit(all);
+  bool positive = true;
+  for (const auto& p : line.points) positive = positive && axis_number(p.at(line.key)) > 0;
+  Chart wall = log_chart(fmt::format("{}: median wall time against {}", title, param),
+                         fmt::format("{}{}", param, positive ? " (log scale)" : ""),
+                         fmt::format("median wall time ({})", unit.name));
+  Chart speedup =
+      log_chart(fmt::format("{}: speedup against {}", title, param), wall.x_label, "speedup (×)");
+  wall.log_x = speedup.log_x = positive;
+  for (const auto& model : models) add_scan_curves(analysis, line, model, unit, wall, speedup);
+  charts.charts.push_back(std::move(wall));
+  if (!speedup.series.empty()) charts.charts.push_back(std::move(speedup));
 }
 
 // Before the per-point sections: for each workload, its charts against each scanned parameter
 // whose values are numbers.
 void scan_section(Document& doc, const Analysis& analysis, const std::vector<ScanAxis>& axes) {
   if (analysis.points.size() < 2) return;
+  // Only axes whose values are numbers can be an x axis (not a start method).
+  std::vector<ScanAxis> numeric;
+  for (const auto& axis : axes) {
+    if (std::none_of(axis.values.begin(), axis.values.end(),
+                     [](const auto& v) { return std::isnan(axis_number(v)); })) {
+      numeric.push_back(axis);
+    }
+  }
   Charts charts;
-  std::vector<std::string> workloads;
-  for (const auto& p : analysis.workloads) {
-    if (std::find(workloads.begin(), workloads.end(), p.workload) == workloads.end()) {
-      workloads.push_back(p.workload);
-    }
-  }
-  for (const auto& workload : workloads) {
-    for (const auto& axis : axes) {
-      if (std::any_of(axis.values.begin(), axis.values.end(),
-                      [](const auto& v) { return std::isnan(axis_number(v)); })) {
-        continue;
-      }
-      scan_charts(charts, analysis, workload, axis);
-    }
-  }
+  for (const auto& line : scan_lines(analysis, numeric)) scan_charts(charts, analysis, line);
   if (charts.charts.empty()) return;
   doc.blocks.emplace_back(Heading{2, "Against the scanned parameters"});
   doc.blocks.emplace_back(Paragraph{

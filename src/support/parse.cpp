@@ -140,10 +140,7 @@ std::vector<int> parse_workers(std::string_view text, std::string_view flag, int
     throw Error(fmt::format("{}: empty; expected worker counts like 1,2,8 or 1..16", flag));
   }
   std::set<int> counts;
-  std::string_view rest = all;
-  while (true) {
-    const auto comma = rest.find(',');
-    const std::string_view item = trim(rest.substr(0, comma));
+  for (const std::string_view item : split_list(all)) {
     if (item.empty()) {
       throw Error(
           fmt::format("{}: '{}' has an empty item; expected worker counts like 1,2,8 or "
@@ -164,20 +161,25 @@ std::vector<int> parse_workers(std::string_view text, std::string_view flag, int
     } else {
       counts.insert(static_cast<int>(parse_int(item, flag, 1, max_workers, "a worker count")));
     }
-    if (comma == std::string_view::npos) break;
-    rest = rest.substr(comma + 1);
   }
   return {counts.begin(), counts.end()};
+}
+
+std::vector<std::string_view> split_list(std::string_view text) {
+  std::vector<std::string_view> items;
+  for (std::string_view rest = text;;) {
+    const auto comma = rest.find(',');
+    items.push_back(trim(rest.substr(0, comma)));
+    if (comma == std::string_view::npos) return items;
+    rest = rest.substr(comma + 1);
+  }
 }
 
 std::vector<std::string> parse_name_list(std::string_view text, std::string_view flag) {
   std::vector<std::string> names;
   // Views into `text`, so that finding a duplicate costs a lookup, not a scan of every name.
   std::set<std::string_view> seen;
-  std::string_view rest = text;
-  while (true) {
-    const auto comma = rest.find(',');
-    const std::string_view item = trim(rest.substr(0, comma));
+  for (const std::string_view item : split_list(text)) {
     if (item.empty()) {
       throw Error(fmt::format("{}: '{}' has an empty name; expected a comma-separated list", flag,
                               shown(text)));
@@ -189,8 +191,6 @@ std::vector<std::string> parse_name_list(std::string_view text, std::string_view
       throw Error(fmt::format("{}: '{}' has a control character in a name", flag, shown(item)));
     }
     if (seen.insert(item).second) names.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    rest = rest.substr(comma + 1);
   }
   return names;
 }

@@ -15,6 +15,42 @@
 
 namespace scalelab {
 
+namespace {
+
+// The first item listed again later, or null.
+template <class Items>
+const typename Items::value_type* repeated(const Items& items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    for (std::size_t j = i + 1; j < items.size(); ++j) {
+      if (items[i] == items[j]) return &items[i];
+    }
+  }
+  return nullptr;
+}
+
+// The task counts (a scan axis when several), and --workers tasks, which starts one per task.
+void validate_tasks(const Spec& spec) {
+  if (spec.tasks.empty()) throw Error("--tasks: give a task count, like 32");
+  for (const std::size_t n : spec.tasks) {
+    if (n < 1) throw Error("--tasks: use 1 or more");
+  }
+  if (const auto* twice = repeated(spec.tasks)) {
+    throw Error(fmt::format("--tasks: {} is listed twice; a scan takes each value once", *twice));
+  }
+  if (spec.workers_at_tasks && !spec.workers.empty()) {
+    throw Error("--workers: 'tasks' stands alone; it cannot be listed with worker counts");
+  }
+  for (const std::size_t n : spec.tasks) {
+    if (spec.workers_at_tasks && n > static_cast<std::size_t>(kMaxWorkersAtTasks)) {
+      throw Error(
+          fmt::format("--workers: 'tasks' would start {} workers for --tasks {}; the most is {}", n,
+                      n, kMaxWorkersAtTasks));
+    }
+  }
+}
+
+}  // namespace
+
 void validate(const Spec& spec) {
   if (spec.workloads.empty()) throw Error("--workload: give at least one workload");
   for (const auto& name : spec.workloads) {
@@ -30,14 +66,7 @@ void validate(const Spec& spec) {
                               model_registry().names()));
     }
   }
-  const auto listed_twice = [](const auto& items) {
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      for (std::size_t j = i + 1; j < items.size(); ++j) {
-        if (items[i] == items[j]) return true;
-      }
-    }
-    return false;
-  };
+  const auto listed_twice = [](const auto& items) { return repeated(items) != nullptr; };
   // A name or count listed twice would run its trials twice and weigh them double.
   if (listed_twice(spec.workloads)) throw Error("--workload: a workload is listed twice");
   if (listed_twice(spec.models)) throw Error("--model: a model is listed twice");
@@ -45,22 +74,7 @@ void validate(const Spec& spec) {
   for (int w : spec.workers) {
     if (w < 1) throw Error(fmt::format("--workers: {} is not a worker count; use 1 or more", w));
   }
-  if (spec.tasks.empty()) throw Error("--tasks: give a task count, like 32");
-  for (const std::size_t n : spec.tasks) {
-    if (n < 1) throw Error("--tasks: use 1 or more");
-  }
-  if (listed_twice(spec.tasks)) throw Error("--tasks: a task count is listed twice");
-  if (spec.workers_at_tasks && !spec.workers.empty()) {
-    throw Error("--workers: 'tasks' stands alone; it cannot be listed with worker counts");
-  }
-  for (const std::size_t n : spec.tasks) {
-    if (spec.workers_at_tasks && n > static_cast<std::size_t>(kMaxWorkersAtTasks)) {
-      throw Error(
-          fmt::format("--workers: 'tasks' would start {} workers for --tasks {}; the most "
-                      "is {}",
-                      n, n, kMaxWorkersAtTasks));
-    }
-  }
+  validate_tasks(spec);
   if (spec.repeat < 1) throw Error("--repeat: use 1 or more");
   // A parameter no selected plug-in takes is bad input; each one given is held to its
   // declaration (selected_params checks the values).

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "scalelab/error.hpp"
+#include "scalelab/parse.hpp"
 
 namespace scalelab {
 namespace {
@@ -127,14 +128,9 @@ ParamValues parse_typed(const std::map<std::string, std::string>& typed,
   for (const auto& declared : declared_params()) {
     if (!given.contains(declared.param.name)) continue;
     // "1ms,10ms,100ms": a scan axis of the parameter.
-    const std::string& text = typed.at(declared.param.name);
     nlohmann::json list = nlohmann::json::array();
-    for (std::size_t start = 0;;) {
-      const std::size_t comma = text.find(',', start);
-      list.push_back(declared.param.parse(std::string_view(text).substr(
-          start, comma == std::string::npos ? std::string::npos : comma - start)));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
+    for (const std::string_view item : split_list(typed.at(declared.param.name))) {
+      list.push_back(declared.param.parse(item));
     }
     values.set(declared.param.key(), check_value(declared.param, list, declared.param.flag()));
   }

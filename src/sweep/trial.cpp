@@ -177,7 +177,7 @@ Trial unrun_trial(const std::string& workload, const std::string& model, int wor
 
 std::string point_text(const nlohmann::json& point) {
   std::string out;
-  if (!point.is_object()) return out;
+  if (!point.is_object() || point.empty()) return out;  // no scan: no declarations to read
   const std::vector<DeclaredParam> declared = declared_params();
   for (const auto& [key, value] : point.items()) {
     // A plug-in's parameter as its flag would take it: "io-wait=10ms", "cpu-work=5ms".
