@@ -96,6 +96,21 @@ TEST(Param, BadValuesNameTheFlagAndWhatIsAllowed) {
             std::string::npos);
 }
 
+// An error is one line: a value with a newline or a terminal escape in it is quoted escaped,
+// whatever its kind (an experiment file's multi-line string reaches every parser).
+TEST(Param, AValueWithControlCharactersIsQuotedEscaped) {
+  Param choice = param("start-method", ParamKind::choice, "fork");
+  choice.choices = {"fork", "spawn"};
+  for (const Param& p : {choice, param("w", ParamKind::work, "1"),
+                         param("d", ParamKind::duration, "1ms"), param("c", ParamKind::count, "1"),
+                         param("b", ParamKind::bytes, "1")}) {
+    const std::string message = error_of([&] { p.parse("5 m\nx\x1b[2J"); });
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+    EXPECT_NE(message.find("\\x0a"), std::string::npos) << message;
+  }
+}
+
 TEST(Param, CheckHoldsARecordToTheFlagsRules) {
   Param chunk = param("chunk", ParamKind::count, "1");
   chunk.min = 1;

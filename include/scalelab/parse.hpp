@@ -13,6 +13,11 @@
 
 namespace scalelab {
 
+/// `text` as an error message may quote it: the CLI prints an Error as one line, so control
+/// characters (a newline, a terminal escape) are escaped as \xNN, and text past `max_bytes` is
+/// cut short (never inside a UTF-8 character) with its length said, rather than echoed whole.
+std::string shown(std::string_view text, std::size_t max_bytes = 64);
+
 /// Parses "20ms", "5 ms", "1.5s", "250us", "100ns", "2m" into nanoseconds. A bare number is
 /// rejected: a duration always carries its unit. No sign, no exponent. Must be > 0 unless
 /// `allow_zero` (then exactly 0 is allowed too), and at most 24 hours (86400s, 1440m).

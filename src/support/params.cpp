@@ -50,7 +50,7 @@ nlohmann::json parse_work(const Param& p, std::string_view text) {
     } catch (const Error&) {
       throw Error(
           fmt::format("{}: '{}' is neither an iteration count like 200000 nor a duration like 25ms",
-                      p.flag(), std::string(text.substr(0, 64))));
+                      p.flag(), shown(text)));
     }
   }
   const std::int64_t max = p.max > 0 ? whole(p.max, kMaxIters) : kMaxIters;
@@ -96,8 +96,8 @@ nlohmann::json Param::parse(std::string_view text) const {
     case ParamKind::choice: {
       const auto it = std::find(choices.begin(), choices.end(), text);
       if (it == choices.end()) {
-        throw Error(fmt::format("{}: '{}' is not one of them; choose {}", f,
-                                std::string(text.substr(0, 64)), join(choices)));
+        throw Error(
+            fmt::format("{}: '{}' is not one of them; choose {}", f, shown(text), join(choices)));
       }
       return *it;
     }
@@ -286,7 +286,7 @@ std::uint64_t parse_bytes(std::string_view text, std::string_view flag, std::uin
                                     {"MB", 1000000},
                                     {"GB", 1000000000},
                                     {"B", 1}};
-  const std::string shown(text.substr(0, 64));
+  const std::string quoted = shown(text);
   std::string_view number = text;
   std::uint64_t factor = 1;
   for (const auto& unit : kUnits) {
@@ -302,11 +302,11 @@ std::uint64_t parse_bytes(std::string_view text, std::string_view flag, std::uin
   const auto expected = fmt::format("expected a size from {} to {} like 4096, 64KiB or 1MiB",
                                     format_bytes(min), format_bytes(max));
   if (number.empty() || ec == std::errc::invalid_argument || end != number.data() + number.size()) {
-    throw Error(fmt::format("{}: '{}' is not a size; {}", flag, shown, expected));
+    throw Error(fmt::format("{}: '{}' is not a size; {}", flag, quoted, expected));
   }
   if (ec == std::errc::result_out_of_range || value > max / factor || value * factor < min ||
       value * factor > max) {
-    throw Error(fmt::format("{}: {} is out of range; {}", flag, shown, expected));
+    throw Error(fmt::format("{}: {} is out of range; {}", flag, quoted, expected));
   }
   return value * factor;
 }

@@ -12,19 +12,7 @@
 #include "scalelab/error.hpp"
 
 namespace scalelab {
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// A typed value as an error message quotes it: the CLI prints an Error as one line, so control
-// characters (a newline, a terminal escape) are escaped, and a huge value is cut short rather
-// than echoed whole.
-std::string shown(std::string_view text) {
-  constexpr std::size_t max_bytes = 64;
+std::string shown(std::string_view text, std::size_t max_bytes) {
   std::string out;
   std::size_t i = 0;
   for (; i < text.size() && out.size() < max_bytes; ++i) {
@@ -43,6 +31,14 @@ std::string shown(std::string_view text) {
     out.pop_back();
   }
   return fmt::format("{}... ({} bytes)", out, text.size());
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
 }
 
 // One user-facing message for every malformed integer, so all flags read alike.
