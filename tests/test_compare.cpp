@@ -169,6 +169,26 @@ TEST(CompareRuns, FasterSlowerAndNoDifference) {
   EXPECT_EQ(rows[2].verdict, "no significant difference");
 }
 
+// Two scans: each point is compared with the same point of the other run, never pooled.
+TEST(CompareRuns, ScanPointsAreComparedApart) {
+  std::vector<Trial> a, b;
+  const auto at = [](std::vector<Trial>& trials, double wait, const std::vector<double>& walls) {
+    const std::size_t first = trials.size();
+    add_point(trials, "io", "threads", 2, walls);
+    for (std::size_t i = first; i < trials.size(); ++i) trials[i].point = {{"io_wait_s", wait}};
+  };
+  at(a, 0.001, walls_around(1.0));
+  at(b, 0.001, walls_around(0.5));  // B faster at 1 ms
+  at(a, 0.01, walls_around(1.0));
+  at(b, 0.01, walls_around(1.5));  // B slower at 10 ms
+  const auto rows = compare_runs(a, b, 1);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].point, (nlohmann::json{{"io_wait_s", 0.001}}));
+  EXPECT_EQ(rows[0].verdict, "faster");
+  EXPECT_EQ(rows[1].point, (nlohmann::json{{"io_wait_s", 0.01}}));
+  EXPECT_EQ(rows[1].verdict, "slower");
+}
+
 TEST(CompareRuns, TooFewTrialsAreNeverSignificant) {
   // 3 against 3 fully separated: the ratio CI excludes 1, but the smallest exact p is 0.1.
   std::vector<Trial> a, b;

@@ -265,6 +265,8 @@ AnalysedRun analyze_run(const RecordedRun& run);
 struct ComparisonRow {
   std::string workload, model;
   int workers = 1;
+  /// The scan point both runs measured it at (Trial::point); empty when neither scans.
+  nlohmann::json point = nlohmann::json::object();
   Stats a, b;        ///< wall statistics in run A and run B
   double ratio = 0;  ///< median(B) / median(A): below 1, B is faster
   Interval ratio_ci;
@@ -272,8 +274,8 @@ struct ComparisonRow {
   std::string verdict;  ///< "faster", "slower" or "no significant difference" (B against A)
 };
 
-/// Compares two runs point by point (points present in both); significance at p < 0.05 and
-/// a ratio CI that excludes 1.
+/// Compares two runs point by point: (workload, scan point, model, workers) present in both;
+/// significance at p < 0.05 and a ratio CI that excludes 1.
 std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::vector<Trial>& b,
                                         std::uint64_t seed = 0);
 

@@ -101,12 +101,17 @@ std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::
   }
   // Each run's counted records per point, then the wall times of the trials its figures use
   // (trials_in_figures: one per planned repeat, undisturbed where possible), in run order.
-  std::map<detail::PointKey, std::pair<std::vector<const Trial*>, std::vector<const Trial*>>>
-      records;
+  // A scan's points apart: (workload rank, point, model rank, workers, names).
+  using Key = std::tuple<std::size_t, std::string, std::size_t, int, std::string, std::string>;
+  const auto key_of = [&](const Trial& t) {
+    const auto [workload_rank, model_rank, workers, workload, model] = order.key(t);
+    return Key{workload_rank, t.point.dump(), model_rank, workers, workload, model};
+  };
+  std::map<Key, std::pair<std::vector<const Trial*>, std::vector<const Trial*>>> records;
   const auto collect = [&](const std::vector<Trial>& trials, bool from_a) {
     for (const auto& t : trials) {
       if (t.warmup()) continue;
-      const detail::PointKey key = order.key(t);
+      const Key key = key_of(t);
       // Only points run A has: the rest cannot be compared.
       if (!from_a && records.find(key) == records.end()) continue;
       auto& [records_a, records_b] = records[key];
@@ -115,7 +120,7 @@ std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::
   };
   collect(a, true);
   collect(b, false);
-  std::map<detail::PointKey, std::pair<std::vector<double>, std::vector<double>>> points;
+  std::map<Key, std::pair<std::vector<double>, std::vector<double>>> points;
   for (const auto& [key, both] : records) {
     auto& [walls_a, walls_b] = points[key];
     for (const Trial* t : trials_in_figures(both.first)) walls_a.push_back(t->wall_s);
@@ -127,15 +132,17 @@ std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::
     const auto& [walls_a, walls_b] = walls;
     if (walls_a.empty() || walls_b.empty()) continue;
     ComparisonRow row;
-    row.workload = std::get<3>(key);
-    row.model = std::get<4>(key);
-    row.workers = std::get<2>(key);
+    row.workload = std::get<4>(key);
+    row.model = std::get<5>(key);
+    row.workers = std::get<3>(key);
+    row.point = nlohmann::json::parse(std::get<1>(key));
     row.a = describe(walls_a);
     row.b = describe(walls_b);
     row.ratio = row.a.median != 0 ? row.b.median / row.a.median : 0;
+    // A run without a scan keeps the seed it always had.
+    const std::string purpose = row.point.empty() ? "compare" : "compare " + std::get<1>(key);
     row.ratio_ci = bootstrap_ratio_ci(
-        walls_b, walls_a,
-        detail::point_seed(seed, "compare", row.workload, row.model, row.workers));
+        walls_b, walls_a, detail::point_seed(seed, purpose, row.workload, row.model, row.workers));
     row.test = mann_whitney(walls_a, walls_b);
     // Both the rank test and the interval must agree: a significant p with a CI straddling 1
     // is a shift too small to name a direction.

@@ -59,8 +59,11 @@ void print_comparison(std::ostream& out, const std::vector<ComparisonRow>& rows,
   std::string current;
   bool first = true;
   for (const auto& row : rows) {
-    if (first || row.workload != current) {
-      current = row.workload;
+    // A table per workload, and per point of a scan: "io (io-wait=1ms, tasks=100)".
+    const std::string at = point_text(row.point);
+    const std::string title = at.empty() ? row.workload : fmt::format("{} ({})", row.workload, at);
+    if (first || title != current) {
+      current = title;
       first = false;
       out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>11} {:>22} {:>7}  {}\n", current, "model",
                          "workers", "median A", "median B", "B/A [95 % CI]", "p", "verdict");
