@@ -213,3 +213,38 @@ TEST(ScanAnalysis, ATrialOfAModelWithoutTheAxisCountsAtEveryValue) {
 }
 
 }  // namespace
+
+namespace {
+
+// --workers tasks: every point at its own worker count, so no count is shared along the axis;
+// the comparison is at one worker per task.
+TEST(ScanAnalysis, WithOneWorkerPerTaskTheLeadIsComparedAtEachPointsOwnCount) {
+  std::vector<scalelab::Trial> trials;
+  const auto add = [&](const std::string& model, std::size_t tasks, double wall) {
+    for (int r = 0; r < 3; ++r) {
+      auto t = scalelab::testing::make_trial("io", model, static_cast<int>(tasks), r,
+                                             wall * (1 + 0.001 * r));
+      t.point = {{"tasks", tasks}};
+      t.user_s = 0.0;
+      trials.push_back(t);
+    }
+  };
+  add("threads", 10, 0.051);
+  add("async", 10, 0.050);
+  add("threads", 1000, 0.150);
+  add("async", 1000, 0.050);
+  scalelab::AnalysisOptions options;
+  options.cores = 2;
+  const auto a = scalelab::analyze_points(trials, {"io"}, {"threads", "async"}, options,
+                                          {{"tasks", {10, 1000}}});
+  const auto across = std::find_if(a.conclusions.begin(), a.conclusions.end(), [](const auto& c) {
+    return c.text.find("lead over") != std::string::npos;
+  });
+  ASSERT_NE(across, a.conclusions.end());
+  EXPECT_NE(across->text.find("with one worker per task, async's lead over threads grew from"),
+            std::string::npos)
+      << across->text;
+  EXPECT_NE(across->text.find("3.0"), std::string::npos) << across->text;
+}
+
+}  // namespace

@@ -89,24 +89,61 @@ std::string trend(double first, double last, const std::string& from, const std:
                      from, times(last), to);
 }
 
+// Which row stands for a model at each point of a line: every point's at one worker count
+// (`at`), or, when no count is shared at every point (--workers tasks: W = tasks), each point's
+// largest worker count.
+struct RowPick {
+  int at = 0;         // 0: each point's largest
+  std::string label;  // "at 4 workers", "with one worker per task"
+
+  const SummaryRow* row(const Analysis& a, const std::string& workload, const nlohmann::json& p,
+                        const std::string& model) const {
+    if (at > 0) return a.find(workload, p, model, at);
+    int largest = 0;
+    for (const auto& r : a.rows) {
+      if (r.workload == workload && r.point == p && r.model != "serial" && r.trials > 0) {
+        largest = std::max(largest, r.workers);
+      }
+    }
+    return a.find(workload, p, model, largest);
+  }
+};
+
+// The worker count two of `models` share at every point of `line` (the largest), or else each
+// point's largest, said as one worker per task when it is the point's task count.
+RowPick pick_rows(const Analysis& a, const std::string& workload,
+                  const std::vector<nlohmann::json>& line, const std::vector<std::string>& models) {
+  RowPick pick;
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    for (std::size_t j = i + 1; j < models.size(); ++j) {
+      pick.at = std::max(pick.at, common_workers(a, workload, line, models[i], models[j]));
+    }
+  }
+  if (pick.at > 0) {
+    pick.label = "at " + workers_text(pick.at);
+    return pick;
+  }
+  const bool per_task = std::all_of(line.begin(), line.end(), [&](const auto& p) {
+    const SummaryRow* r = pick.row(a, workload, p, models.front());
+    return r && p.contains("tasks") && p.at("tasks") == r->workers;
+  });
+  pick.label = per_task ? "with one worker per task" : "at each value's largest worker count";
+  return pick;
+}
+
 // One sentence along one axis of one workload: at the last value, the fastest model's lead
-// over the next fastest, from the first value to the last, at a worker count both ran at
-// every value; with one parallel model, its speedup along the axis.
+// over the next fastest, from the first value to the last, compared as pick_rows says; with one
+// parallel model, its speedup along the axis.
 std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workload,
                                      const std::string& key,
                                      const std::vector<nlohmann::json>& line) {
   const std::string from = point_text({{key, line.front().at(key)}});
   const std::string to = point_text({{key, line.back().at(key)}});
-  std::vector<const SummaryRow*> last;
-  for (const auto& r : a.rows) {
-    if (r.workload == workload && r.point == line.back() && r.model != "serial" && r.trials > 0) {
-      last.push_back(&r);
-    }
-  }
   std::vector<std::string> models;
-  for (const auto* r : last) {
-    if (std::find(models.begin(), models.end(), r->model) == models.end()) {
-      models.push_back(r->model);
+  for (const auto& r : a.rows) {
+    if (r.workload == workload && r.point == line.back() && r.model != "serial" && r.trials > 0 &&
+        std::find(models.begin(), models.end(), r.model) == models.end()) {
+      models.push_back(r.model);
     }
   }
   const nlohmann::json fixed = without(line.front(), key);
@@ -120,32 +157,30 @@ std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workl
                                   workers_text(w), trend(*first->speedup, *end->speedup, from, to)),
                       fixed};
   }
-  // The largest worker count two models share at every point, then the fastest two there at
-  // the last point.
-  int at = 0;
-  for (std::size_t i = 0; i < models.size(); ++i) {
-    for (std::size_t j = i + 1; j < models.size(); ++j) {
-      at = std::max(at, common_workers(a, workload, line, models[i], models[j]));
-    }
-  }
-  if (at == 0) return std::nullopt;
-  std::vector<const SummaryRow*> ranked;
+  if (models.size() < 2) return std::nullopt;
+  const RowPick pick = pick_rows(a, workload, line, models);
+  // The models with figures at every point, ranked by the last point's median.
+  std::vector<std::pair<const SummaryRow*, const SummaryRow*>> ranked;  // (first, last)
   for (const auto& m : models) {
     if (std::all_of(line.begin(), line.end(),
-                    [&](const auto& p) { return a.find(workload, p, m, at) != nullptr; })) {
-      ranked.push_back(a.find(workload, line.back(), m, at));
+                    [&](const auto& p) { return pick.row(a, workload, p, m) != nullptr; })) {
+      ranked.emplace_back(pick.row(a, workload, line.front(), m),
+                          pick.row(a, workload, line.back(), m));
     }
   }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto* x, const auto* y) { return x->wall.median < y->wall.median; });
-  const std::string best = ranked.at(0)->model, second = ranked.at(1)->model;
-  const double lead_last = ranked[1]->wall.median / ranked[0]->wall.median;
-  const double lead_first = a.find(workload, line.front(), second, at)->wall.median /
-                            a.find(workload, line.front(), best, at)->wall.median;
-  return Conclusion{workload,
-                    fmt::format("{}: at {}, {} lead over {} {}", workload, workers_text(at),
-                                possessive(best), second, trend(lead_first, lead_last, from, to)),
-                    fixed};
+  if (ranked.size() < 2) return std::nullopt;
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) {
+    return x.second->wall.median < y.second->wall.median;
+  });
+  const auto& [best_first, best_last] = ranked[0];
+  const auto& [second_first, second_last] = ranked[1];
+  const double lead_last = second_last->wall.median / best_last->wall.median;
+  const double lead_first = second_first->wall.median / best_first->wall.median;
+  return Conclusion{
+      workload,
+      fmt::format("{}: {}, {} lead over {} {}", workload, pick.label, possessive(best_last->model),
+                  second_last->model, trend(lead_first, lead_last, from, to)),
+      fixed};
 }
 
 // The conclusions across each axis: one per line of the scan.
