@@ -7,12 +7,13 @@
 # any target crashes, leaks, trips a sanitizer or breaks one of its invariants, and then keeps the
 # input that did it under build-asan-ci/crashes/<name>/.
 #   scripts/fuzz.sh [SECONDS [NAME…]]     NAME: duration count fraction workers name_list records
+#                                         experiment
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(duration count fraction workers name_list records)
+[ ${#names[@]} -gt 0 ] || names=(duration count fraction workers name_list records experiment)
 scripts/setup.sh
 cmake --preset asan >/dev/null
 cmake --build --preset fuzz -j"$(nproc)"

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,11 @@ struct Spec {
   /// takes its declared default; one that no selected plug-in takes is bad input. A list of two
   /// or more values is a scan axis: {"io_wait_s": [0.001, 0.01]}.
   ParamValues params{};
+  /// A plug-in's own values, by its name ({"python": {"cpu_work": {"iters": 1000}}}): that
+  /// plug-in reads them in place of `params`' values of the same fields, for when two selected
+  /// plug-ins take a parameter of one name (an experiment file's [python] table). One value
+  /// each, no lists: a scan axis is shared.
+  std::map<std::string, ParamValues> own_params{};
   /// processes/spawn: the program to exec in worker mode; empty means this program.
   std::string worker_executable;
   /// Longest one trial's batch may run; 0: derived per workload (default_trial_timeout).
@@ -63,6 +69,10 @@ ParamValues selected_params(const Spec& spec);
 
 /// What Model::start gets for this spec: the selected parameters and the worker program.
 ModelOptions model_options(const Spec& spec);
+
+/// `shared` with the plug-in `name`'s own values (Spec::own_params) in place of its fields.
+ParamValues with_own(const ParamValues& shared,
+                     const std::map<std::string, ParamValues>& own_params, const std::string& name);
 
 /// The spec's scan axes: each parameter holding a list, in field order, then "tasks" when it
 /// lists two or more counts. Empty when the spec scans workers only.
@@ -138,6 +148,8 @@ struct Plan {
   /// What every model's start() gets (model_options(spec)); a scanned parameter holds its list
   /// here, and trial_options() gives a trial its value.
   ModelOptions options;
+  /// Spec::own_params: a model's own values, which trial_options() puts in place.
+  std::map<std::string, ParamValues> own_params;
   std::size_t counted() const;  ///< trials that are not warm-ups
 };
 
@@ -145,7 +157,7 @@ struct Plan {
 nlohmann::json trial_point(const Plan& plan, const PlannedTrial& trial);
 
 /// What the trial's model starts with: Plan::options with the trial's point values in place
-/// of the scanned lists.
+/// of the scanned lists, and the model's own values (Plan::own_params) in place of the shared.
 ModelOptions trial_options(const Plan& plan, const PlannedTrial& trial);
 
 /// Most workers a default worker list goes to: waiting scales to the task count, but a default

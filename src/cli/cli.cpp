@@ -52,6 +52,10 @@ Examples:
   scalelab run --model processes --start-method spawn --cpu-work 200000
   scalelab run --workload io --model threads,async --tasks 100,1000,10000 --workers tasks
                                             a scan: any parameter given a list of values
+  scalelab run examples/experiments/concurrency.toml --tasks 10,100
+                                            an experiment file, a flag overriding it
+  scalelab run --print-spec --workload cpu  the resolved spec as an experiment file
+  scalelab spec results/20261127-101500     the spec of a recorded run, to run it again
   scalelab report results/20261127-101500   analyse a saved run again: report.md, report.html
   scalelab compare before/ after/           two saved runs: faster, slower or no difference
   scalelab granularity --model processes    the smallest task size processes still run at
@@ -101,6 +105,10 @@ std::set<std::string> given_params(const CLI::App* command,
 
 CLI::App* add_run(CLI::App& app, RunOptions& o, const std::vector<DeclaredParam>& declared) {
   auto* run = app.add_subcommand("run", "run a sweep (the default when no subcommand is given)");
+  run->add_option("FILE", o.file,
+                  "an experiment file (TOML; examples/experiments/): keys are these flags with _ "
+                  "for -, a list scans, a [plug-in] table sets that plug-in's own values, "
+                  "version = 1; flags given beside it override it");
   run->add_option("--workload", o.workloads, "workloads, comma-separated (see `scalelab list`)")
       ->default_str(o.workloads);
   run->add_option("--model", o.models, "models, comma-separated (see `scalelab list`)")
@@ -131,6 +139,13 @@ CLI::App* add_run(CLI::App& app, RunOptions& o, const std::vector<DeclaredParam>
                 "exit; nothing is run or written");
   run->add_flag("--no-warmup", o.no_warmup,
                 "skip the uncounted warm-up trial per (workload, model, workers)");
+  run->add_flag("--skip-unsupported", o.skip_unsupported,
+                "leave out a workload and model pair that cannot run (python under gil) with a "
+                "note, even when both are named (they are left out anyway when either side is "
+                "the default)");
+  run->add_flag("--print-spec", o.print_spec,
+                "print the resolved spec (flags, file, defaults, the seed) as an experiment file "
+                "that repeats it, and exit");
   run->add_flag("-q,--quiet", o.quiet, "no progress or notes on stderr; tables only");
   return run;
 }
@@ -145,6 +160,10 @@ void note_given(const CLI::App* run, RunOptions& o) {
   o.workloads_given = run->count("--workload") > 0;
   o.models_given = run->count("--model") > 0;
   o.params_given = given_params(run, o.params);
+  for (const auto* option : run->get_options()) {
+    if (option->count() == 0) continue;
+    for (const auto& name : option->get_lnames()) o.typed_flags.insert(name);  // "io-wait"
+  }
 }
 
 CLI::App* add_granularity(CLI::App& app, GranularityArgs& a,
@@ -198,6 +217,11 @@ void check_resume_alone(const CLI::App* command) {
 // `scalelab --tasks 8` means `scalelab run --tasks 8`: run is the default subcommand.
 std::vector<const char*> with_default_subcommand(int argc, const char* const* argv) {
   std::vector<const char*> args(argv, argv + argc);
+  // `scalelab exp.toml`: an experiment file runs too.
+  if (argc > 1 && std::string_view(argv[1]).ends_with(".toml")) {
+    args.insert(args.begin() + 1, "run");
+    return args;
+  }
   if (argc == 1 ||
       (argc > 1 && argv[1][0] == '-' && std::strcmp(argv[1], "-h") != 0 &&
        std::strcmp(argv[1], "--help") != 0 && std::strcmp(argv[1], "--version") != 0)) {
@@ -210,10 +234,10 @@ std::vector<const char*> with_default_subcommand(int argc, const char* const* ar
 struct Commands {
   RunOptions run_options;
   GranularityArgs granularity_args;
-  std::string report_results, report_out, compare_a, compare_b;
+  std::string report_results, report_out, compare_a, compare_b, spec_results;
   bool report_quiet = false;
   CLI::App *run = nullptr, *list = nullptr, *env = nullptr, *report = nullptr,
-           *granularity = nullptr, *compare = nullptr;
+           *granularity = nullptr, *compare = nullptr, *spec = nullptr;
 };
 
 void add_commands(CLI::App& app, Commands& c, const std::vector<DeclaredParam>& declared) {
@@ -235,6 +259,10 @@ void add_commands(CLI::App& app, Commands& c, const std::vector<DeclaredParam>& 
   c.compare->add_option("A", c.compare_a, "the first run: a results folder or results.jsonl")
       ->required();
   c.compare->add_option("B", c.compare_b, "the second run, compared against A")->required();
+  c.spec = app.add_subcommand(
+      "spec", "print a recorded run's spec as an experiment file: scalelab run FILE repeats it");
+  c.spec->add_option("RESULTS", c.spec_results, "a results folder, or its results.jsonl")
+      ->required();
 }
 
 int granularity(Commands& c, std::ostream& out, std::ostream& err, bool* hung) {
@@ -270,6 +298,7 @@ int dispatch(Commands& c, std::ostream& out, std::ostream& err, bool* hung) {
       return report_command(c.report_results, c.report_out, c.report_quiet, out, err);
     }
     if (c.compare->parsed()) return compare_command(c.compare_a, c.compare_b, out, err);
+    if (c.spec->parsed()) return spec_command(c.spec_results, out);
     note_given(c.run, c.run_options);
     if (c.run->count("--resume") > 0) {
       check_resume_alone(c.run);

@@ -52,6 +52,14 @@ struct RunOptions {
   // were given at all.
   std::map<std::string, std::string> params;
   std::set<std::string> params_given;
+  std::string file;               // an experiment file (experiment.hpp), or ""
+  bool print_spec = false;        // print the resolved spec as an experiment file and exit
+  bool skip_unsupported = false;  // leave out a pair that cannot run even when both are named
+  // The flags typed on the command line, by name without dashes ("io-wait", "tasks"): they
+  // override the experiment file.
+  std::set<std::string> typed_flags;
+  // The experiment file's plug-in tables (Spec::own_params).
+  std::map<std::string, ParamValues> own_params;
 };
 
 // What `scalelab granularity` was given, before it is checked.
@@ -71,6 +79,8 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err,
 /// `scalelab run --resume DIR`.
 int resume_command(const std::string& folder, bool chatty, std::ostream& out, std::ostream& err,
                    bool* hung);
+/// `scalelab spec RESULTS`: the recorded run's spec as an experiment file.
+int spec_command(const std::string& results, std::ostream& out);
 /// `scalelab report RESULTS [--out DIR]`.
 int report_command(const std::string& results, const std::string& out_dir, bool quiet,
                    std::ostream& out, std::ostream& err);

@@ -19,6 +19,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/console.hpp"
+#include "cli/experiment.hpp"
 #include "cli/signals.hpp"
 #include "scalelab/scalelab.hpp"
 
@@ -63,9 +64,24 @@ Spec make_spec(const RunOptions& o) {
   spec.rerun_disturbed =
       static_cast<int>(parse_count(o.rerun_disturbed, "--rerun-disturbed", 0, 100));
   // Only a pair the user named on both sides is an error; a default side just leaves it out.
-  spec.skip_unsupported = !(o.workloads_given && o.models_given);
+  spec.skip_unsupported = o.skip_unsupported || !(o.workloads_given && o.models_given);
+  spec.own_params = o.own_params;
   validate(spec);
   return spec;
+}
+
+// The spec of run's flags, and of the experiment file among them: the file fills in what the
+// flags leave out (`o` becomes the two together), and a bad value in it is named by its
+// FILE:LINE:COL.
+Spec resolve_spec(RunOptions& o) {
+  if (o.file.empty()) return make_spec(o);
+  const ExperimentFile file = read_experiment(o.file, declared_params());
+  apply_experiment(file, o);
+  try {
+    return make_spec(o);
+  } catch (const Error& e) {
+    throw at_file_position(file, o, e);
+  }
 }
 
 // A sweep's tables and conclusions, on stdout.
@@ -125,8 +141,13 @@ int dry_run(const Spec& spec, const RunOptions& options, std::ostream& out, std:
 
 }  // namespace
 
-int run_command(const RunOptions& options, std::ostream& out, std::ostream& err, bool* hung) {
-  const Spec spec = make_spec(options);
+int run_command(const RunOptions& typed, std::ostream& out, std::ostream& err, bool* hung) {
+  RunOptions options = typed;
+  const Spec spec = resolve_spec(options);
+  if (options.print_spec) {
+    out << spec_toml(spec);
+    return 0;
+  }
   if (options.dry_run) return dry_run(spec, options, out, err);
   const fs::path dir = choose_out_dir(options.out, options.out_given, options.force);
   const bool chatty = !options.quiet;
@@ -135,6 +156,24 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err,
   Console console(signals, "run", chatty, err);
   const SessionResult result = run_session(spec, dir, console.observer());
   return console.conclude(result, hung, [&] { print_sweep(out, result.analysis); });
+}
+
+int spec_command(const std::string& results, std::ostream& out) {
+  const RecordedRun recorded = read_records(results);
+  if (recorded.header.kind != "sweep") {
+    throw Error(
+        fmt::format("{}: records of a {} run; scalelab spec prints the spec of a run of "
+                    "scalelab run",
+                    results, recorded.header.kind));
+  }
+  Spec spec;
+  try {
+    spec = spec_from_json(recorded.header.spec);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", results, e.what()));
+  }
+  out << spec_toml(spec);
+  return 0;
 }
 
 // `scalelab run --resume DIR`: the trials of an interrupted run that are not on record yet,

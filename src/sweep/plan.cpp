@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "scalelab/error.hpp"
 #include "scalelab/plugins.hpp"
@@ -49,7 +50,62 @@ void validate_tasks(const Spec& spec) {
   }
 }
 
+// "--cpu-work, --python-func": the flags of `params`.
+std::string param_names(const std::vector<Param>& params) {
+  std::string names;
+  for (const auto& p : params) names += (names.empty() ? "" : ", ") + p.name;
+  return names;
+}
+
+// Spec::own_params: each for a selected plug-in, each field one it declared, one value each.
+void validate_own_params(const Spec& spec) {
+  for (const auto& [name, values] : spec.own_params) {
+    const bool workload =
+        std::find(spec.workloads.begin(), spec.workloads.end(), name) != spec.workloads.end();
+    const bool model = std::find(spec.models.begin(), spec.models.end(), name) != spec.models.end();
+    if (!workload && !model) {
+      throw Error(fmt::format(
+          "[{}]: {} is not among the selected workloads ({}) or models ({}); select it or drop "
+          "its table",
+          name, name, fmt::join(spec.workloads, ","), fmt::join(spec.models, ",")));
+    }
+    const std::vector<Param> params =
+        workload ? workload_registry().find(name)->params : model_registry().find(name)->params;
+    for (const auto& [key, value] : values.json().items()) {
+      const auto p = std::find_if(params.begin(), params.end(),
+                                  [&, &k = key](const Param& q) { return q.key() == k; });
+      if (p == params.end()) {
+        throw Error(fmt::format("[{}]: {} takes no parameter '{}'{}", name, name, key,
+                                params.empty() ? "" : "; it takes " + param_names(params)));
+      }
+      if (value.is_array()) {
+        throw Error(
+            fmt::format("[{}]: {}: one value; a scan of it goes at the top level, "
+                        "shared by every plug-in that takes it",
+                        name, p->name));
+      }
+      if (spec.params.has(key) && spec.params.json().at(key).is_array()) {
+        throw Error(
+            fmt::format("[{}]: {}: scanned for every plug-in that takes it; a table's "
+                        "one value cannot hold it still for {}",
+                        name, p->name, name));
+      }
+      (void)p->check(value, fmt::format("[{}]", name));
+    }
+  }
+}
+
 }  // namespace
+
+ParamValues with_own(const ParamValues& shared,
+                     const std::map<std::string, ParamValues>& own_params,
+                     const std::string& name) {
+  const auto it = own_params.find(name);
+  if (it == own_params.end()) return shared;
+  ParamValues values = shared;
+  for (const auto& [key, value] : it->second.json().items()) values.set(key, value);
+  return values;
+}
 
 void validate(const Spec& spec) {
   if (spec.workloads.empty()) throw Error("--workload: give at least one workload");
@@ -80,6 +136,7 @@ void validate(const Spec& spec) {
   // declaration (selected_params checks the values).
   check_taken(spec.params, spec.workloads, spec.models);
   (void)selected_params(spec);
+  validate_own_params(spec);
   if (spec.trial_timeout.count() < 0) {
     throw Error("--trial-timeout: give a duration above 0, like 30s (or leave it out: derived)");
   }
@@ -118,6 +175,10 @@ nlohmann::json to_json(const Spec& spec) {
   };
   const ParamValues params = selected_params(spec);
   for (const auto& [key, value] : params.json().items()) json[key] = value;
+  if (!spec.own_params.empty()) {
+    nlohmann::json& own = json["own_params"] = nlohmann::json::object();
+    for (const auto& [name, values] : spec.own_params) own[name] = values.json();
+  }
   return json;
 }
 
@@ -174,7 +235,9 @@ std::vector<PlannedWorkload> planned_workloads(const Spec& spec) {
       if (std::none_of(entries.begin(), entries.end(),
                        [&](const auto& w) { return w.spec.name == name && w.point == part; })) {
         entries.push_back(
-            {{name, with_defaults(entry->params, values)}, at.tasks.front(), std::move(part)});
+            {{name, with_defaults(entry->params, with_own(values, spec.own_params, name))},
+             at.tasks.front(),
+             std::move(part)});
       }
     }
   }
@@ -286,6 +349,7 @@ Plan make_plan(const Spec& spec, std::vector<PlannedWorkload> workloads, int cor
   plan.trial_timeout = spec.trial_timeout;
   plan.rerun_disturbed = spec.rerun_disturbed;
   plan.options = model_options(spec);
+  plan.own_params = spec.own_params;
   const std::vector<ScanAxis> axes = scan_axes(spec);
   std::vector<PlannedTrial> counted;
   for (std::size_t wi = 0; wi < plan.workloads.size(); ++wi) {

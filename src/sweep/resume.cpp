@@ -78,6 +78,18 @@ Spec spec_from_json(const nlohmann::json& json) {
       }
       spec.params.set(key, check_value(declared.param, json[key], "the recorded spec"));
     }
+    // A plug-in's own values (an experiment file's table), checked by validate() below.
+    if (json.contains("own_params")) {
+      const auto& own = json["own_params"];
+      if (!own.is_object()) throw Error("the recorded spec's 'own_params' is not an object");
+      for (const auto& item : own.items()) {
+        if (!item.value().is_object()) {
+          throw Error(
+              fmt::format("the recorded spec's 'own_params.{}' is not an object", item.key()));
+        }
+        spec.own_params[item.key()] = ParamValues(item.value());
+      }
+    }
     // Records from before --rerun-disturbed existed keep the default.
     if (json.contains("rerun_disturbed")) {
       spec.rerun_disturbed = json["rerun_disturbed"].get<int>();

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/in_process.hpp"
 #include "scalelab/cli.hpp"
 #include "scalelab/records.hpp"
 #include "support/child.hpp"
@@ -47,11 +48,7 @@ using scalelab::testing::wait_exit;
 using scalelab::testing::wait_for_trials;
 using scalelab::testing::without_reruns;
 
-struct Outcome {
-  int code = -1;
-  std::string out;  ///< stdout
-  std::string err;  ///< stderr
-};
+using scalelab::testing::Outcome;
 
 // A fresh scratch folder per test (ScratchDirTest); `out_dir()` is a results folder inside it
 // that does not exist yet.
@@ -62,31 +59,12 @@ class CliTest : public scalelab::testing::ScratchDirTest {
   // Runs the scalelab binary with `args` (no shell), stdin from /dev/null, stdout and stderr
   // captured through files in the scratch folder.
   Outcome run_exe(const std::vector<std::string>& args) const {
-    const fs::path out_path = dir_ / "stdout.txt";
-    const fs::path err_path = dir_ / "stderr.txt";
-    const pid_t pid = spawn_exe(without_reruns(args), out_path, err_path);
-    Outcome outcome;
-    if (pid < 0) return outcome;
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    outcome.out = read_file(out_path);
-    outcome.err = read_file(err_path);
-    return outcome;
+    return scalelab::testing::run_binary(dir_, args);
   }
 
   // Runs scalelab::cli::main in this process (the test fixtures are registered here).
   static Outcome run_in_process(const std::vector<std::string>& args) {
-    std::vector<const char*> argv{"scalelab"};
-    const auto with_flags = without_reruns(args);
-    for (const auto& arg : with_flags) argv.push_back(arg.c_str());
-    std::ostringstream out, err;
-    Outcome outcome;
-    outcome.code = scalelab::cli::main(static_cast<int>(argv.size()), argv.data(), out, err);
-    outcome.out = out.str();
-    outcome.err = err.str();
-    return outcome;
+    return scalelab::testing::run_in_process(args);
   }
 
   // A one-trial in-process run of the counting fixture that writes to `out`: for the tests of
