@@ -9,9 +9,9 @@ case "$mode" in
   build | test) ;;
   *) echo "usage: scripts/setup.sh [build|test]" >&2; exit 2 ;;
 esac
-# The build: compilers, libraries, CPython for the python workload.
+# The build: compilers, libraries (toml++ for experiment files), CPython for the python workload.
 packages=(g++ cmake make pkg-config libasio-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-          python3 libpython3-dev)
+          libtomlplusplus-dev python3 libpython3-dev)
 if [ "$mode" = test ]; then
   # The tests and the micro-benchmarks.
   packages+=(libgtest-dev libbenchmark-dev)
