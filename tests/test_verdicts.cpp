@@ -93,6 +93,36 @@ TEST(Verdicts, WithoutSerialTheBaselineUsedIsNamed) {
             "busy, so it computes part of the time and waits the rest.");
 }
 
+// --workers tasks: every row at many workers, whose CPU is mostly the model's own (10000
+// threads). The least busy model stands as the baseline, and a high figure claims nothing.
+TEST(Verdicts, WithOnlyManyWorkersTheTaskIsNotCalledCpuBound) {
+  const auto run = [](double threads_cpu, double async_cpu) {
+    std::vector<Trial> trials;
+    for (int r = 0; r < 3; ++r) {
+      Trial threads = make_trial("io", "threads", 1000, r, 0.25);
+      threads.user_s = threads.wall_s * threads_cpu;
+      Trial async = make_trial("io", "async", 1000, r, 0.06);
+      async.user_s = async.wall_s * async_cpu;
+      trials.push_back(threads);
+      trials.push_back(async);
+    }
+    return scalelab::analyze(trials, {"io"}, {"threads", "async"}, {.cores = 2}).conclusions;
+  };
+  const auto busy = run(1.1, 0.28);
+  ASSERT_FALSE(busy.empty());
+  EXPECT_EQ(busy.front().text,
+            "io kept 0.28 cores busy under its least busy model (async at 1000 workers), with no "
+            "serial or 1-worker run: that includes the model's own cost of running 1000 workers, "
+            "so how much the task itself computes is not measured; add serial to --model to tell.");
+  EXPECT_EQ(count_containing(busy, "CPU-bound"), 0u);
+  const auto idle = run(0.5, 0.02);
+  ASSERT_FALSE(idle.empty());
+  EXPECT_EQ(idle.front().text,
+            "io is wait-bound: with no serial run, its baseline (async at 1000 workers) kept 0.02 "
+            "cores busy, its own cost of running them included, so workers can overlap the "
+            "waiting.");
+}
+
 TEST(Verdicts, AnalysisWithoutSerialNeverSpeaksOfASerialRun) {
   std::vector<Trial> trials;
   for (int r = 0; r < 3; ++r) {

@@ -488,8 +488,10 @@ std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& ro
   }
   std::vector<WorkloadProfile> profiles;
   for (const auto& workload : order) {
-    // The baseline as summarize chooses it: serial, else the first model's 1-worker row, else
-    // the fewest workers; a row whose every trial failed measured nothing and is passed over.
+    // The baseline as summarize chooses it: serial, else the first model's 1-worker row; else
+    // (--workers tasks) the least busy row at the fewest workers, whose CPU includes the least
+    // of a model's own cost of running them. A row whose every trial failed measured nothing
+    // and is passed over.
     const SummaryRow* serial = nullptr;
     const SummaryRow* one_worker = nullptr;
     const SummaryRow* fewest = nullptr;
@@ -500,7 +502,10 @@ std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& ro
       if (row.trials == 0) continue;
       if (serial == nullptr && row.model == "serial") serial = &row;
       if (one_worker == nullptr && row.workers == 1) one_worker = &row;
-      if (fewest == nullptr || row.workers < fewest->workers) fewest = &row;
+      if (fewest == nullptr || row.workers < fewest->workers ||
+          (row.workers == fewest->workers && row.cpu_util < fewest->cpu_util)) {
+        fewest = &row;
+      }
     }
     const SummaryRow* base = serial ? serial : one_worker ? one_worker : fewest ? fewest : any;
     WorkloadProfile profile;

@@ -154,13 +154,24 @@ std::vector<WorkloadView> group(const Analysis& analysis) {
 // naming that baseline when it is not a serial run.
 std::string bound_sentence(const WorkloadView& view) {
   const WorkloadProfile& p = *view.profile;
+  // Many workers and no run with one: the CPU counts the model's own cost of running them
+  // (10000 threads' scheduling), so only a low figure says something about the task.
+  if (p.baseline_model != "serial" && p.baseline_workers > 1 && p.bound != Boundness::wait_bound) {
+    return fmt::format(
+        "{} kept {:.2f} cores busy under its least busy model ({} at {}), with no serial or "
+        "1-worker run: that includes the model's own cost of running {} workers, so how much the "
+        "task itself computes is not measured; add serial to --model to tell.",
+        view.name, p.serial_cpu_util, p.baseline_model, workers_text(p.baseline_workers),
+        p.baseline_workers);
+  }
+  const std::string many = p.baseline_workers > 1 ? ", its own cost of running them included" : "";
   const std::string baseline =
       p.baseline_model == "serial"
           ? std::string("its serial run")
           : fmt::format("with no serial run, its baseline ({} at {})", p.baseline_model,
                         workers_text(p.baseline_workers));
-  const std::string head = fmt::format("{} is {}: {} kept {:.2f} cores busy", view.name,
-                                       to_string(p.bound), baseline, p.serial_cpu_util);
+  const std::string head = fmt::format("{} is {}: {} kept {:.2f} cores busy{}", view.name,
+                                       to_string(p.bound), baseline, p.serial_cpu_util, many);
   switch (p.bound) {
     case Boundness::cpu_bound:
       return head + ".";
