@@ -185,6 +185,41 @@ TEST(ScanAnalysis, RowsPerPointAndAConclusionAcrossTheAxis) {
   EXPECT_NE(across->text.find("async's lead over threads grew from"), std::string::npos)
       << across->text;
   EXPECT_NE(across->text.find("tasks=1000"), std::string::npos) << across->text;
+  // And where each model's speedup went along the axis.
+  const auto speedups = std::find_if(a.conclusions.begin(), a.conclusions.end(), [](const auto& c) {
+    return c.text.find("speedup from") != std::string::npos;
+  });
+  ASSERT_NE(speedups, a.conclusions.end());
+  EXPECT_EQ(speedups->text,
+            "io at 8 workers, speedup from tasks=100 to tasks=1000: threads 8.00× → 8.00×, async "
+            "8.00× → 24.00×");
+}
+
+// Two models level at both ends: no "lead" is claimed for either.
+TEST(ScanAnalysis, ModelsLevelAlongTheAxisAreSaidToStayLevel) {
+  std::vector<scalelab::Trial> trials;
+  for (const std::size_t tasks : {100u, 1000u}) {
+    for (int r = 0; r < 3; ++r) {
+      for (const char* model : {"threads", "async"}) {
+        auto t = scalelab::testing::make_trial("io", model, 8, r, 0.01 * tasks * (1 + 0.001 * r));
+        t.point = {{"tasks", tasks}};
+        t.user_s = 0.0;
+        trials.push_back(t);
+      }
+    }
+  }
+  scalelab::AnalysisOptions options;
+  options.cores = 2;
+  const auto a = scalelab::analyze_points(trials, {"io"}, {"threads", "async"}, options,
+                                          {{"tasks", {100, 1000}}});
+  const auto level = std::find_if(a.conclusions.begin(), a.conclusions.end(), [](const auto& c) {
+    return c.text.find("stayed level") != std::string::npos;
+  });
+  ASSERT_NE(level, a.conclusions.end());
+  EXPECT_EQ(level->text,
+            "io: at 8 workers, threads and async stayed level (within 5 %) from tasks=100 to "
+            "tasks=1000");
+  for (const auto& c : a.conclusions) EXPECT_EQ(c.text.find("lead over"), std::string::npos);
 }
 
 TEST(ScanAnalysis, ATrialOfAModelWithoutTheAxisCountsAtEveryValue) {

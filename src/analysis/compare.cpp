@@ -92,6 +92,18 @@ MannWhitney mann_whitney(std::span<const double> a, std::span<const double> b) {
   return result;
 }
 
+namespace {
+
+// Both the rank test and the interval must agree: a significant p with a CI straddling 1 is a
+// shift too small to name a direction.
+std::string verdict_of(const ComparisonRow& row) {
+  if (row.test.p_value < 0.05 && row.ratio_ci.high < 1) return "faster";
+  if (row.test.p_value < 0.05 && row.ratio_ci.low > 1) return "slower";
+  return "no significant difference";
+}
+
+}  // namespace
+
 std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::vector<Trial>& b,
                                         std::uint64_t seed) {
   // Points ordered as run A first shows its workloads and models, then by workers.
@@ -144,15 +156,7 @@ std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::
     row.ratio_ci = bootstrap_ratio_ci(
         walls_b, walls_a, detail::point_seed(seed, purpose, row.workload, row.model, row.workers));
     row.test = mann_whitney(walls_a, walls_b);
-    // Both the rank test and the interval must agree: a significant p with a CI straddling 1
-    // is a shift too small to name a direction.
-    if (row.test.p_value < 0.05 && row.ratio_ci.high < 1) {
-      row.verdict = "faster";
-    } else if (row.test.p_value < 0.05 && row.ratio_ci.low > 1) {
-      row.verdict = "slower";
-    } else {
-      row.verdict = "no significant difference";
-    }
+    row.verdict = verdict_of(row);
     rows.push_back(std::move(row));
   }
   return rows;

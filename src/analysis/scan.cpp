@@ -131,12 +131,43 @@ RowPick pick_rows(const Analysis& a, const std::string& workload,
   return pick;
 }
 
-// One sentence along one axis of one workload: at the last value, the fastest model's lead
-// over the next fastest, from the first value to the last, compared as pick_rows says; with one
-// parallel model, its speedup along the axis.
-std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workload,
-                                     const std::string& key,
-                                     const std::vector<nlohmann::json>& line) {
+// Each of `models` with figures at every point of `line` as `pick` reads them: its rows at the
+// first and at the last point, in the models' order.
+using Ends = std::pair<const SummaryRow*, const SummaryRow*>;
+std::vector<Ends> rows_at_ends(const Analysis& a, const std::string& workload,
+                               const std::vector<nlohmann::json>& line,
+                               const std::vector<std::string>& models, const RowPick& pick) {
+  std::vector<Ends> ends;
+  for (const auto& m : models) {
+    if (std::all_of(line.begin(), line.end(),
+                    [&](const auto& p) { return pick.row(a, workload, p, m) != nullptr; })) {
+      ends.emplace_back(pick.row(a, workload, line.front(), m),
+                        pick.row(a, workload, line.back(), m));
+    }
+  }
+  return ends;
+}
+
+// "mixed at 8 workers, speedup from cpu-fraction=0 % to cpu-fraction=100 %: threads 7.99× →
+// 1.95×, async 8.02× → 1.00×": where each model's curve went along the axis.
+std::optional<std::string> speedups_sentence(const std::string& workload, const RowPick& pick,
+                                             const std::vector<Ends>& ends, const std::string& from,
+                                             const std::string& to) {
+  std::string list;
+  for (const auto& [first, last] : ends) {
+    if (!first->speedup || !last->speedup) return std::nullopt;
+    list += fmt::format("{}{} {} → {}", list.empty() ? "" : ", ", first->model,
+                        times(*first->speedup), times(*last->speedup));
+  }
+  return fmt::format("{} {}, speedup from {} to {}: {}", workload, pick.label, from, to, list);
+}
+
+// Sentences along one axis of one workload: at the last value, the fastest model's lead over
+// the next fastest, from the first value to the last, compared as pick_rows says, and every
+// model's speedup at both ends; with one parallel model, its speedup along the axis.
+std::vector<Conclusion> along_axis(const Analysis& a, const std::string& workload,
+                                   const std::string& key,
+                                   const std::vector<nlohmann::json>& line) {
   const std::string from = point_text({{key, line.front().at(key)}});
   const std::string to = point_text({{key, line.back().at(key)}});
   std::vector<std::string> models;
@@ -151,24 +182,17 @@ std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workl
     const int w = common_workers(a, workload, line, models[0], models[0]);
     const SummaryRow* first = w > 0 ? a.find(workload, line.front(), models[0], w) : nullptr;
     const SummaryRow* end = w > 0 ? a.find(workload, line.back(), models[0], w) : nullptr;
-    if (!first || !end || !first->speedup || !end->speedup) return std::nullopt;
-    return Conclusion{workload,
-                      fmt::format("{}: {} speedup at {} {}", workload, possessive(models[0]),
-                                  workers_text(w), trend(*first->speedup, *end->speedup, from, to)),
-                      fixed};
+    if (!first || !end || !first->speedup || !end->speedup) return {};
+    return {{workload,
+             fmt::format("{}: {} speedup at {} {}", workload, possessive(models[0]),
+                         workers_text(w), trend(*first->speedup, *end->speedup, from, to)),
+             fixed}};
   }
-  if (models.size() < 2) return std::nullopt;
+  if (models.size() < 2) return {};
   const RowPick pick = pick_rows(a, workload, line, models);
-  // The models with figures at every point, ranked by the last point's median.
-  std::vector<std::pair<const SummaryRow*, const SummaryRow*>> ranked;  // (first, last)
-  for (const auto& m : models) {
-    if (std::all_of(line.begin(), line.end(),
-                    [&](const auto& p) { return pick.row(a, workload, p, m) != nullptr; })) {
-      ranked.emplace_back(pick.row(a, workload, line.front(), m),
-                          pick.row(a, workload, line.back(), m));
-    }
-  }
-  if (ranked.size() < 2) return std::nullopt;
+  const std::vector<Ends> ends = rows_at_ends(a, workload, line, models, pick);
+  if (ends.size() < 2) return {};
+  std::vector<Ends> ranked = ends;  // by the last point's median
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) {
     return x.second->wall.median < y.second->wall.median;
   });
@@ -176,18 +200,33 @@ std::optional<Conclusion> along_axis(const Analysis& a, const std::string& workl
   const auto& [second_first, second_last] = ranked[1];
   const double lead_last = second_last->wall.median / best_last->wall.median;
   const double lead_first = second_first->wall.median / best_first->wall.median;
-  return Conclusion{
-      workload,
-      fmt::format("{}: {}, {} lead over {} {}", workload, pick.label, possessive(best_last->model),
-                  second_last->model, trend(lead_first, lead_last, from, to)),
-      fixed};
+  std::vector<Conclusion> out;
+  if (lead_first <= 1 + kSameLead && lead_last <= 1 + kSameLead) {
+    out.push_back(
+        {workload,
+         fmt::format("{}: {}, {} and {} stayed level (within {:.0f} %) from {} to {}", workload,
+                     pick.label, best_last->model, second_last->model, kSameLead * 100, from, to),
+         fixed});
+  } else {
+    out.push_back({workload,
+                   fmt::format("{}: {}, {} lead over {} {}", workload, pick.label,
+                               possessive(best_last->model), second_last->model,
+                               trend(lead_first, lead_last, from, to)),
+                   fixed});
+  }
+  if (auto text = speedups_sentence(workload, pick, ends, from, to)) {
+    out.push_back({workload, std::move(*text), fixed});
+  }
+  return out;
 }
 
 // The conclusions across each axis: one per line of the scan.
 std::vector<Conclusion> across_axes(const Analysis& a, const std::vector<ScanAxis>& axes) {
   std::vector<Conclusion> out;
   for (const auto& line : scan_lines(a, axes)) {
-    if (auto c = along_axis(a, line.workload, line.key, line.points)) out.push_back(std::move(*c));
+    for (auto& c : along_axis(a, line.workload, line.key, line.points)) {
+      out.push_back(std::move(c));
+    }
   }
   return out;
 }
