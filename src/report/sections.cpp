@@ -99,6 +99,13 @@ void add_model_curves(const std::string& model, const std::vector<const SummaryR
   efficiency.series.push_back(std::move(e));
 }
 
+// Whether any series of `chart` has a value to draw.
+bool has_data(const Chart& chart) {
+  return std::any_of(chart.series.begin(), chart.series.end(), [](const ChartSeries& series) {
+    return std::any_of(series.y.begin(), series.y.end(), [](double y) { return std::isfinite(y); });
+  });
+}
+
 // The three charts of one workload. Models other than serial are curves; serial runs at one
 // worker only, so as a curve it would be a lone dot. On the wall-time chart it is a dashed
 // horizontal "serial" line across the workers axis instead, the level every model should drop
@@ -149,8 +156,18 @@ Charts workload_charts(const std::string& workload, const std::vector<const Summ
     ideal.x.push_back(w);
     ideal.y.push_back((*row)->ideal);
   }
+  Charts charts;
+  // One worker count (--workers tasks at one point) draws no curve: the table says it all. And
+  // without a baseline there is no speedup or efficiency to draw.
+  if (workers.size() < 2) return charts;
+  const bool drawn = has_data(speedup);
   if (!ideal.x.empty()) speedup.series.push_back(std::move(ideal));
-  return {{std::move(wall), std::move(speedup), std::move(efficiency)}};
+  charts.charts.push_back(std::move(wall));
+  if (drawn) {
+    charts.charts.push_back(std::move(speedup));
+    charts.charts.push_back(std::move(efficiency));
+  }
+  return charts;
 }
 
 TableRow summary_row(const SummaryRow& row) {
@@ -209,7 +226,9 @@ void workload_section(Document& doc, const Analysis& analysis, const Case& c) {
   } else {
     doc.blocks.emplace_back(Heading{2, c.title()});
   }
-  doc.blocks.emplace_back(workload_charts(c.title(), rows));
+  if (Charts charts = workload_charts(c.title(), rows); !charts.charts.empty()) {
+    doc.blocks.emplace_back(std::move(charts));
+  }
   Table table{{"model", "workers", "median", "95 % CI", "CV", "p90", "speedup (95 % CI)",
                "efficiency", "ideal", "CPU util", "note"},
               {}};
@@ -324,7 +343,7 @@ void scan_charts(Charts& charts, const Analysis& analysis, const ScanLine& line)
   wall.log_x = speedup.log_x = positive;
   for (const auto& model : models) add_scan_curves(analysis, line, model, unit, wall, speedup);
   charts.charts.push_back(std::move(wall));
-  if (!speedup.series.empty()) charts.charts.push_back(std::move(speedup));
+  if (has_data(speedup)) charts.charts.push_back(std::move(speedup));
 }
 
 // Before the per-point sections: for each workload, its charts against each scanned parameter

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/in_process.hpp"
+#include "report/markup_check.hpp"
 #include "support/child.hpp"
 #include "support/helpers.hpp"
 
@@ -187,6 +188,29 @@ no_warmup = true
   const std::string seed =
       nlohmann::json::parse(lines_of(read_file(out / "results.jsonl"))[0])["spec"]["seed"].dump();
   EXPECT_EQ(dry_run({again}), dry_run({file, "--seed", seed}));
+}
+
+// concurrency.toml's shape: one worker per task, no serial. Each point has one worker count
+// and no speedup, so its only chart is wall time against the task count.
+TEST_F(ExperimentTest, OneWorkerPerTaskReportsChartsOnlyWhatItMeasured) {
+  const std::string file = write("w.toml", R"(version = 1
+workload = "io"
+model = ["threads", "async"]
+workers = "tasks"
+tasks = [2, 4]
+io_wait = "1ms"
+repeat = 2
+no_warmup = true
+)");
+  const fs::path out = dir_ / "out";
+  const Outcome r = run_in_process({"run", file, "--out", out.string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string page = read_file(out / "report.html");
+  EXPECT_EQ(scalelab::testing::count_of(page, "<svg"), 1u);
+  EXPECT_NE(page.find(">io: median wall time against tasks</text>"), std::string::npos);
+  EXPECT_EQ(page.find("speedup against"), std::string::npos);
+  EXPECT_EQ(page.find("io at tasks=2: median wall time"), std::string::npos);
+  EXPECT_NE(r.out.find("with one worker per task"), std::string::npos) << r.out;
 }
 
 TEST_F(ExperimentTest, SpecOfAGranularitySweepOrNoRecordsIsBadInput) {
