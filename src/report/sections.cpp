@@ -309,6 +309,9 @@ void add_scan_curves(const Analysis& analysis, const ScanLine& line, const std::
   if (!any) return;
   w.name = s.name = fixed_workers ? fmt::format("{} (W={})", model, any->workers)
                                   : fmt::format("{} (most workers)", model);
+  // serial is the reference the others are measured against: dashed, in grey, so that each
+  // model has the same colour on the wall-time and speedup charts (which leaves serial out).
+  w.dashed = model == "serial";
   wall.series.push_back(w);
   if (model != "serial") speedup.series.push_back(s);
 }

@@ -213,6 +213,39 @@ no_warmup = true
   EXPECT_NE(r.out.find("with one worker per task"), std::string::npos) << r.out;
 }
 
+// Against a scanned parameter, serial is a dashed grey reference, so each model takes the same
+// colour on the wall-time chart (which has serial) and the speedup chart (which has not).
+TEST_F(ExperimentTest, ScanChartsGiveAModelOneColour) {
+  const std::string file = write("c.toml", R"(version = 1
+workload = "mixed"
+model = ["serial", "threads"]
+workers = [1, 2]
+tasks = 2
+cpu_fraction = [0, 1]
+task_time = "1ms"
+repeat = 1
+no_warmup = true
+)");
+  const fs::path out = dir_ / "out";
+  const Outcome r = run_in_process({"run", file, "--out", out.string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string page = read_file(out / "report.html");
+  const auto serial = page.find("<g class=\"series\" data-name=\"serial (W=1)\">\n<polyline");
+  ASSERT_NE(serial, std::string::npos);
+  EXPECT_NE(page.substr(serial, 400)
+                .find("stroke=\"#000000\" stroke-width=\"2\" "
+                      "stroke-dasharray"),
+            std::string::npos)
+      << page.substr(serial, 400);
+  const std::string threads = "<g class=\"series\" data-name=\"threads (W=2)\">\n<polyline";
+  std::set<std::string> colours;
+  for (auto at = page.find(threads); at != std::string::npos; at = page.find(threads, at + 1)) {
+    const auto stroke = page.find("stroke=\"", at) + 8;
+    colours.insert(page.substr(stroke, 7));
+  }
+  EXPECT_EQ(colours, (std::set<std::string>{"#0072B2"}));
+}
+
 TEST_F(ExperimentTest, SpecOfAGranularitySweepOrNoRecordsIsBadInput) {
   const Outcome none = run_in_process({"spec", (dir_ / "missing").string()});
   EXPECT_EQ(none.code, 2) << none.err;
