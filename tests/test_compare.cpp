@@ -177,13 +177,14 @@ TEST(CompareRuns, ScanPointsAreComparedApart) {
     add_point(trials, "io", "threads", 2, walls);
     for (std::size_t i = first; i < trials.size(); ++i) trials[i].point = {{"io_wait_s", wait}};
   };
-  at(a, 0.001, walls_around(1.0));
-  at(b, 0.001, walls_around(0.5));  // B faster at 1 ms
+  // Recorded in another order, and 0.01 before 0.002 as text: the rows go by value.
   at(a, 0.01, walls_around(1.0));
   at(b, 0.01, walls_around(1.5));  // B slower at 10 ms
+  at(a, 0.002, walls_around(1.0));
+  at(b, 0.002, walls_around(0.5));  // B faster at 2 ms
   const auto rows = compare_runs(a, b, 1);
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0].point, (nlohmann::json{{"io_wait_s", 0.001}}));
+  EXPECT_EQ(rows[0].point, (nlohmann::json{{"io_wait_s", 0.002}}));
   EXPECT_EQ(rows[0].verdict, "faster");
   EXPECT_EQ(rows[1].point, (nlohmann::json{{"io_wait_s", 0.01}}));
   EXPECT_EQ(rows[1].verdict, "slower");

@@ -92,6 +92,9 @@ TEST(Param, BadValuesNameTheFlagAndWhatIsAllowed) {
   EXPECT_NE(
       error_of([&] { param("t", ParamKind::text, "").parse("a\nb"); }).find("control characters"),
       std::string::npos);
+  // DEL too: a TOML file cannot hold it raw, so --print-spec could not write it back.
+  EXPECT_NE(error_of([&] { param("t", ParamKind::text, "").parse("m:f\x7f"); }).find("control"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { param("b", ParamKind::bytes, "1").parse("12XB"); }).find("--b:"),
             std::string::npos);
 }
@@ -101,9 +104,9 @@ TEST(Param, BadValuesNameTheFlagAndWhatIsAllowed) {
 TEST(Param, AValueWithControlCharactersIsQuotedEscaped) {
   Param choice = param("start-method", ParamKind::choice, "fork");
   choice.choices = {"fork", "spawn"};
-  for (const Param& p : {choice, param("w", ParamKind::work, "1"),
-                         param("d", ParamKind::duration, "1ms"), param("c", ParamKind::count, "1"),
-                         param("b", ParamKind::bytes, "1")}) {
+  for (const Param& p :
+       {choice, param("w", ParamKind::work, "1"), param("d", ParamKind::duration, "1ms"),
+        param("c", ParamKind::count, "1"), param("b", ParamKind::bytes, "1")}) {
     const std::string message = error_of([&] { p.parse("5 m\nx\x1b[2J"); });
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -195,13 +197,15 @@ TEST(ScanAnalysis, RowsPerPointAndAConclusionAcrossTheAxis) {
             "8.00× → 24.00×");
 }
 
-// Two models level at both ends: no "lead" is claimed for either.
-TEST(ScanAnalysis, ModelsLevelAlongTheAxisAreSaidToStayLevel) {
+// threads and async at 8 workers on io at tasks=100 and tasks=1000, each trial 1 s, except
+// async's at tasks=100, which take `async_at_100` s; and the first conclusion that holds `text`.
+std::optional<std::string> along_tasks(double async_at_100, const std::string& text) {
   std::vector<scalelab::Trial> trials;
   for (const std::size_t tasks : {100u, 1000u}) {
     for (int r = 0; r < 3; ++r) {
       for (const char* model : {"threads", "async"}) {
-        auto t = scalelab::testing::make_trial("io", model, 8, r, 0.01 * tasks * (1 + 0.001 * r));
+        const double wall = tasks == 100 && std::string(model) == "async" ? async_at_100 : 1.0;
+        auto t = scalelab::testing::make_trial("io", model, 8, r, wall * (1 + 0.001 * r));
         t.point = {{"tasks", tasks}};
         t.user_s = 0.0;
         trials.push_back(t);
@@ -212,14 +216,26 @@ TEST(ScanAnalysis, ModelsLevelAlongTheAxisAreSaidToStayLevel) {
   options.cores = 2;
   const auto a = scalelab::analyze_points(trials, {"io"}, {"threads", "async"}, options,
                                           {{"tasks", {100, 1000}}});
-  const auto level = std::find_if(a.conclusions.begin(), a.conclusions.end(), [](const auto& c) {
-    return c.text.find("stayed level") != std::string::npos;
-  });
-  ASSERT_NE(level, a.conclusions.end());
-  EXPECT_EQ(level->text,
+  for (const auto& c : a.conclusions) {
+    if (c.text.find(text) != std::string::npos) return c.text;
+  }
+  return std::nullopt;
+}
+
+// Level at the last point but not at the first (async half as fast at tasks=100): not level.
+TEST(ScanAnalysis, ModelsThatConvergeAreNotSaidToStayLevel) {
+  EXPECT_EQ(along_tasks(2.0, "stayed level"), std::nullopt);
+  EXPECT_EQ(along_tasks(2.0, "lead over"),
+            "io: at 8 workers, threads' lead over async shrank from 2.00× at tasks=100 to 1.00× "
+            "at tasks=1000");
+}
+
+// Two models level at both ends: no "lead" is claimed for either.
+TEST(ScanAnalysis, ModelsLevelAlongTheAxisAreSaidToStayLevel) {
+  EXPECT_EQ(along_tasks(1.0, "stayed level"),
             "io: at 8 workers, threads and async stayed level (within 5 %) from tasks=100 to "
             "tasks=1000");
-  for (const auto& c : a.conclusions) EXPECT_EQ(c.text.find("lead over"), std::string::npos);
+  EXPECT_EQ(along_tasks(1.0, "lead over"), std::nullopt);
 }
 
 TEST(ScanAnalysis, ATrialOfAModelWithoutTheAxisCountsAtEveryValue) {

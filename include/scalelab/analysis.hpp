@@ -65,8 +65,11 @@ struct MannWhitney {
 MannWhitney mann_whitney(std::span<const double> a, std::span<const double> b);
 
 /// What bounds a workload, from the CPU its serial trials used per second of wall time.
-enum class Boundness { cpu_bound, wait_bound, mixed };
-/// "CPU-bound", "wait-bound", "mixed".
+/// `unmeasured`: no serial or 1-worker run, and the runs there were kept cores busy, which
+/// counts the model's own cost of running many workers (--workers tasks): the task's own share
+/// is not known.
+enum class Boundness { cpu_bound, wait_bound, mixed, unmeasured };
+/// "CPU-bound", "wait-bound", "mixed", "bound not measured".
 const char* to_string(Boundness b);
 
 /// Settings of the analysis.

@@ -115,7 +115,8 @@ std::chrono::nanoseconds default_trial_timeout(const WorkloadSpec& workload, std
 
 /// One line for --help on --trial-timeout's default.
 inline constexpr const char* kTrialTimeoutHelp =
-    "per-trial limit on the batch; default max(60s, 10 x the workload's serial batch time). On "
+    "per-trial limit on the batch; default (or 'auto') max(60s, 10 x the workload's serial "
+    "batch time). On "
     "expiry process workers are killed and async tasks cancelled (the trial fails); threads "
     "cannot be stopped, so a hung thread ends the run (exit 1)";
 

@@ -113,11 +113,12 @@ std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::
   }
   // Each run's counted records per point, then the wall times of the trials its figures use
   // (trials_in_figures: one per planned repeat, undisturbed where possible), in run order.
-  // A scan's points apart: (workload rank, point, model rank, workers, names).
-  using Key = std::tuple<std::size_t, std::string, std::size_t, int, std::string, std::string>;
+  // A scan's points apart: (workload rank, point, model rank, workers, names). Points compare
+  // as JSON, by axis and then value, so numbers are in numeric order (tasks=16 after tasks=2).
+  using Key = std::tuple<std::size_t, nlohmann::json, std::size_t, int, std::string, std::string>;
   const auto key_of = [&](const Trial& t) {
     const auto [workload_rank, model_rank, workers, workload, model] = order.key(t);
-    return Key{workload_rank, t.point.dump(), model_rank, workers, workload, model};
+    return Key{workload_rank, t.point, model_rank, workers, workload, model};
   };
   std::map<Key, std::pair<std::vector<const Trial*>, std::vector<const Trial*>>> records;
   const auto collect = [&](const std::vector<Trial>& trials, bool from_a) {
@@ -147,12 +148,12 @@ std::vector<ComparisonRow> compare_runs(const std::vector<Trial>& a, const std::
     row.workload = std::get<4>(key);
     row.model = std::get<5>(key);
     row.workers = std::get<3>(key);
-    row.point = nlohmann::json::parse(std::get<1>(key));
+    row.point = std::get<1>(key);
     row.a = describe(walls_a);
     row.b = describe(walls_b);
     row.ratio = row.a.median != 0 ? row.b.median / row.a.median : 0;
     // A run without a scan keeps the seed it always had.
-    const std::string purpose = row.point.empty() ? "compare" : "compare " + std::get<1>(key);
+    const std::string purpose = row.point.empty() ? "compare" : "compare " + row.point.dump();
     row.ratio_ci = bootstrap_ratio_ci(
         walls_b, walls_a, detail::point_seed(seed, purpose, row.workload, row.model, row.workers));
     row.test = mann_whitney(walls_a, walls_b);

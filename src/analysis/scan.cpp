@@ -201,7 +201,9 @@ std::vector<Conclusion> along_axis(const Analysis& a, const std::string& workloa
   const double lead_last = second_last->wall.median / best_last->wall.median;
   const double lead_first = second_first->wall.median / best_first->wall.median;
   std::vector<Conclusion> out;
-  if (lead_first <= 1 + kSameLead && lead_last <= 1 + kSameLead) {
+  // Level at both ends: the first point's order may be either way round, within the margin.
+  if (lead_last <= 1 + kSameLead && lead_first <= 1 + kSameLead &&
+      lead_first >= 1 / (1 + kSameLead)) {
     out.push_back(
         {workload,
          fmt::format("{}: {}, {} and {} stayed level (within {:.0f} %) from {} to {}", workload,

@@ -73,6 +73,7 @@ double ideal_speedup(const WorkloadProfile& profile, int workers, int cores) {
     case Boundness::wait_bound:
       return by_tasks;
     case Boundness::mixed:
+    case Boundness::unmeasured:  // u is an upper bound then, and so is cores / u
       // A run that keeps u cores busy serially can overlap at most cores / u such runs before
       // the CPU saturates; waiting overlaps up to the task count.
       return profile.serial_cpu_util > 0 ? std::min(by_tasks, by_cores / profile.serial_cpu_util)
@@ -293,6 +294,8 @@ const char* to_string(Boundness b) {
       return "wait-bound";
     case Boundness::mixed:
       return "mixed";
+    case Boundness::unmeasured:
+      return "bound not measured";
   }
   return "mixed";
 }
@@ -514,10 +517,12 @@ std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& ro
     profile.tasks = base->tasks;
     profile.baseline_model = base->model;
     profile.baseline_workers = base->workers;
-    if (profile.serial_cpu_util >= options.cpu_bound_util) {
+    if (profile.serial_cpu_util <= options.wait_bound_util) {
+      profile.bound = Boundness::wait_bound;  // even with the model's own cost in it
+    } else if (base->model != "serial" && base->workers > 1) {
+      profile.bound = Boundness::unmeasured;
+    } else if (profile.serial_cpu_util >= options.cpu_bound_util) {
       profile.bound = Boundness::cpu_bound;
-    } else if (profile.serial_cpu_util <= options.wait_bound_util) {
-      profile.bound = Boundness::wait_bound;
     } else {
       profile.bound = Boundness::mixed;
     }

@@ -156,7 +156,7 @@ std::string bound_sentence(const WorkloadView& view) {
   const WorkloadProfile& p = *view.profile;
   // Many workers and no run with one: the CPU counts the model's own cost of running them
   // (10000 threads' scheduling), so only a low figure says something about the task.
-  if (p.baseline_model != "serial" && p.baseline_workers > 1 && p.bound != Boundness::wait_bound) {
+  if (p.bound == Boundness::unmeasured) {
     return fmt::format(
         "{} kept {:.2f} cores busy under its least busy model ({} at {}), with no serial or "
         "1-worker run: that includes the model's own cost of running {} workers, so how much the "
@@ -179,6 +179,8 @@ std::string bound_sentence(const WorkloadView& view) {
       return head + ", so workers can overlap the waiting.";
     case Boundness::mixed:
       return head + ", so it computes part of the time and waits the rest.";
+    case Boundness::unmeasured:
+      break;  // said above
   }
   return head + ".";
 }

@@ -115,8 +115,8 @@ CLI::App* add_run(CLI::App& app, RunOptions& o, const std::vector<DeclaredParam>
       ->default_str(o.models);
   run->add_option("--workers", o.workers,
                   "worker counts: 1,2,8 or 1..16 (powers of two, the upper bound included), or "
-                  "'tasks' (one worker per task); default: up to 2x cores for cpu, up to --tasks "
-                  "for io");
+                  "'tasks' (one worker per task); default (or 'auto'): up to 2x cores for cpu, up "
+                  "to --tasks for io");
   run->add_option("--tasks", o.tasks, "tasks per trial; a list (100,1000) scans it")
       ->default_str(o.tasks);
   run->add_option("--repeat", o.repeat, "counted trials per point")->default_str(o.repeat);

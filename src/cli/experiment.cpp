@@ -2,8 +2,10 @@
 
 #include "cli/experiment.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -339,7 +341,55 @@ void apply_run_value(const std::string& flag, const std::string& text, RunOption
 
 }  // namespace
 
-void apply_experiment(const ExperimentFile& file, RunOptions& o) {
+namespace {
+
+// The names a typed --workload or --model selects, or nothing when they do not parse (make_spec
+// then says why).
+std::optional<std::vector<std::string>> names_or_none(const std::string& text, const char* flag) {
+  try {
+    return parse_name_list(text, flag);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// A --workload or --model typed beside the file may leave out plug-ins whose values the file
+// gives: those values are dropped, each with a note, rather than refused as values nobody reads.
+std::vector<std::string> drop_deselected(const ExperimentFile& file,
+                                         const std::vector<DeclaredParam>& declared,
+                                         RunOptions& o) {
+  std::vector<std::string> notes;
+  if (!o.typed_flags.contains("workload") && !o.typed_flags.contains("model")) return notes;
+  const auto workloads = names_or_none(o.workloads, "--workload");
+  const auto models = names_or_none(o.models, "--model");
+  if (!workloads || !models) return notes;
+  for (const auto& d : declared) {
+    const auto it = file.flags.find(d.param.name);
+    if (it == file.flags.end() || o.typed_flags.contains(d.param.name) ||
+        d.used_by(*workloads, *models)) {
+      continue;
+    }
+    o.params_given.erase(d.param.name);
+    notes.push_back(fmt::format("{}: {} left out: no plug-in selected by the command line takes it",
+                                it->second.where, it->second.key));
+  }
+  for (const auto& [plugin, where] : file.table_where) {
+    const bool selected =
+        std::find(workloads->begin(), workloads->end(), plugin) != workloads->end() ||
+        std::find(models->begin(), models->end(), plugin) != models->end();
+    if (selected || !o.own_params.contains(plugin)) continue;
+    o.own_params.erase(plugin);
+    notes.push_back(fmt::format("{}: [{}] left out: the command line does not select {}", where,
+                                plugin, plugin));
+  }
+  return notes;
+}
+
+}  // namespace
+
+std::vector<std::string> apply_experiment(const ExperimentFile& file,
+                                          const std::vector<DeclaredParam>& declared,
+                                          RunOptions& o) {
   for (const auto& [flag, value] : file.flags) {
     if (o.typed_flags.contains(flag)) continue;  // the command line has the last word
     if (o.params.contains(flag)) {
@@ -357,6 +407,7 @@ void apply_experiment(const ExperimentFile& file, RunOptions& o) {
     }
     if (own.json().empty()) o.own_params.erase(plugin);
   }
+  return drop_deselected(file, declared, o);
 }
 
 Error at_file_position(const ExperimentFile& file, const RunOptions& o, const Error& error) {

@@ -49,8 +49,12 @@ ExperimentFile parse_experiment(const std::string& text, const std::string& path
                                 const std::vector<DeclaredParam>& declared);
 
 // Puts the file's values into `o`, except those of the flags in `o.typed_flags` (a flag given
-// beside the file overrides it, in the plug-in tables too).
-void apply_experiment(const ExperimentFile& file, RunOptions& o);
+// beside the file overrides it, in the plug-in tables too). When a typed --workload or --model
+// leaves out every plug-in that takes one of the file's values (or a table's plug-in), that value
+// is dropped: the notes say which ("exp.toml:9:1: start_method left out: …").
+std::vector<std::string> apply_experiment(const ExperimentFile& file,
+                                          const std::vector<DeclaredParam>& declared,
+                                          RunOptions& o);
 
 // `error`, thrown while making the spec from options that `file` filled in: when it names a flag
 // ("--tasks: ...") or a table ("[python]: ...") whose value came from the file, the same message

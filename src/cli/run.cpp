@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -45,7 +46,9 @@ Spec make_spec(const RunOptions& o) {
   if (o.workers_given && o.workers != "tasks" && o.workers.find("tasks") != std::string::npos) {
     throw Error("--workers: 'tasks' stands alone; it cannot be listed with worker counts");
   }
-  if (o.workers_given && o.workers == "tasks") {
+  if (o.workers_given && o.workers == "auto") {
+    // The default per workload, as when --workers is left out (undoes an experiment file's).
+  } else if (o.workers_given && o.workers == "tasks") {
     spec.workers_at_tasks = true;  // one worker per task at every point
   } else if (o.workers_given) {
     spec.workers = parse_workers(o.workers, "--workers", static_cast<int>(kMaxWorkers));
@@ -58,7 +61,7 @@ Spec make_spec(const RunOptions& o) {
   // The plug-ins' flags; validate() refuses one whose plug-in is not selected.
   spec.params = parse_typed(o.params, o.params_given);
   spec.warmup = !o.no_warmup;
-  if (o.trial_timeout_given) {
+  if (o.trial_timeout_given && o.trial_timeout != "auto") {
     spec.trial_timeout = parse_duration(o.trial_timeout, "--trial-timeout");
   }
   spec.rerun_disturbed =
@@ -71,16 +74,18 @@ Spec make_spec(const RunOptions& o) {
 }
 
 // The spec of run's flags, and of the experiment file among them: the file fills in what the
-// flags leave out (`o` becomes the two together), and a bad value in it is named by its
-// FILE:LINE:COL.
-Spec resolve_spec(RunOptions& o) {
+// flags leave out (`o` becomes the two together, `file` the file read), and a bad value in it is
+// named by its FILE:LINE:COL. `notes`: the file's values a typed flag made nobody's.
+Spec resolve_spec(RunOptions& o, std::optional<ExperimentFile>& file,
+                  std::vector<std::string>& notes) {
   if (o.file.empty()) return make_spec(o);
-  const ExperimentFile file = read_experiment(o.file, declared_params());
-  apply_experiment(file, o);
+  const auto declared = declared_params();
+  file = read_experiment(o.file, declared);
+  notes = apply_experiment(*file, declared, o);
   try {
     return make_spec(o);
   } catch (const Error& e) {
-    throw at_file_position(file, o, e);
+    throw at_file_position(*file, o, e);
   }
 }
 
@@ -139,11 +144,9 @@ int dry_run(const Spec& spec, const RunOptions& options, std::ostream& out, std:
   return 0;
 }
 
-}  // namespace
-
-int run_command(const RunOptions& typed, std::ostream& out, std::ostream& err, bool* hung) {
-  RunOptions options = typed;
-  const Spec spec = resolve_spec(options);
+// `run` once the spec is made: print it, plan it (--dry-run) or run it.
+int run_spec(const Spec& spec, const RunOptions& options, std::ostream& out, std::ostream& err,
+             bool* hung) {
   if (options.print_spec) {
     out << spec_toml(spec);
     return 0;
@@ -156,6 +159,25 @@ int run_command(const RunOptions& typed, std::ostream& out, std::ostream& err, b
   Console console(signals, "run", chatty, err);
   const SessionResult result = run_session(spec, dir, console.observer());
   return console.conclude(result, hung, [&] { print_sweep(out, result.analysis); });
+}
+
+}  // namespace
+
+int run_command(const RunOptions& typed, std::ostream& out, std::ostream& err, bool* hung) {
+  RunOptions options = typed;
+  std::optional<ExperimentFile> file;
+  std::vector<std::string> notes;
+  const Spec spec = resolve_spec(options, file, notes);
+  if (!options.quiet) {
+    for (const auto& note : notes) err << "note: " << note << "\n";
+  }
+  try {
+    return run_spec(spec, options, out, err, hung);
+  } catch (const Error& e) {
+    // A value of the file that only planning refuses (python under gil) is still the file's.
+    if (file) throw at_file_position(*file, options, e);
+    throw;
+  }
 }
 
 int spec_command(const std::string& results, std::ostream& out) {

@@ -102,8 +102,10 @@ nlohmann::json Param::parse(std::string_view text) const {
       return *it;
     }
     case ParamKind::text:
-      if (std::any_of(text.begin(), text.end(),
-                      [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+      if (std::any_of(text.begin(), text.end(), [](char c) {
+            const auto byte = static_cast<unsigned char>(c);
+            return byte < 0x20 || byte == 0x7f;
+          })) {
         throw Error(fmt::format("{}: control characters are not allowed", f));
       }
       return std::string(text);
