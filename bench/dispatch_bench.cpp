@@ -3,7 +3,15 @@
 //   BM_dispatch  per-task overhead of a started pool running a batch (pools start before the
 //                clock, as in a trial);
 //   BM_startup   starting and destroying a pool (what Trial::startup_s leaves out of wall_s);
-//   BM_cpu_loop  the seed's CPU loop, for the loop iterations per second a `cpu` task gets.
+//   BM_cpu_loop  the seed's CPU loop, for the loop iterations per second a `cpu` task gets;
+//   BM_bare/tbb, BM_bare/openmp
+//                the same batch written straight against oneTBB and OpenMP (what the tbb and
+//                openmp models do, minus scalelab: a parallel loop over the tasks, each storing
+//                its noop result), for what the models add to the runtime's own cost;
+//   BM_bare_timed/tbb, BM_bare_timed/openmp
+//                the same, each task also timed as a trial times it (a clock read before and
+//                after, a TaskResult stored): what is left is scalelab's own machinery (the
+//                driver thread, the batch hand-over, the per-task indirection).
 //
 // Every benchmark uses real (wall) time: the pools' work happens on other threads and in
 // other processes, which the main thread's CPU time would not see.
@@ -19,6 +27,17 @@
 #include <vector>
 
 #include "scalelab/scalelab.hpp"
+
+#if SCALELAB_HAVE_TBB
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+#endif
+#if SCALELAB_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 namespace {
 
@@ -77,6 +96,130 @@ void BM_cpu_loop(benchmark::State& state) {
                           static_cast<std::int64_t>(iters));
 }
 
+// What a bare loop stores per task: the noop's checksum (its task number), as a batch's
+// results vector holds one result per task.
+void finish_bare(benchmark::State& state, std::size_t tasks,
+                 const std::vector<std::uint64_t>& out) {
+  benchmark::DoNotOptimize(out.data());
+  const auto total =
+      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tasks);
+  state.SetItemsProcessed(total);
+}
+
+// One noop task as a trial records it: its checksum and its start and end on the batch's clock.
+inline void timed_task(std::vector<scalelab::TaskResult>& out, std::size_t i,
+                       std::chrono::steady_clock::time_point t0) {
+  const auto start = std::chrono::steady_clock::now();
+  out[i].checksum = i;
+  const auto end = std::chrono::steady_clock::now();
+  out[i].start_s = std::chrono::duration<double>(start - t0).count();
+  out[i].end_s = std::chrono::duration<double>(end - t0).count();
+  ++out[i].runs;
+}
+
+#if SCALELAB_HAVE_TBB
+// BM_bare_tbb, each task timed (timed_task) into a fresh results vector per batch.
+void BM_bare_timed_tbb(benchmark::State& state) {
+  const auto tasks = static_cast<std::size_t>(state.range(0));
+  const auto workers = static_cast<int>(state.range(1));
+  tbb::global_control control(tbb::global_control::max_allowed_parallelism,
+                              static_cast<std::size_t>(workers));
+  tbb::task_arena arena(workers);
+  arena.initialize();
+  std::vector<scalelab::TaskResult> out;
+  for (auto _ : state) {
+    out.assign(tasks, scalelab::TaskResult{});
+    const auto t0 = std::chrono::steady_clock::now();
+    arena.execute([&] {
+      tbb::parallel_for(
+          tbb::blocked_range<std::size_t>(0, tasks, 1),
+          [&](const tbb::blocked_range<std::size_t>& r) {
+            for (std::size_t i = r.begin(); i != r.end(); ++i) timed_task(out, i, t0);
+          },
+          tbb::simple_partitioner{});
+    });
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(tasks));
+}
+
+// oneTBB as the tbb model drives it, without scalelab: a task_arena of W, parallel_for over the
+// tasks with a simple_partitioner and grain 1.
+void BM_bare_tbb(benchmark::State& state) {
+  const auto tasks = static_cast<std::size_t>(state.range(0));
+  const auto workers = static_cast<int>(state.range(1));
+  tbb::global_control control(tbb::global_control::max_allowed_parallelism,
+                              static_cast<std::size_t>(workers));
+  tbb::task_arena arena(workers);
+  arena.initialize();
+  std::vector<std::uint64_t> out(tasks);
+  for (auto _ : state) {
+    arena.execute([&] {
+      tbb::parallel_for(
+          tbb::blocked_range<std::size_t>(0, tasks, 1),
+          [&](const tbb::blocked_range<std::size_t>& r) {
+            for (std::size_t i = r.begin(); i != r.end(); ++i) out[i] = i;
+          },
+          tbb::simple_partitioner{});
+    });
+  }
+  finish_bare(state, tasks, out);
+}
+#endif
+
+#if SCALELAB_HAVE_OPENMP
+// OpenMP as the openmp model drives it, without scalelab.
+void BM_bare_openmp(benchmark::State& state) {
+  const auto tasks = static_cast<long long>(state.range(0));
+  const auto workers = static_cast<int>(state.range(1));
+  omp_set_dynamic(0);
+  std::vector<std::uint64_t> out(static_cast<std::size_t>(tasks));
+  for (auto _ : state) {
+#pragma omp parallel for num_threads(workers) schedule(dynamic, 1)
+    for (long long i = 0; i < tasks; ++i)
+      out[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(i);
+  }
+  finish_bare(state, static_cast<std::size_t>(tasks), out);
+}
+
+// BM_bare_openmp, each task timed (timed_task) into a fresh results vector per batch.
+void BM_bare_timed_openmp(benchmark::State& state) {
+  const auto tasks = static_cast<long long>(state.range(0));
+  const auto workers = static_cast<int>(state.range(1));
+  omp_set_dynamic(0);
+  std::vector<scalelab::TaskResult> out;
+  for (auto _ : state) {
+    out.assign(static_cast<std::size_t>(tasks), scalelab::TaskResult{});
+    const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel for num_threads(workers) schedule(dynamic, 1)
+    for (long long i = 0; i < tasks; ++i) timed_task(out, static_cast<std::size_t>(i), t0);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * tasks);
+}
+#endif
+
+// The bare runtimes at the BM_dispatch sizes.
+void register_bare() {
+  const auto bare = [](const char* name, void (*fn)(benchmark::State&)) {
+    benchmark::RegisterBenchmark(name, fn)
+        ->ArgsProduct({{1000, 10000}, {1, 2}})
+        ->ArgNames({"tasks", "workers"})
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  };
+#if SCALELAB_HAVE_TBB
+  bare("BM_bare/tbb", BM_bare_tbb);
+  bare("BM_bare_timed/tbb", BM_bare_timed_tbb);
+#endif
+#if SCALELAB_HAVE_OPENMP
+  bare("BM_bare/openmp", BM_bare_openmp);
+  bare("BM_bare_timed/openmp", BM_bare_timed_openmp);
+#endif
+  (void)bare;
+}
+
 }  // namespace
 
 // Every registered model gets both benchmarks, so a new model is measured without a new line
@@ -100,6 +243,7 @@ int main(int argc, char** argv) {
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
   }
+  register_bare();
   benchmark::RegisterBenchmark("BM_cpu_loop", BM_cpu_loop)
       ->Arg(200000)
       ->ArgName("iters")

@@ -9,9 +9,10 @@ case "$mode" in
   build | test) ;;
   *) echo "usage: scripts/setup.sh [build|test]" >&2; exit 2 ;;
 esac
-# The build: compilers, libraries (toml++ for experiment files), CPython for the python workload.
+# The build: compilers, libraries (toml++ for experiment files, oneTBB for the tbb model; the
+# openmp model uses g++'s own libgomp), CPython for the python workload.
 packages=(g++ cmake make pkg-config libasio-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-          libtomlplusplus-dev python3 libpython3-dev)
+          libtomlplusplus-dev libtbb-dev python3 libpython3-dev)
 if [ "$mode" = test ]; then
   # The tests and the micro-benchmarks.
   packages+=(libgtest-dev libbenchmark-dev)
@@ -19,6 +20,8 @@ if [ "$mode" = test ]; then
   # clang only recommends (so --no-install-recommends would leave them out); llvm for
   # llvm-symbolizer, which turns the addresses in sanitizer reports into file:line.
   packages+=(clang libclang-rt-14-dev llvm)
+  # clang's OpenMP runtime, for the openmp model in the ASan build (clang).
+  packages+=(libomp-dev)
   # CI's function-size check (scripts/check-function-size.sh).
   packages+=(clang-tidy)
   # The HTML report's test renders the page in a headless browser.

@@ -54,8 +54,12 @@ TEST_P(EveryModel, RunsEachTaskExactlyOnceWithSerialChecksums) {
 }
 
 std::vector<Case> all_models() {
-  return {{"serial", "fork"},     {"threads", "fork"}, {"processes", "fork"},
-          {"processes", "spawn"}, {"async", "fork"},   {"gil", "fork"}};
+  return testing::with_runtimes({{"serial", "fork"},
+                                 {"threads", "fork"},
+                                 {"processes", "fork"},
+                                 {"processes", "spawn"},
+                                 {"async", "fork"},
+                                 {"gil", "fork"}});
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
@@ -68,6 +72,21 @@ INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
                                   std::to_string(std::get<1>(info.param)) + "_workers" +
                                   std::to_string(std::get<2>(info.param));
                          });
+
+// tbb and openmp are optional at build time: each is either a model or refused by name, with why.
+TEST(RuntimeModels, AreInTheBuildOrRefusedSayingWhy) {
+  for (const char* name : {"tbb", "openmp"}) {
+    if (model_registry().find(name)) {
+      EXPECT_EQ(left_out_of_build(name), "") << name;
+      continue;
+    }
+    Spec spec;
+    spec.workloads = {"cpu"};
+    spec.models = {name};
+    EXPECT_TRUE(throws_naming([&] { validate(spec); }, "is not in this build")) << name;
+  }
+  EXPECT_EQ(left_out_of_build("threads"), "");
+}
 
 // CTest's names for these tests include the printed parameter: a case prints as its label, the
 // same in every build (GoogleTest's default prints the object's bytes, pointers included).
@@ -109,11 +128,12 @@ TEST_P(Sleeping, EightSleepsOnEightWorkersOverlap) {
   EXPECT_GE(batch.wall_s, 0.099);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, Sleeping,
-                         ::testing::Values(Case{"threads", "fork"}, Case{"processes", "fork"},
-                                           Case{"processes", "spawn"}, Case{"async", "fork"},
-                                           Case{"gil", "fork"}),
-                         [](const auto& info) { return info.param.label(); });
+INSTANTIATE_TEST_SUITE_P(
+    Models, Sleeping,
+    ::testing::ValuesIn(testing::with_runtimes({Case{"threads", "fork"}, Case{"processes", "fork"},
+                                                Case{"processes", "spawn"}, Case{"async", "fork"},
+                                                Case{"gil", "fork"}})),
+    [](const auto& info) { return info.param.label(); });
 
 class Controlled : public ::testing::TestWithParam<Case> {};
 

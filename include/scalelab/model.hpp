@@ -154,6 +154,10 @@ struct ModelEntry {
 /// The models known by name. Built-ins are registered on first use.
 Registry<ModelEntry>& model_registry();
 
+/// Why `name` is a built-in model this build left out ("oneTBB was not found when scalelab was
+/// built (Debian: libtbb-dev)"), or "" when it is not one.
+std::string left_out_of_build(const std::string& name);
+
 /// Builds the model called `name`; throws Error listing the known names if none is.
 std::unique_ptr<Model> make_model(const std::string& name);
 

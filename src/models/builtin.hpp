@@ -1,6 +1,7 @@
 #pragma once
 // The built-in models' factories, one per file in src/models/, and helpers they share.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scalelab/model.hpp"
@@ -19,6 +21,9 @@ namespace scalelab::detail {
 /// The built-in models, one per file in src/models/ (model_serial(), model_threads(), …), in
 /// the order of SCALELAB_MODELS in CMakeLists.txt; the list is generated from it.
 std::vector<ModelEntry> builtin_models();
+
+/// The built-in models this build left out, each with why: {"tbb", "oneTBB was not found …"}.
+std::vector<std::pair<std::string, std::string>> left_out_models();
 
 /// Seconds from `t0` to `t`.
 inline double seconds_since(std::chrono::steady_clock::time_point t0,
@@ -83,7 +88,38 @@ bool wait_until_done(std::condition_variable_any& cv, std::unique_lock<std::mute
   return cv.wait_until(lock, std::move(stop), deadline, std::move(done));
 }
 
+/// A batch cut short (Pool::run's timeout or stop request), as a pool of threads saw it once
+/// the grace period was over.
+struct CutShort {
+  CutShort(const RunControl& c, std::chrono::steady_clock::time_point start)
+      : control(c), started(start) {}
+
+  const RunControl& control;
+  std::chrono::steady_clock::time_point started;  ///< when Pool::run began
+  bool stopped = false;                           ///< by a stop request, before the deadline
+  bool hung = false;                 ///< tasks were still running after the grace period
+  std::vector<std::size_t> running;  ///< hung: those tasks (empty: not known)
+  std::size_t ran = 0;               ///< not hung: the tasks that ran
+  std::size_t tasks = 0;             ///< the batch's tasks
+  /// Not hung: what the workers did, "the threads finished their tasks in flight and took no
+  /// more".
+  const char* how = "";
+};
+
+/// Throws the BatchAborted that says how `c`'s batch ended: hung (threads cannot be stopped
+/// safely), interrupted or timed out.
+[[noreturn]] void throw_cut_short(const CutShort& c);
+
 /// A worker's "current task" when it is between tasks.
 inline constexpr std::size_t kNoTask = std::numeric_limits<std::size_t>::max();
+
+/// The task one worker thread is running (kNoTask between tasks); on its own cache line, since
+/// its thread writes it at every task.
+struct alignas(64) TaskSlot {
+  std::atomic<std::size_t> task{kNoTask};
+};
+
+/// The tasks `slots` show running, in order: what a hung batch names.
+std::vector<std::size_t> running_tasks(const std::vector<TaskSlot>& slots);
 
 }  // namespace scalelab::detail

@@ -7,6 +7,7 @@
 
 #include <csignal>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,7 @@
 
 #include "models/builtin.hpp"
 #include "scalelab/error.hpp"
+#include "scalelab/parse.hpp"
 
 namespace scalelab {
 
@@ -31,9 +33,19 @@ Registry<ModelEntry>& model_registry() {
   return registry;
 }
 
+std::string left_out_of_build(const std::string& name) {
+  for (const auto& [model, why] : detail::left_out_models()) {
+    if (model == name) return why;
+  }
+  return {};
+}
+
 std::unique_ptr<Model> make_model(const std::string& name) {
   auto entry = model_registry().find(name);
   if (!entry) {
+    if (const std::string why = left_out_of_build(name); !why.empty()) {
+      throw Error(fmt::format("--model: {} is not in this build: {}", name, why));
+    }
     throw Error(
         fmt::format("--model: unknown model '{}'; choose from {}", name, model_registry().names()));
   }
@@ -99,6 +111,45 @@ void run_task_blocking(const Workload& workload, std::size_t task, TaskResult& r
   result.start_s = seconds_since(t0, start);
   result.end_s = seconds_since(t0, end);
   ++result.runs;
+}
+
+std::vector<std::size_t> running_tasks(const std::vector<TaskSlot>& slots) {
+  std::vector<std::size_t> running;
+  for (const auto& slot : slots) {
+    const std::size_t task = slot.task.load(std::memory_order_relaxed);
+    if (task != kNoTask) running.push_back(task);
+  }
+  std::sort(running.begin(), running.end());
+  return running;
+}
+
+void throw_cut_short(const CutShort& c) {
+  if (c.hung) {
+    const std::string which = c.running.empty() ? std::string("tasks") : task_list(c.running);
+    if (c.stopped) {
+      throw BatchAborted(
+          AbortReason::hung,
+          fmt::format("interrupted: {} still running {} after the stop request; threads cannot "
+                      "be stopped safely, so they were abandoned",
+                      which, format_duration(c.control.grace)));
+    }
+    const auto waited = c.control.timeout.count() > 0
+                            ? c.control.timeout
+                            : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::round<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now() - c.started));
+    throw BatchAborted(AbortReason::hung,
+                       fmt::format("hung: {} still running after {}; threads cannot be stopped "
+                                   "safely",
+                                   which, format_duration(waited)));
+  }
+  if (c.stopped) {
+    throw BatchAborted(AbortReason::interrupted,
+                       fmt::format("interrupted: {} of {} tasks ran; {}", c.ran, c.tasks, c.how));
+  }
+  throw BatchAborted(AbortReason::timed_out,
+                     fmt::format("timed out after {}: {} of {} tasks ran; {}",
+                                 format_duration(c.control.timeout), c.ran, c.tasks, c.how));
 }
 
 std::string current_exception_text() {

@@ -32,11 +32,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What one thread is running; on its own cache line, since its thread writes it at every task.
-struct alignas(64) Slot {
-  std::atomic<std::size_t> task{kNoTask};
-};
-
 // Everything the threads use. Owned jointly by the pool and its threads, so that a thread
 // abandoned in a hung task never touches freed memory when (if) the task returns.
 struct ThreadsState {
@@ -49,7 +44,7 @@ struct ThreadsState {
   const Workload& workload;
   const std::shared_ptr<InterpreterLock> lock;  // gil model: held around each task
   const bool sequential;                        // serial model: one thread, tasks in order
-  std::vector<Slot> slots;                      // each thread's task in flight
+  std::vector<TaskSlot> slots;                  // each thread's task in flight
   std::mutex mutex;
   std::condition_variable_any wake;  // _any: its wait also returns on a stop request
   std::condition_variable_any done;
@@ -63,7 +58,7 @@ struct ThreadsState {
   std::atomic<bool> quit_batch{false};  // the batch timed out or was stopped: take no new task
 };
 
-void run_one(ThreadsState& s, std::size_t task, Slot& slot, std::vector<TaskResult>& results,
+void run_one(ThreadsState& s, std::size_t task, TaskSlot& slot, std::vector<TaskResult>& results,
              Clock::time_point t0) {
   slot.task.store(task, std::memory_order_relaxed);
   if (s.lock != nullptr) {
@@ -76,7 +71,7 @@ void run_one(ThreadsState& s, std::size_t task, Slot& slot, std::vector<TaskResu
 }
 
 void work(ThreadsState& s, std::size_t index, std::stop_token stop) {
-  Slot& slot = s.slots[index];
+  TaskSlot& slot = s.slots[index];
   std::unique_lock lock(s.mutex);
   ++s.parked;
   s.done.notify_all();
@@ -192,45 +187,19 @@ class ThreadsPool final : public Pool {
     s.quit_batch.store(true, std::memory_order_relaxed);
     const bool stopped = control.stop.stop_requested() && Clock::now() < deadline;
     const auto limit = later(Clock::now(), control.grace);
+    CutShort c{control, started};
+    c.stopped = stopped;
     if (!wait_until_done(s.done, lock, {}, limit, [&] { return s.active == 0; })) {
-      hung_ = true;
-      std::vector<std::size_t> running;
-      for (const auto& slot : s.slots) {
-        const std::size_t task = slot.task.load(std::memory_order_relaxed);
-        if (task != kNoTask) running.push_back(task);
-      }
-      std::sort(running.begin(), running.end());
-      const std::string which = running.empty() ? std::string("tasks") : task_list(running);
-      if (stopped) {
-        throw BatchAborted(
-            AbortReason::hung,
-            fmt::format("interrupted: {} still running {} after the stop request; threads cannot "
-                        "be stopped safely, so they were abandoned",
-                        which, format_duration(control.grace)));
-      }
-      const auto waited =
-          control.timeout.count() > 0
-              ? control.timeout
-              : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::round<std::chrono::milliseconds>(Clock::now() - started));
-      throw BatchAborted(
-          AbortReason::hung,
-          fmt::format("hung: {} still running after {}; threads cannot be stopped safely",
-                      running.empty() ? std::string("tasks") : task_list(running),
-                      format_duration(waited)));
+      hung_ = c.hung = true;
+      c.running = running_tasks(s.slots);
+      throw_cut_short(c);
     }
     // Every thread is parked again: the results are safe to read.
-    std::size_t ran = 0;
-    for (const auto& r : s.results) ran += r.runs > 0 ? 1 : 0;
-    const char* how = s.sequential ? "the thread finished its task in flight and took no more"
-                                   : "the threads finished their tasks in flight and took no more";
-    if (stopped) {
-      throw BatchAborted(AbortReason::interrupted,
-                         fmt::format("interrupted: {} of {} tasks ran; {}", ran, tasks, how));
-    }
-    throw BatchAborted(AbortReason::timed_out,
-                       fmt::format("timed out after {}: {} of {} tasks ran; {}",
-                                   format_duration(control.timeout), ran, tasks, how));
+    for (const auto& r : s.results) c.ran += r.runs > 0 ? 1 : 0;
+    c.tasks = tasks;
+    c.how = s.sequential ? "the thread finished its task in flight and took no more"
+                         : "the threads finished their tasks in flight and took no more";
+    throw_cut_short(c);
   }
 
   void stop_and_join() {

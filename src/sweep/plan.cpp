@@ -118,6 +118,9 @@ void validate(const Spec& spec) {
   if (spec.models.empty()) throw Error("--model: give at least one model");
   for (const auto& name : spec.models) {
     if (!model_registry().find(name)) {
+      if (const std::string why = left_out_of_build(name); !why.empty()) {
+        throw Error(fmt::format("--model: {} is not in this build: {}", name, why));
+      }
       throw Error(fmt::format("--model: unknown model '{}'; choose from {}", name,
                               model_registry().names()));
     }

@@ -1,4 +1,5 @@
 #include "support/helpers.hpp"
+#include "support/sanitizers.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,6 +191,17 @@ std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workl
 std::string ModelCase::label() const {
   if (model != "processes") return model;
   return model + "_" + method;
+}
+
+std::vector<ModelCase> with_runtimes(std::vector<ModelCase> cases) {
+  if (kThreadSanitizer) return cases;
+#if SCALELAB_HAVE_TBB
+  cases.push_back({"tbb"});
+#endif
+#if SCALELAB_HAVE_OPENMP
+  cases.push_back({"openmp"});
+#endif
+  return cases;
 }
 
 void PrintTo(const ModelCase& c, std::ostream* os) {

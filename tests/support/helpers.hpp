@@ -96,6 +96,16 @@ struct ModelCase {
   std::string label() const;
 };
 
+/// `cases` and the threading runtimes' models this build has (tbb, openmp). Not under
+/// ThreadSanitizer: libtbb and libgomp are not built with it, so it cannot see their
+/// synchronisation and reports every task's result as a race (kRuntimesUnderTsan).
+std::vector<ModelCase> with_runtimes(std::vector<ModelCase> cases);
+
+/// Why with_runtimes leaves tbb and openmp out under ThreadSanitizer.
+inline constexpr const char* kRuntimesUnderTsan =
+    "libtbb and libgomp are not built with ThreadSanitizer, which then cannot see their "
+    "synchronisation";
+
 /// How GoogleTest prints a case: its label. CTest's test names include the printed parameter, and
 /// the default (the object's bytes) is unreadable and differs from one build to the next.
 void PrintTo(const ModelCase& c, std::ostream* os);
