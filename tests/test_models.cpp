@@ -11,9 +11,11 @@
 #include <stop_token>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "support/fixtures.hpp"
 #include "support/helpers.hpp"
+#include "support/sanitizers.hpp"
 
 namespace scalelab {
 namespace {
@@ -86,6 +88,20 @@ TEST(RuntimeModels, AreInTheBuildOrRefusedSayingWhy) {
     EXPECT_TRUE(throws_naming([&] { validate(spec); }, "is not in this build")) << name;
   }
   EXPECT_EQ(left_out_of_build("threads"), "");
+}
+
+// The model tests cover tbb and openmp where this build has them, except under ThreadSanitizer,
+// which says so here with the reason.
+TEST(RuntimeModels, AreInEveryModelTestButUnderThreadSanitizer) {
+  if (testing::kThreadSanitizer) GTEST_SKIP() << testing::kRuntimesUnderTsan;
+  const auto cases = testing::with_runtimes({});
+  std::vector<std::string> names;
+  for (const auto& c : cases) names.push_back(c.model);
+  std::vector<std::string> built;
+  for (const char* name : {"tbb", "openmp"}) {
+    if (model_registry().find(name)) built.emplace_back(name);
+  }
+  EXPECT_EQ(names, built);
 }
 
 // CTest's names for these tests include the printed parameter: a case prints as its label, the
