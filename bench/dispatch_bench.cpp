@@ -96,56 +96,46 @@ void BM_cpu_loop(benchmark::State& state) {
                           static_cast<std::int64_t>(iters));
 }
 
-// What a bare loop stores per task: the noop's checksum (its task number), as a batch's
-// results vector holds one result per task.
-void finish_bare(benchmark::State& state, std::size_t tasks,
-                 const std::vector<std::uint64_t>& out) {
-  benchmark::DoNotOptimize(out.data());
-  const auto total =
-      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tasks);
-  state.SetItemsProcessed(total);
-}
-
-// One noop task as a trial records it: its checksum and its start and end on the batch's clock.
-inline void timed_task(std::vector<scalelab::TaskResult>& out, std::size_t i,
-                       std::chrono::steady_clock::time_point t0) {
-  const auto start = std::chrono::steady_clock::now();
-  out[i].checksum = i;
-  const auto end = std::chrono::steady_clock::now();
-  out[i].start_s = std::chrono::duration<double>(start - t0).count();
-  out[i].end_s = std::chrono::duration<double>(end - t0).count();
-  ++out[i].runs;
-}
-
-#if SCALELAB_HAVE_TBB
-// BM_bare_tbb, each task timed (timed_task) into a fresh results vector per batch.
-void BM_bare_timed_tbb(benchmark::State& state) {
-  const auto tasks = static_cast<std::size_t>(state.range(0));
-  const auto workers = static_cast<int>(state.range(1));
-  tbb::global_control control(tbb::global_control::max_allowed_parallelism,
-                              static_cast<std::size_t>(workers));
-  tbb::task_arena arena(workers);
-  arena.initialize();
-  std::vector<scalelab::TaskResult> out;
-  for (auto _ : state) {
-    out.assign(tasks, scalelab::TaskResult{});
-    const auto t0 = std::chrono::steady_clock::now();
-    arena.execute([&] {
-      tbb::parallel_for(
-          tbb::blocked_range<std::size_t>(0, tasks, 1),
-          [&](const tbb::blocked_range<std::size_t>& r) {
-            for (std::size_t i = r.begin(); i != r.end(); ++i) timed_task(out, i, t0);
-          },
-          tbb::simple_partitioner{});
-    });
-    benchmark::DoNotOptimize(out.data());
+// What a bare loop does per task, without timing: store the noop's checksum (its task number),
+// as a batch's results vector holds one result per task.
+struct EmptyLoop {
+  std::vector<std::uint64_t> out;
+  void begin(std::size_t tasks) {
+    if (out.size() != tasks) out.assign(tasks, 0);
   }
+  void task(std::size_t i) { out[i] = i; }
+};
+
+// The same, each task timed as a trial times it: a clock read before and after, a TaskResult
+// stored, into a fresh results vector per batch.
+struct TimedLoop {
+  std::vector<scalelab::TaskResult> out;
+  std::chrono::steady_clock::time_point t0;
+  void begin(std::size_t tasks) {
+    out.assign(tasks, scalelab::TaskResult{});
+    t0 = std::chrono::steady_clock::now();
+  }
+  void task(std::size_t i) {
+    const auto start = std::chrono::steady_clock::now();
+    out[i].checksum = i;
+    const auto end = std::chrono::steady_clock::now();
+    out[i].start_s = std::chrono::duration<double>(start - t0).count();
+    out[i].end_s = std::chrono::duration<double>(end - t0).count();
+    ++out[i].runs;
+  }
+};
+
+template <class Loop>
+void finish_bare(benchmark::State& state, std::size_t tasks, const Loop& loop) {
+  benchmark::DoNotOptimize(loop.out.data());
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(tasks));
 }
 
+#if SCALELAB_HAVE_TBB
 // oneTBB as the tbb model drives it, without scalelab: a task_arena of W, parallel_for over the
-// tasks with a simple_partitioner and grain 1.
+// tasks with a simple_partitioner and grain 1; each task `Loop`'s.
+template <class Loop>
 void BM_bare_tbb(benchmark::State& state) {
   const auto tasks = static_cast<std::size_t>(state.range(0));
   const auto workers = static_cast<int>(state.range(1));
@@ -153,50 +143,38 @@ void BM_bare_tbb(benchmark::State& state) {
                               static_cast<std::size_t>(workers));
   tbb::task_arena arena(workers);
   arena.initialize();
-  std::vector<std::uint64_t> out(tasks);
+  Loop loop;
   for (auto _ : state) {
+    loop.begin(tasks);
     arena.execute([&] {
       tbb::parallel_for(
           tbb::blocked_range<std::size_t>(0, tasks, 1),
           [&](const tbb::blocked_range<std::size_t>& r) {
-            for (std::size_t i = r.begin(); i != r.end(); ++i) out[i] = i;
+            for (std::size_t i = r.begin(); i != r.end(); ++i) loop.task(i);
           },
           tbb::simple_partitioner{});
     });
+    benchmark::DoNotOptimize(loop.out.data());
   }
-  finish_bare(state, tasks, out);
+  finish_bare(state, tasks, loop);
 }
 #endif
 
 #if SCALELAB_HAVE_OPENMP
-// OpenMP as the openmp model drives it, without scalelab.
+// OpenMP as the openmp model drives it, without scalelab; each task `Loop`'s.
+template <class Loop>
 void BM_bare_openmp(benchmark::State& state) {
   const auto tasks = static_cast<long long>(state.range(0));
   const auto workers = static_cast<int>(state.range(1));
   omp_set_dynamic(0);
-  std::vector<std::uint64_t> out(static_cast<std::size_t>(tasks));
+  Loop loop;
   for (auto _ : state) {
+    loop.begin(static_cast<std::size_t>(tasks));
 #pragma omp parallel for num_threads(workers) schedule(dynamic, 1)
-    for (long long i = 0; i < tasks; ++i)
-      out[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(i);
+    for (long long i = 0; i < tasks; ++i) loop.task(static_cast<std::size_t>(i));
+    benchmark::DoNotOptimize(loop.out.data());
   }
-  finish_bare(state, static_cast<std::size_t>(tasks), out);
-}
-
-// BM_bare_openmp, each task timed (timed_task) into a fresh results vector per batch.
-void BM_bare_timed_openmp(benchmark::State& state) {
-  const auto tasks = static_cast<long long>(state.range(0));
-  const auto workers = static_cast<int>(state.range(1));
-  omp_set_dynamic(0);
-  std::vector<scalelab::TaskResult> out;
-  for (auto _ : state) {
-    out.assign(static_cast<std::size_t>(tasks), scalelab::TaskResult{});
-    const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel for num_threads(workers) schedule(dynamic, 1)
-    for (long long i = 0; i < tasks; ++i) timed_task(out, static_cast<std::size_t>(i), t0);
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * tasks);
+  finish_bare(state, static_cast<std::size_t>(tasks), loop);
 }
 #endif
 
@@ -210,12 +188,12 @@ void register_bare() {
         ->Unit(benchmark::kMicrosecond);
   };
 #if SCALELAB_HAVE_TBB
-  bare("BM_bare/tbb", BM_bare_tbb);
-  bare("BM_bare_timed/tbb", BM_bare_timed_tbb);
+  bare("BM_bare/tbb", BM_bare_tbb<EmptyLoop>);
+  bare("BM_bare_timed/tbb", BM_bare_tbb<TimedLoop>);
 #endif
 #if SCALELAB_HAVE_OPENMP
-  bare("BM_bare/openmp", BM_bare_openmp);
-  bare("BM_bare_timed/openmp", BM_bare_timed_openmp);
+  bare("BM_bare/openmp", BM_bare_openmp<EmptyLoop>);
+  bare("BM_bare_timed/openmp", BM_bare_openmp<TimedLoop>);
 #endif
   (void)bare;
 }

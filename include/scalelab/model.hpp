@@ -158,7 +158,11 @@ Registry<ModelEntry>& model_registry();
 /// built (Debian: libtbb-dev)"), or "" when it is not one.
 std::string left_out_of_build(const std::string& name);
 
-/// Builds the model called `name`; throws Error listing the known names if none is.
+/// Throws Error unless `name` is a registered model: naming why when this build left it out,
+/// else listing the known names.
+void check_model_name(const std::string& name);
+
+/// Builds the model called `name`; throws Error as check_model_name does if none is.
 std::unique_ptr<Model> make_model(const std::string& name);
 
 /// For programs that use the processes model with `--start-method spawn` (the parameter

@@ -71,8 +71,8 @@ ParamValues selected_params(const Spec& spec);
 ModelOptions model_options(const Spec& spec);
 
 /// `shared` with the plug-in `name`'s own values (Spec::own_params) in place of its fields.
-ParamValues with_own(const ParamValues& shared,
-                     const std::map<std::string, ParamValues>& own_params, const std::string& name);
+ParamValues with_own(ParamValues shared, const std::map<std::string, ParamValues>& own_params,
+                     const std::string& name);
 
 /// The spec's scan axes: each parameter holding a list, in field order, then "tasks" when it
 /// lists two or more counts. Empty when the spec scans workers only.

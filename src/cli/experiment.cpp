@@ -315,8 +315,8 @@ void apply_run_value(const std::string& flag, const std::string& text, RunOption
     o.models = text;
     o.models_given = true;
   } else if (flag == "workers") {
-    o.workers = text;
-    o.workers_given = text != "auto";  // "auto": the default per workload
+    o.workers = text;  // "auto", as typed, is the default per workload (make_spec)
+    o.workers_given = true;
   } else if (flag == "tasks") {
     o.tasks = text;
   } else if (flag == "repeat") {
@@ -327,8 +327,8 @@ void apply_run_value(const std::string& flag, const std::string& text, RunOption
   } else if (flag == "rerun-disturbed") {
     o.rerun_disturbed = text;
   } else if (flag == "trial-timeout") {
-    o.trial_timeout = text;
-    o.trial_timeout_given = text != "auto";  // "auto": derived per workload
+    o.trial_timeout = text;  // "auto", as typed, is derived per workload (make_spec)
+    o.trial_timeout_given = true;
   } else if (flag == "no-warmup") {
     o.no_warmup = text == "true";
   } else if (flag == "skip-unsupported") {

@@ -1,6 +1,7 @@
 #pragma once
 // The built-in models' factories, one per file in src/models/, and helpers they share.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -121,5 +122,43 @@ struct alignas(64) TaskSlot {
 
 /// The tasks `slots` show running, in order: what a hung batch names.
 std::vector<std::size_t> running_tasks(const std::vector<TaskSlot>& slots);
+
+/// The end of a batch of threads cut short (its deadline passed or a stop was requested), for a
+/// pool whose tasks cannot be stopped: `quit` is set so that no task starts, the tasks in flight
+/// get control.grace to end (`idle()`, under `lock`, signalled on `done`), then BatchAborted is
+/// thrown. Hung (and `hung` set) naming the tasks `slots` show running when they did not end;
+/// else interrupted or timed out, saying how many of `results` ran and `how`.
+template <class Idle>
+[[noreturn]] void abandon_batch(std::unique_lock<std::mutex>& lock,
+                                std::condition_variable_any& done, Idle idle,
+                                std::atomic<bool>& quit, const std::vector<TaskSlot>& slots,
+                                const std::vector<TaskResult>& results, const RunControl& control,
+                                std::chrono::steady_clock::time_point started,
+                                std::chrono::steady_clock::time_point deadline, const char* how,
+                                bool& hung) {
+  using Clock = std::chrono::steady_clock;
+  quit.store(true, std::memory_order_relaxed);
+  CutShort c{control, started};
+  c.stopped = control.stop.stop_requested() && Clock::now() < deadline;
+  if (!wait_until_done(done, lock, {}, later(Clock::now(), control.grace), idle)) {
+    hung = c.hung = true;
+    c.running = running_tasks(slots);
+    throw_cut_short(c);
+  }
+  // Every worker is idle again: the results are safe to read.
+  for (const auto& r : results) c.ran += r.runs > 0 ? 1 : 0;
+  c.tasks = results.size();
+  c.how = how;
+  throw_cut_short(c);
+}
+
+/// A batch's result from its tasks' results: the clock stops when the last task ends, not when
+/// the pool's caller wakes to notice it.
+inline BatchResult batch_of(std::vector<TaskResult> tasks) {
+  BatchResult batch;
+  batch.tasks = std::move(tasks);
+  for (const auto& t : batch.tasks) batch.wall_s = std::max(batch.wall_s, t.end_s);
+  return batch;
+}
 
 }  // namespace scalelab::detail

@@ -40,16 +40,18 @@ std::string left_out_of_build(const std::string& name) {
   return {};
 }
 
-std::unique_ptr<Model> make_model(const std::string& name) {
-  auto entry = model_registry().find(name);
-  if (!entry) {
-    if (const std::string why = left_out_of_build(name); !why.empty()) {
-      throw Error(fmt::format("--model: {} is not in this build: {}", name, why));
-    }
-    throw Error(
-        fmt::format("--model: unknown model '{}'; choose from {}", name, model_registry().names()));
+void check_model_name(const std::string& name) {
+  if (model_registry().find(name)) return;
+  if (const std::string why = left_out_of_build(name); !why.empty()) {
+    throw Error(fmt::format("--model: {} is not in this build: {}", name, why));
   }
-  return entry->make();
+  throw Error(
+      fmt::format("--model: unknown model '{}'; choose from {}", name, model_registry().names()));
+}
+
+std::unique_ptr<Model> make_model(const std::string& name) {
+  check_model_name(name);
+  return model_registry().find(name)->make();
 }
 
 ResourceUsage ResourceUsage::of_self() {

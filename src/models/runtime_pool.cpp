@@ -144,42 +144,20 @@ class RuntimePool final : public Pool {
     }
     s.wake.notify_all();
     std::unique_lock lock(s.mutex);
-    if (!wait_until_done(s.done, lock, control.stop, deadline, [&] { return !s.busy; })) {
+    const auto idle = [&] { return !s.busy; };
+    if (!wait_until_done(s.done, lock, control.stop, deadline, idle)) {
       aborted_ = true;
-      cut_short(lock, tasks, control, started, deadline);  // throws
+      abandon_batch(lock, s.done, idle, s.quit_batch, s.slots, s.results, control, started,
+                    deadline, "the workers finished their tasks in flight and took no more", hung_);
     }
     if (!s.batch_error.empty()) {
       aborted_ = true;
       throw std::runtime_error(fmt::format("{}: {}", name_, s.batch_error));
     }
-    BatchResult batch;
-    batch.tasks = std::move(s.results);
-    // The clock stops when the last task ends, not when this thread wakes to notice it.
-    for (const auto& t : batch.tasks) batch.wall_s = std::max(batch.wall_s, t.end_s);
-    return batch;
+    return batch_of(std::move(s.results));
   }
 
  private:
-  // As the threads pool's: no new tasks, the grace period for those in flight. Always throws.
-  [[noreturn]] void cut_short(std::unique_lock<std::mutex>& lock, std::size_t tasks,
-                              const RunControl& control, Clock::time_point started,
-                              Clock::time_point deadline) {
-    RuntimeState& s = *state_;
-    s.quit_batch.store(true, std::memory_order_relaxed);
-    CutShort c{control, started};
-    c.stopped = control.stop.stop_requested() && Clock::now() < deadline;
-    const auto limit = later(Clock::now(), control.grace);
-    if (!wait_until_done(s.done, lock, {}, limit, [&] { return !s.busy; })) {
-      hung_ = c.hung = true;
-      c.running = running_tasks(s.slots);
-      throw_cut_short(c);
-    }
-    for (const auto& r : s.results) c.ran += r.runs > 0 ? 1 : 0;
-    c.tasks = tasks;
-    c.how = "the workers finished their tasks in flight and took no more";
-    throw_cut_short(c);
-  }
-
   void stop_and_join() {
     driver_.request_stop();  // wakes the wait in drive()
     if (driver_.joinable()) driver_.join();

@@ -165,43 +165,21 @@ class ThreadsPool final : public Pool {
     std::unique_lock lock(s.mutex);
     const auto finished = [&] { return s.active == 0; };
     if (!wait_until_done(s.done, lock, control.stop, deadline, finished)) {
+      // No new tasks; the ones in flight get the grace period to end (a stop must end the run
+      // within seconds, so it gets no more than a timeout does).
       aborted_ = true;
-      cut_short(lock, tasks, control, started, deadline);  // throws
+      abandon_batch(lock, s.done, finished, s.quit_batch, s.slots, s.results, control, started,
+                    deadline,
+                    s.sequential ? "the thread finished its task in flight and took no more"
+                                 : "the threads finished their tasks in flight and took no more",
+                    hung_);
     }
-    BatchResult batch;
-    batch.tasks = std::move(s.results);
-    // The clock stops when the last task ends, not when this thread wakes to notice it.
-    for (const auto& t : batch.tasks) batch.wall_s = std::max(batch.wall_s, t.end_s);
+    BatchResult batch = batch_of(std::move(s.results));
     if (s.sequential) batch.max_in_flight = tasks > 0 ? 1 : 0;
     return batch;
   }
 
  private:
-  // The batch passed its deadline or was asked to stop: no new tasks; the ones in flight get
-  // the grace period to end (a stop must end the run within seconds, so it gets no more than a
-  // timeout does). Always throws BatchAborted.
-  [[noreturn]] void cut_short(std::unique_lock<std::mutex>& lock, std::size_t tasks,
-                              const RunControl& control, Clock::time_point started,
-                              Clock::time_point deadline) {
-    ThreadsState& s = *state_;
-    s.quit_batch.store(true, std::memory_order_relaxed);
-    const bool stopped = control.stop.stop_requested() && Clock::now() < deadline;
-    const auto limit = later(Clock::now(), control.grace);
-    CutShort c{control, started};
-    c.stopped = stopped;
-    if (!wait_until_done(s.done, lock, {}, limit, [&] { return s.active == 0; })) {
-      hung_ = c.hung = true;
-      c.running = running_tasks(s.slots);
-      throw_cut_short(c);
-    }
-    // Every thread is parked again: the results are safe to read.
-    for (const auto& r : s.results) c.ran += r.runs > 0 ? 1 : 0;
-    c.tasks = tasks;
-    c.how = s.sequential ? "the thread finished its task in flight and took no more"
-                         : "the threads finished their tasks in flight and took no more";
-    throw_cut_short(c);
-  }
-
   void stop_and_join() {
     for (auto& t : threads_) t.request_stop();  // wakes the waits in work()
     for (auto& t : threads_) {

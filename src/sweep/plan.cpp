@@ -97,14 +97,12 @@ void validate_own_params(const Spec& spec) {
 
 }  // namespace
 
-ParamValues with_own(const ParamValues& shared,
-                     const std::map<std::string, ParamValues>& own_params,
+ParamValues with_own(ParamValues shared, const std::map<std::string, ParamValues>& own_params,
                      const std::string& name) {
   const auto it = own_params.find(name);
   if (it == own_params.end()) return shared;
-  ParamValues values = shared;
-  for (const auto& [key, value] : it->second.json().items()) values.set(key, value);
-  return values;
+  for (const auto& [key, value] : it->second.json().items()) shared.set(key, value);
+  return shared;
 }
 
 void validate(const Spec& spec) {
@@ -116,15 +114,7 @@ void validate(const Spec& spec) {
     }
   }
   if (spec.models.empty()) throw Error("--model: give at least one model");
-  for (const auto& name : spec.models) {
-    if (!model_registry().find(name)) {
-      if (const std::string why = left_out_of_build(name); !why.empty()) {
-        throw Error(fmt::format("--model: {} is not in this build: {}", name, why));
-      }
-      throw Error(fmt::format("--model: unknown model '{}'; choose from {}", name,
-                              model_registry().names()));
-    }
-  }
+  for (const auto& name : spec.models) check_model_name(name);
   const auto listed_twice = [](const auto& items) { return repeated(items) != nullptr; };
   // A name or count listed twice would run its trials twice and weigh them double.
   if (listed_twice(spec.workloads)) throw Error("--workload: a workload is listed twice");

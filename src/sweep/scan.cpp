@@ -99,7 +99,7 @@ ModelOptions trial_options(const Plan& plan, const PlannedTrial& trial) {
       options.params.set(key, value);
     }
   }
-  options.params = with_own(options.params, plan.own_params, trial.model);
+  options.params = with_own(std::move(options.params), plan.own_params, trial.model);
   return options;
 }
 

@@ -46,6 +46,12 @@ class ExperimentTest : public scalelab::testing::ScratchDirTest {
     return path.string();
   }
 
+  // `scalelab run FILE --out OUT --quiet` in this process, FILE holding `text`; OUT is out().
+  Outcome run_file(const std::string& text) const {
+    return run_in_process({"run", write("exp.toml", text), "--out", out().string(), "--quiet"});
+  }
+  fs::path out() const { return dir_ / "out"; }
+
   // The scalelab binary with `args`, as a user runs it.
   Outcome run_exe(const std::vector<std::string>& args) const {
     return scalelab::testing::run_binary(dir_, args);
@@ -214,7 +220,7 @@ TEST_F(ExperimentTest, APairThatCannotRunIsNamedAtItsKey) {
 #endif
 
 TEST_F(ExperimentTest, AScanInAFileRecordsEveryPoint) {
-  const std::string file = write("scan.toml", R"(version = 1
+  const Outcome r = run_file(R"(version = 1
 workload = "io"
 model = ["threads", "async"]
 workers = [1, 2]
@@ -223,29 +229,27 @@ io_wait = ["1ms", "2ms"]
 repeat = 1
 no_warmup = true
 )");
-  const fs::path out = dir_ / "out";
-  const Outcome r = run_in_process({"run", file, "--out", out.string(), "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::set<std::string> points;
-  const auto trials = trials_of(out / "results.jsonl");
+  const auto trials = trials_of(out() / "results.jsonl");
   for (const auto& t : trials) points.insert(t["point"].dump());
   EXPECT_EQ(trials.size(), 2u * 2 * 2 * 2);  // io_wait × tasks × models × workers
   EXPECT_EQ(points, (std::set<std::string>{
                         R"({"io_wait_s":0.001,"tasks":2})", R"({"io_wait_s":0.001,"tasks":3})",
                         R"({"io_wait_s":0.002,"tasks":2})", R"({"io_wait_s":0.002,"tasks":3})"}));
   // Re-run from its own record: the same plan, seed included.
-  const Outcome spec = run_in_process({"spec", out.string()});
+  const Outcome spec = run_in_process({"spec", out().string()});
   ASSERT_EQ(spec.code, 0) << spec.err;
   const std::string again = write("again.toml", spec.out);
   const std::string seed =
-      nlohmann::json::parse(lines_of(read_file(out / "results.jsonl"))[0])["spec"]["seed"].dump();
-  EXPECT_EQ(dry_run({again}), dry_run({file, "--seed", seed}));
+      nlohmann::json::parse(lines_of(read_file(out() / "results.jsonl"))[0])["spec"]["seed"].dump();
+  EXPECT_EQ(dry_run({again}), dry_run({(dir_ / "exp.toml").string(), "--seed", seed}));
 }
 
 // concurrency.toml's shape: one worker per task, no serial. Each point has one worker count
 // and no speedup, so its only chart is wall time against the task count.
 TEST_F(ExperimentTest, OneWorkerPerTaskReportsChartsOnlyWhatItMeasured) {
-  const std::string file = write("w.toml", R"(version = 1
+  const Outcome r = run_file(R"(version = 1
 workload = "io"
 model = ["threads", "async"]
 workers = "tasks"
@@ -254,10 +258,8 @@ io_wait = "1ms"
 repeat = 2
 no_warmup = true
 )");
-  const fs::path out = dir_ / "out";
-  const Outcome r = run_in_process({"run", file, "--out", out.string(), "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::string page = read_file(out / "report.html");
+  const std::string page = read_file(out() / "report.html");
   EXPECT_EQ(scalelab::testing::count_of(page, "<svg"), 1u);
   EXPECT_NE(page.find(">io: median wall time against tasks</text>"), std::string::npos);
   EXPECT_EQ(page.find("speedup against"), std::string::npos);
@@ -268,7 +270,7 @@ no_warmup = true
 // Against a scanned parameter, serial is a dashed grey reference, so each model takes the same
 // colour on the wall-time chart (which has serial) and the speedup chart (which has not).
 TEST_F(ExperimentTest, ScanChartsGiveAModelOneColour) {
-  const std::string file = write("c.toml", R"(version = 1
+  const Outcome r = run_file(R"(version = 1
 workload = "mixed"
 model = ["serial", "threads"]
 workers = [1, 2]
@@ -278,10 +280,8 @@ task_time = "1ms"
 repeat = 1
 no_warmup = true
 )");
-  const fs::path out = dir_ / "out";
-  const Outcome r = run_in_process({"run", file, "--out", out.string(), "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::string page = read_file(out / "report.html");
+  const std::string page = read_file(out() / "report.html");
   const auto serial = page.find("<g class=\"series\" data-name=\"serial (W=1)\">\n<polyline");
   ASSERT_NE(serial, std::string::npos);
   EXPECT_NE(page.substr(serial, 400)
