@@ -143,12 +143,20 @@ TEST(PlanValidate, RejectsAParameterNoSelectedPluginTakes) {
   Spec spec = small_spec();
   spec.workloads = {"cpu"};
   EXPECT_TRUE(rejects_naming(spec, "--io-wait"));
+#if SCALELAB_HAVE_PYTHON  // python-io takes it too
+  EXPECT_TRUE(rejects_naming(spec, "only the io, python-io workloads use it; add one of them"));
+#else
   EXPECT_TRUE(rejects_naming(spec, "add io to --workload"));
+#endif
   spec = small_spec();
   spec.params.set("start_method", "spawn");
   spec.models = {"serial", "threads"};
   EXPECT_TRUE(rejects_naming(spec, "--start-method"));
+#if SCALELAB_HAVE_PYTHON  // py-processes takes it too
+  EXPECT_TRUE(rejects_naming(spec, "only the processes, py-processes models use it"));
+#else
   EXPECT_TRUE(rejects_naming(spec, "add processes to --model"));
+#endif
   spec.models = {"serial", "processes"};
   EXPECT_NO_THROW(validate(spec));
   spec.params.set("no_such_param", 1);

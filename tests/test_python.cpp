@@ -27,23 +27,16 @@ class SampleModuleOnPath : public ::testing::Environment {
 const ::testing::Environment* const sample_module_on_path =
     ::testing::AddGlobalTestEnvironment(new SampleModuleOnPath);
 
-WorkloadSpec python_spec(std::uint64_t iters, const std::string& function = {}) {
-  WorkloadSpec spec{"python", {}};
-  spec.params.set("cpu_iters", iters);
-  if (!function.empty()) spec.params.set("python_func", function);
-  return spec;
-}
+using testing::python_spec;
 
 using testing::start_pool;
 using Case = testing::ModelCase;
 
-// Every model that can run the python workload: all but gil.
+// Every model that can run the python workload: all but gil, Python's own executors among them.
 std::vector<Case> python_models() {
-  return {{"serial", "fork"},
-          {"threads", "fork"},
-          {"processes", "fork"},
-          {"processes", "spawn"},
-          {"async", "fork"}};
+  return {{"serial", "fork"},       {"threads", "fork"},       {"processes", "fork"},
+          {"processes", "spawn"},   {"async", "fork"},         {"py-threads", "fork"},
+          {"py-processes", "fork"}, {"py-processes", "spawn"}, {"py-asyncio", "fork"}};
 }
 
 // --- the default task: the seed's loop in Python -----------------------------------------------
@@ -112,14 +105,10 @@ TEST_P(PythonEveryModel, RunsEachTaskExactlyOnceWithSerialChecksums) {
 
 INSTANTIATE_TEST_SUITE_P(Models, PythonEveryModel,
                          ::testing::Combine(::testing::ValuesIn(python_models()),
-                                            ::testing::Values(std::size_t{1}, std::size_t{7},
-                                                              std::size_t{100}),
+                                            ::testing::Values(std::size_t{0}, std::size_t{1},
+                                                              std::size_t{7}, std::size_t{1000}),
                                             ::testing::Values(1, 2, 7)),
-                         [](const auto& info) {
-                           return std::get<0>(info.param).label() + "_tasks" +
-                                  std::to_string(std::get<1>(info.param)) + "_workers" +
-                                  std::to_string(std::get<2>(info.param));
-                         });
+                         testing::case_tasks_workers_name);
 
 // --- a user's function --------------------------------------------------------------------------
 

@@ -132,6 +132,11 @@ class Model {
   /// Whether its workers are processes of their own, each with its own interpreter lock
   /// (WorkloadEntry::one_core_per_process does not hold them back).
   virtual bool separate_processes() const { return false; }
+  /// Why this model cannot run `workload` (py-threads runs Python tasks only), or "" when it can.
+  virtual std::string cannot_run(const Workload& workload) const {
+    (void)workload;
+    return {};
+  }
   /// Starts and warms `workers` workers for `workload` (the workload outlives the pool).
   /// Throws std::exception when they cannot be started.
   virtual std::unique_ptr<Pool> start(const Workload& workload, int workers,
@@ -164,6 +169,11 @@ void check_model_name(const std::string& name);
 
 /// Builds the model called `name`; throws Error as check_model_name does if none is.
 std::unique_ptr<Model> make_model(const std::string& name);
+
+/// Why the model called `model` cannot run `workload`: the workload's reason
+/// (Workload::unsupported_by) or the model's (Model::cannot_run); "" when it can, or when no
+/// model has that name.
+std::string unsupported(const Workload& workload, const std::string& model);
 
 /// For programs that use the processes model with `--start-method spawn` (the parameter
 /// "start_method": "spawn"): call first in main().

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <asio/awaitable.hpp>
@@ -35,6 +36,17 @@ struct WorkloadSpec {
 nlohmann::json to_json(const WorkloadSpec& spec);
 /// Inverse of to_json; throws Error on a missing or ill-typed name.
 WorkloadSpec workload_spec_from_json(const nlohmann::json& json);
+
+/// A task written in Python, as the py-* models hand it to Python's own executors: they call
+/// `module.function(task, *args)` in their workers (a spawned worker imports `module` by name).
+struct PythonTask {
+  std::string module;    ///< importable by name: "scalelab_tasks", or the user's module
+  std::string function;  ///< in `module`, possibly dotted ("Tasks.work")
+  /// What py-asyncio calls instead (an `async def`, awaited); empty: `function`, whose result is
+  /// awaited when it is a coroutine and otherwise runs inline, blocking the loop.
+  std::string async_function{};
+  nlohmann::json args = nlohmann::json::array();  ///< what follows the task number
+};
 
 /// One workload, ready to run tasks. Implementations are immutable after construction, so
 /// every member function is thread-safe and may run concurrently for different tasks.
@@ -78,6 +90,19 @@ class Workload {
   virtual std::string unsupported_by(const std::string& model) const {
     (void)model;
     return {};
+  }
+
+  /// Its tasks as Python code, for the models that run them in Python's own executors
+  /// (py-threads, py-processes, py-asyncio); empty for a workload written in C++.
+  virtual std::optional<PythonTask> python_task() const { return std::nullopt; }
+
+  /// Says that `task` began (`running`) or ended, for a model that runs tasks without calling
+  /// run() (the py-* models, in Python): a watcher of the tasks (the task board of a trial run
+  /// in a process of its own) then names the task that took its process down. Does nothing
+  /// unless overridden.
+  virtual void mark_task(std::size_t task, bool running) const {
+    (void)task;
+    (void)running;
   }
 
   /// Called by the processes model just before fork(), on the forking thread: a workload with

@@ -67,9 +67,9 @@ Examples:
 template <class Entry>
 void list_entries(std::ostream& out, const std::vector<Entry>& entries) {
   for (const auto& e : entries) {
-    out << fmt::format("  {:<10} {}\n", e.name, e.summary);
+    out << fmt::format("  {:<12} {}\n", e.name, e.summary);
     for (const auto& p : e.params) {
-      out << fmt::format("  {:<10}   {} (default {}): {}\n", "", p.flag(),
+      out << fmt::format("  {:<12}   {} (default {}): {}\n", "", p.flag(),
                          p.default_text.empty() ? "none" : p.default_text, p.help);
     }
   }

@@ -111,7 +111,7 @@ int dry_run(const Spec& spec, const RunOptions& options, std::ostream& out, std:
                      options.seed_given ? fmt::format("seed {}", spec.seed) : "a random seed",
                      prepared.cores, estimate_text(prepared.estimate));
   const bool scan = !scan_axes(spec).empty();
-  out << fmt::format("  {:<10} {:<10} {:<24} {:>7}  {}{}\n", "workload", "model", "workers",
+  out << fmt::format("  {:<10} {:<12} {:<24} {:>7}  {}{}\n", "workload", "model", "workers",
                      "trials", "time", scan ? "  point" : "");
   // Groups in the order of the spec: each workload entry, then each model and its points.
   for (std::size_t w = 0; w < plan.workloads.size(); ++w) {
@@ -134,7 +134,7 @@ int dry_run(const Spec& spec, const RunOptions& options, std::ostream& out, std:
           workers.insert(t.workers);
         }
         out << fmt::format(
-            "  {:<10} {:<10} {:<24} {:>7}  {}{}\n", plan.workloads[w].spec.name, model,
+            "  {:<10} {:<12} {:<24} {:>7}  {}{}\n", plan.workloads[w].spec.name, model,
             fmt::format("{}", fmt::join(workers, ",")), group.counted(),
             estimate_text(estimate_plan(group, prepared.resolved.calibration, prepared.cores)),
             scan ? "  " + point_text(trial_point(plan, group.trials.front())) : "");

@@ -26,6 +26,9 @@ std::vector<ModelEntry> builtin_models();
 /// The built-in models this build left out, each with why: {"tbb", "oneTBB was not found …"}.
 std::vector<std::pair<std::string, std::string>> left_out_models();
 
+/// `--start-method fork|spawn`, declared once for processes and py-processes (processes.cpp).
+Param start_method_param();
+
 /// Seconds from `t0` to `t`.
 inline double seconds_since(std::chrono::steady_clock::time_point t0,
                             std::chrono::steady_clock::time_point t) {
@@ -105,6 +108,8 @@ struct CutShort {
   /// Not hung: what the workers did, "the threads finished their tasks in flight and took no
   /// more".
   const char* how = "";
+  /// Hung: why the tasks could not be stopped.
+  const char* why_hung = "threads cannot be stopped safely";
 };
 
 /// Throws the BatchAborted that says how `c`'s batch ended: hung (threads cannot be stopped

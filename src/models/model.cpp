@@ -54,6 +54,12 @@ std::unique_ptr<Model> make_model(const std::string& name) {
   return model_registry().find(name)->make();
 }
 
+std::string unsupported(const Workload& workload, const std::string& model) {
+  if (std::string why = workload.unsupported_by(model); !why.empty()) return why;
+  const auto entry = model_registry().find(model);
+  return entry ? entry->make()->cannot_run(workload) : std::string();
+}
+
 ResourceUsage ResourceUsage::of_self() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -131,19 +137,17 @@ void throw_cut_short(const CutShort& c) {
     if (c.stopped) {
       throw BatchAborted(
           AbortReason::hung,
-          fmt::format("interrupted: {} still running {} after the stop request; threads cannot "
-                      "be stopped safely, so they were abandoned",
-                      which, format_duration(c.control.grace)));
+          fmt::format("interrupted: {} still running {} after the stop request; {}, so they "
+                      "were abandoned",
+                      which, format_duration(c.control.grace), c.why_hung));
     }
     const auto waited = c.control.timeout.count() > 0
                             ? c.control.timeout
                             : std::chrono::duration_cast<std::chrono::nanoseconds>(
                                   std::chrono::round<std::chrono::milliseconds>(
                                       std::chrono::steady_clock::now() - c.started));
-    throw BatchAborted(AbortReason::hung,
-                       fmt::format("hung: {} still running after {}; threads cannot be stopped "
-                                   "safely",
-                                   which, format_duration(waited)));
+    throw BatchAborted(AbortReason::hung, fmt::format("hung: {} still running after {}; {}", which,
+                                                      format_duration(waited), c.why_hung));
   }
   if (c.stopped) {
     throw BatchAborted(AbortReason::interrupted,

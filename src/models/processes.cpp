@@ -451,17 +451,22 @@ class ProcessesModel final : public Model {
 
 }  // namespace
 
-ModelEntry model_processes() {
+Param start_method_param() {
   Param start_method{"start-method", ParamKind::choice, "fork",
-                     "processes model: how workers start: fork (a copy of scalelab) or spawn "
-                     "(fork + exec, a fresh process), like Python's multiprocessing",
+                     "processes and py-processes models: how workers start: fork (a copy of "
+                     "scalelab) or spawn (a fresh process: scalelab's worker, or python3 for "
+                     "py-processes), as in Python's multiprocessing",
                      "Start method"};
   start_method.choices = {"fork", "spawn"};
+  return start_method;
+}
+
+ModelEntry model_processes() {
   return {"processes",
           "W pre-started worker processes, tasks and results over sockets "
           "(--start-method fork|spawn)",
           [] { return std::make_unique<ProcessesModel>(); },
-          {start_method}};
+          {start_method_param()}};
 }
 
 }  // namespace detail

@@ -18,12 +18,12 @@ void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows
   for (const auto& row : rows) {
     if (const detail::Case c{row.workload, row.point}; !current || c != *current) {
       current = c;
-      out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>24} {:>6} {:>8} {:>10} {:>8}\n",
+      out << fmt::format("\n{}\n{:<12} {:>7} {:>11} {:>24} {:>6} {:>8} {:>10} {:>8}\n",
                          current->title(), "model", "workers", "median", "95 % CI", "cv", "speedup",
                          "efficiency", "cpu util");
     }
     if (row.trials == 0) {
-      out << fmt::format("{:<10} {:>7} {:>11}  all {} trials failed", row.model, row.workers, "-",
+      out << fmt::format("{:<12} {:>7} {:>11}  all {} trials failed", row.model, row.workers, "-",
                          row.failed);
       if (row.disturbed > 0) out << "  " << detail::disturbed_note(row);
       out << "\n";
@@ -34,7 +34,7 @@ void print_console_tables(std::ostream& out, const std::vector<SummaryRow>& rows
         row.efficiency ? fmt::format("{:.0f}%", *row.efficiency * 100) : "-";
     const std::string ci = fmt::format("[{}, {}]", format_duration(row.wall_ci.low),
                                        format_duration(row.wall_ci.high));
-    out << fmt::format("{:<10} {:>7} {:>11} {:>24} {:>5.1f}% {:>8} {:>10} {:>8.2f}", row.model,
+    out << fmt::format("{:<12} {:>7} {:>11} {:>24} {:>5.1f}% {:>8} {:>10} {:>8.2f}", row.model,
                        row.workers, format_duration(row.wall.median), ci, row.wall.cv * 100,
                        speedup, efficiency, row.cpu_util);
     if (row.failed > 0) out << fmt::format("  ({} failed)", row.failed);
@@ -65,7 +65,7 @@ void print_comparison(std::ostream& out, const std::vector<ComparisonRow>& rows,
     if (first || title != current) {
       current = title;
       first = false;
-      out << fmt::format("\n{}\n{:<10} {:>7} {:>11} {:>11} {:>22} {:>7}  {}\n", current, "model",
+      out << fmt::format("\n{}\n{:<12} {:>7} {:>11} {:>11} {:>22} {:>7}  {}\n", current, "model",
                          "workers", "median A", "median B", "B/A [95 % CI]", "p", "verdict");
     }
     const std::string ratio =
@@ -73,7 +73,7 @@ void print_comparison(std::ostream& out, const std::vector<ComparisonRow>& rows,
     // Below 0.001 the digits say nothing more, and "0.000" would read as certainty.
     const std::string p =
         row.test.p_value < 0.001 ? std::string("<0.001") : fmt::format("{:.3f}", row.test.p_value);
-    out << fmt::format("{:<10} {:>7} {:>11} {:>11} {:>22} {:>7}  {}\n", row.model, row.workers,
+    out << fmt::format("{:<12} {:>7} {:>11} {:>11} {:>22} {:>7}  {}\n", row.model, row.workers,
                        format_duration(row.a.median), format_duration(row.b.median), ratio, p,
                        row.verdict);
     if (row.verdict == "faster") {

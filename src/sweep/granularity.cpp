@@ -106,7 +106,7 @@ void validate(const GranularityOptions& options) {
                     options.workload, fmt::join(workloads, ", ")));
   }
   if (const std::string why =
-          make_workload({options.workload, {{{"cpu_iters", 1}}}})->unsupported_by(options.model);
+          unsupported(*make_workload({options.workload, {{{"cpu_iters", 1}}}}), options.model);
       !why.empty()) {
     throw Error(fmt::format("--model: {} cannot run the {} workload: {}", options.model,
                             options.workload, why));

@@ -54,6 +54,14 @@ class TrackedWorkload final : public Workload {
     return inner_.unsupported_by(model);
   }
   bool runs_user_code() const override { return inner_.runs_user_code(); }
+  std::optional<PythonTask> python_task() const override { return inner_.python_task(); }
+  void mark_task(std::size_t task, bool running) const override {
+    if (running) {
+      board_.start(task);
+    } else {
+      board_.finish(task);
+    }
+  }
   void prepare() const override { inner_.prepare(); }
   void before_fork() const override { inner_.before_fork(); }
   void after_fork(bool in_child) const override { inner_.after_fork(in_child); }

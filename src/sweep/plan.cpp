@@ -273,7 +273,7 @@ ResolvedWorkloads resolve_workloads(const Spec& spec) {
     // cannot run it is refused now, not failed trial by trial.
     const auto workload = make_workload(planned.spec);
     for (const auto& model : spec.models) {
-      if (const std::string why = workload->unsupported_by(model);
+      if (const std::string why = unsupported(*workload, model);
           !why.empty() && !spec.skip_unsupported) {
         throw Error(fmt::format("--model: {} cannot run the {} workload: {}", model, name, why));
       }
@@ -349,7 +349,7 @@ Plan make_plan(const Spec& spec, std::vector<PlannedWorkload> workloads, int cor
     const PlannedWorkload& entry = plan.workloads[wi];
     const auto workload = make_workload(entry.spec);
     for (const auto& model_name : spec.models) {
-      if (const std::string why = workload->unsupported_by(model_name); !why.empty()) {
+      if (const std::string why = unsupported(*workload, model_name); !why.empty()) {
         const std::string skipped =
             fmt::format("{} under {}: {}", entry.spec.name, model_name, why);
         // Said once, not once per point of a scan.

@@ -26,6 +26,13 @@ nlohmann::json python_runtime();
 
 /// Measures how many iterations per second `run(iters)` manages (best of five runs of at least
 /// 20 ms, starting the probe at `first_iters`) and sizes a task to last `target`.
+/// A waiting task's checksum (io, python-io): mixing the index in makes a model that runs the
+/// wrong task visible.
+std::uint64_t io_checksum(std::size_t task);
+
+/// `--io-wait`, declared once for io and python-io (io.cpp).
+Param io_wait_param();
+
 CpuCalibration calibrate_loop(const std::function<void(std::uint64_t)>& run,
                               std::uint64_t first_iters, std::chrono::nanoseconds target);
 

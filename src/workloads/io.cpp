@@ -14,11 +14,6 @@
 namespace scalelab::detail {
 namespace {
 
-// Mixing the index in makes a model that runs the wrong task visible in the checksum.
-std::uint64_t io_checksum(std::size_t task) {
-  return 0x9e3779b97f4a7c15ULL ^ task;
-}
-
 class IoWorkload final : public Workload {
  public:
   explicit IoWorkload(WorkloadSpec spec)
@@ -46,6 +41,15 @@ class IoWorkload final : public Workload {
 
 }  // namespace
 
+std::uint64_t io_checksum(std::size_t task) {
+  return 0x9e3779b97f4a7c15ULL ^ task;
+}
+
+Param io_wait_param() {
+  return {"io-wait", ParamKind::duration, "20ms",
+          "io and python-io workloads: how long each task waits", "I/O wait {} per task"};
+}
+
 WorkloadEntry workload_io() {
   return {"io",
           "waits --io-wait: a sleep in blocking models, an awaited timer in async",
@@ -55,8 +59,7 @@ WorkloadEntry workload_io() {
             }
             return std::make_unique<IoWorkload>(spec);
           },
-          {{"io-wait", ParamKind::duration, "20ms", "io workload: how long each task waits",
-            "I/O wait {} per task"}}};
+          {io_wait_param()}};
 }
 
 }  // namespace scalelab::detail

@@ -116,8 +116,8 @@ using scalelab::testing::kTsanForkLimit;
 // fails with what happened, named, and the run goes on to the next trial.
 struct TrialFault {
   const char* mode;
-  const char* in_process;  // what a serial, threads or async trial says
-  const char* processes;   // what a processes trial says
+  const char* in_process;  // what a serial, threads, async, py-threads or py-asyncio trial says
+  const char* processes;   // what a processes or py-processes trial says
 };
 
 void PrintTo(const TrialFault& f, std::ostream* os) {
@@ -131,18 +131,20 @@ TEST_P(TrialFaultTest, FailsTheTrialWithTheTaskAndTheRunGoesOn) {
   const TrialFault& fault = GetParam();
   const auto r = run(
       {"run", "--workload", "python", "--python-func", "scalelab_faults:task", "--model",
-       "serial,threads,processes,async", "--workers", "2", "--tasks", "6", "--repeat", "1",
-       "--no-warmup", "--trial-timeout", "1s", "--out", out_dir().string()},
+       "serial,threads,processes,async,py-threads,py-processes,py-asyncio", "--workers", "2",
+       "--tasks", "6", "--repeat", "1", "--no-warmup", "--trial-timeout", "1s", "--out",
+       out_dir().string()},
       python_env({std::string("SCALELAB_FAULT=") + fault.mode,
                   "SCALELAB_FAULT_COUNTER=" + (dir_ / "calls").string(), "SCALELAB_FAULT_SKIP=1"}));
   ASSERT_EQ(r.code, 1) << r.err;
   expect_whole_run();
   const auto list = trials();
-  ASSERT_EQ(list.size(), 4u) << r.err;  // every model's trial ran: none took the run down
+  ASSERT_EQ(list.size(), 7u) << r.err;  // every model's trial ran: none took the run down
   for (const auto& t : list) {
     const std::string model = t.at("model");
     const std::string error = t.at("error").is_string() ? t.at("error").get<std::string>() : "";
-    const std::string want = model == "processes" ? fault.processes : fault.in_process;
+    const std::string want =
+        model == "processes" || model == "py-processes" ? fault.processes : fault.in_process;
     EXPECT_NE(error.find(want), std::string::npos) << model << ": " << error;
     EXPECT_NE(error.find('3'), std::string::npos) << model << " names task 3: " << error;
     EXPECT_FALSE(t.at("hung").get<bool>()) << model << ": its process was killed, not hung";

@@ -3,6 +3,7 @@
 Each is called with the task number and returns the task's checksum, an int.
 """
 
+import asyncio
 import time
 
 NOT_CALLABLE = 42
@@ -22,6 +23,12 @@ def fail_on_3(i):
 def nap(i):
     """Sleeps 100 ms (time.sleep releases the GIL), then returns the task number."""
     time.sleep(0.1)
+    return i
+
+
+async def anap(i):
+    """An async def: awaits 100 ms, then returns the task number."""
+    await asyncio.sleep(0.1)
     return i
 
 

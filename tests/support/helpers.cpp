@@ -155,6 +155,13 @@ WorkloadSpec io_spec(std::chrono::nanoseconds wait) {
   return spec;
 }
 
+WorkloadSpec python_spec(std::uint64_t iters, const std::string& function) {
+  WorkloadSpec spec{"python", {}};
+  spec.params.set("cpu_iters", iters);
+  if (!function.empty()) spec.params.set("python_func", function);
+  return spec;
+}
+
 WorkloadSpec mixed_spec(std::uint64_t iters, std::chrono::nanoseconds wait) {
   WorkloadSpec spec{"mixed", {}};
   spec.params.set("cpu_iters", iters);
@@ -189,8 +196,9 @@ std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workl
 }
 
 std::string ModelCase::label() const {
-  if (model != "processes") return model;
-  return model + "_" + method;
+  std::string text = model == "processes" || model == "py-processes" ? model + "_" + method : model;
+  std::replace(text.begin(), text.end(), '-', '_');  // a test name has no dashes
+  return text;
 }
 
 std::vector<ModelCase> with_runtimes(std::vector<ModelCase> cases) {

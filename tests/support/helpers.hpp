@@ -15,6 +15,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -72,6 +73,8 @@ class ScratchDirTest : public ::testing::Test {
 WorkloadSpec cpu_spec(std::uint64_t iters);
 /// `io`: a wait of `wait` per task.
 WorkloadSpec io_spec(std::chrono::nanoseconds wait);
+/// The python workload: the seed's loop of `iters` iterations, or `function` (MODULE:FUNCTION).
+WorkloadSpec python_spec(std::uint64_t iters, const std::string& function = {});
 /// `mixed`: `iters` iterations, then a wait of `wait`, per task.
 WorkloadSpec mixed_spec(std::uint64_t iters, std::chrono::nanoseconds wait);
 
@@ -105,6 +108,13 @@ std::vector<ModelCase> with_runtimes(std::vector<ModelCase> cases);
 inline constexpr const char* kRuntimesUnderTsan =
     "libtbb and libgomp are not built with ThreadSanitizer, which then cannot see their "
     "synchronisation";
+
+/// A test name for a (case, tasks, workers) parameter: "py_processes_spawn_tasks7_workers2".
+inline std::string case_tasks_workers_name(
+    const ::testing::TestParamInfo<std::tuple<ModelCase, std::size_t, int>>& info) {
+  return std::get<0>(info.param).label() + "_tasks" + std::to_string(std::get<1>(info.param)) +
+         "_workers" + std::to_string(std::get<2>(info.param));
+}
 
 /// How GoogleTest prints a case: its label. CTest's test names include the printed parameter, and
 /// the default (the object's bytes) is unreadable and differs from one build to the next.
