@@ -73,6 +73,16 @@ TEST(Resume, TheRecordedSpecReadsBackAsTheSameSpec) {
   spec.params.set("cpu_work", {{"duration_s", 0.003}});
   EXPECT_EQ(scalelab::to_json(scalelab::spec_from_json(scalelab::to_json(spec))),
             scalelab::to_json(spec));
+
+  // A workload's own models (the default experiment's pairing) come back, and are checked.
+  spec.workload_models = {{spec.workloads.front(), {spec.models.front()}}};
+  EXPECT_EQ(scalelab::spec_from_json(scalelab::to_json(spec)).workload_models,
+            spec.workload_models);
+  auto json = scalelab::to_json(spec);
+  json["workload_models"][spec.workloads.front()] = {"no-such-model"};
+  EXPECT_THROW(scalelab::spec_from_json(json), scalelab::Error);
+  json["workload_models"] = "all";
+  EXPECT_THROW(scalelab::spec_from_json(json), scalelab::Error);
 }
 
 TEST(Resume, ADamagedSpecIsAnErrorNotACrash) {

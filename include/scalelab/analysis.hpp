@@ -195,6 +195,27 @@ struct Conclusion {
   nlohmann::json point = nlohmann::json::object();
 };
 
+/// One cell of the seed's table: a model on a workload at its best point.
+struct SeedCell {
+  std::string workload, model;
+  bool ran = false;               ///< the model has figures on the workload
+  std::optional<double> speedup;  ///< the best speedup there (none: serial, or no baseline)
+  int workers = 1;                ///< where: the best speedup's worker count (else the fastest)
+  double median_s = 0;            ///< the median wall time there
+};
+
+/// The seed's experiment as a table (issue 13): a row per seed model (serial, threads,
+/// processes, async), its C++ model next to Python's own (py-threads, …) on the seed's two
+/// tasks in both worlds (cpu, python, io, python-io). Made when a run has both worlds.
+struct SeedTable {
+  std::vector<std::string> workloads;  ///< the columns: those of cpu, python, io, python-io run
+  struct Row {
+    std::string label;            ///< "threads / py-threads"
+    std::vector<SeedCell> cells;  ///< one per column
+  };
+  std::vector<Row> rows;
+};
+
 /// Everything the reports show, computed once.
 struct Analysis {
   int cores = 1;
@@ -205,6 +226,7 @@ struct Analysis {
   std::vector<SummaryRow> rows;            ///< by workload, model, then workers
   std::vector<ScalingFit> fits;            ///< one per (workload, model) other than serial
   std::vector<Conclusion> conclusions;     ///< written from the rows and fits
+  std::optional<SeedTable> seed;           ///< with C++ and Python workloads side by side
   /// The row of (workload, point, model, workers) with figures (trials > 0), or null.
   const SummaryRow* find(const std::string& workload, const nlohmann::json& point,
                          const std::string& model, int workers) const;
@@ -240,6 +262,14 @@ std::vector<WorkloadProfile> profile_workloads(const std::vector<SummaryRow>& ro
 /// CIs overlap or the speedups differ by less than 1 %), where a curve peaks, failed, disturbed
 /// and noisy points, and every impossible figure with its likely cause.
 std::vector<Conclusion> write_conclusions(const Analysis& analysis);
+
+/// The seed's table of `rows` (SeedTable), or none when they lack a C++ or a Python workload
+/// of the seed's two tasks, or belong to a scan.
+std::optional<SeedTable> seed_table(const std::vector<SummaryRow>& rows);
+
+/// What the seed's table says, pair by pair: "CPU-bound, the seed's two worlds: py-threads
+/// stayed at 1.02× at 2 workers while C++ threads reached 1.96× at 2 workers".
+std::vector<Conclusion> seed_sentences(const SeedTable& table);
 
 /// The whole analysis: summarize, profile, fit every curve, write conclusions.
 Analysis analyze(const std::vector<Trial>& trials, const std::vector<std::string>& workload_order,

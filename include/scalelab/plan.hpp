@@ -44,6 +44,9 @@ struct Spec {
   /// plug-ins take a parameter of one name (an experiment file's [python] table). One value
   /// each, no lists: a scan axis is shared.
   std::map<std::string, ParamValues> own_params{};
+  /// A workload's own models, by workload name, in place of `models` for it (the default
+  /// experiment runs python under Python's executors, cpu under C++'s): each among `models`.
+  std::map<std::string, std::vector<std::string>> workload_models{};
   /// processes/spawn: the program to exec in worker mode; empty means this program.
   std::string worker_executable;
   /// Longest one trial's batch may run; 0: derived per workload (default_trial_timeout).
@@ -56,6 +59,9 @@ struct Spec {
   /// CLI skips when the user did not name both the workload and the model.
   bool skip_unsupported = false;
 };
+
+/// The models `spec` runs `workload` under: its Spec::workload_models entry, else Spec::models.
+const std::vector<std::string>& models_of(const Spec& spec, const std::string& workload);
 
 /// Checks every name and number in `spec`; throws Error naming the flag at the first problem.
 void validate(const Spec& spec);

@@ -560,6 +560,11 @@ Analysis analyze(const std::vector<Trial>& trials, const std::vector<std::string
     first = end;
   }
   analysis.conclusions = write_conclusions(analysis);
+  // The seed's comparison of the two worlds comes first: it is the run's headline.
+  if ((analysis.seed = seed_table(analysis.rows))) {
+    auto seed = seed_sentences(*analysis.seed);
+    analysis.conclusions.insert(analysis.conclusions.begin(), seed.begin(), seed.end());
+  }
   return analysis;
 }
 

@@ -17,14 +17,30 @@ namespace scalelab::cli {
 constexpr std::int64_t kMaxWorkers = 65536;
 constexpr std::int64_t kMaxTasks = 10'000'000;
 
-// The default experiment: the seed's workloads (and the same loop in embedded CPython when
-// scalelab is built with it) under the seed's models plus the emulated GIL.
+// The default experiment: the seed's workloads under the seed's models in C++, and, when
+// scalelab is built with CPython, the seed's own two tasks in Python under Python's own
+// executors (default_workload_models pairs them) in place of the emulated GIL, which only
+// stood in for them.
 #if SCALELAB_HAVE_PYTHON
-constexpr const char* kDefaultWorkloads = "cpu,io,python";
+constexpr const char* kDefaultWorkloads = "cpu,io,python,python-io";
+constexpr const char* kDefaultModels =
+    "serial,threads,processes,async,py-threads,py-processes,py-asyncio";
 #else
 constexpr const char* kDefaultWorkloads = "cpu,io";
-#endif
 constexpr const char* kDefaultModels = "serial,threads,processes,async,gil";
+#endif
+
+// The default experiment's pairs: the C++ tasks under the C++ models, the Python tasks under
+// serial and Python's own executors.
+inline std::map<std::string, std::vector<std::string>> default_workload_models() {
+#if SCALELAB_HAVE_PYTHON
+  const std::vector<std::string> cpp{"serial", "threads", "processes", "async"};
+  const std::vector<std::string> python{"serial", "py-threads", "py-processes", "py-asyncio"};
+  return {{"cpu", cpp}, {"io", cpp}, {"python", python}, {"python-io", python}};
+#else
+  return {};
+#endif
+}
 
 // What the user typed for `run`, before it is checked.
 struct RunOptions {
@@ -48,6 +64,8 @@ struct RunOptions {
   bool out_given = false;
   bool workloads_given = false;
   bool models_given = false;
+  // An experiment file's [WORKLOAD] models: the models that run that workload.
+  std::map<std::string, std::vector<std::string>> workload_models;
   // The plug-ins' parameters (declared_params): what was typed for each, by name, and which
   // were given at all.
   std::map<std::string, std::string> params;

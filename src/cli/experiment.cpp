@@ -6,9 +6,11 @@
 #include <cmath>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "scalelab/scalelab.hpp"
@@ -224,18 +226,48 @@ void check_version(const std::string& path, const toml::table& root) {
 }
 
 // A plug-in's table: its own parameters, one value each, parsed by their declarations.
+// A workload table's `models = ["serial", "py-threads"]`: the models that run it.
+void read_models(const std::string& path, const std::string& workload, const toml::node& node,
+                 ExperimentFile& file) {
+  const std::string where = position(path, node.source());
+  const auto* list = node.as_array();
+  std::vector<std::string> names;
+  for (std::size_t i = 0; list != nullptr && i < list->size(); ++i) {
+    const auto* name = list->get(i)->as_string();
+    if (name == nullptr) list = nullptr;
+    if (name != nullptr) names.push_back(name->get());
+  }
+  if (list == nullptr || names.empty()) {
+    throw Error(fmt::format(R"({}: {}.models: a list of model names, like ["serial", "threads"])",
+                            where, workload));
+  }
+  for (const auto& model : names) {
+    try {
+      check_model_name(model);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}.models: {}", where, workload, e.what()));
+    }
+  }
+  file.models[workload] = {fmt::format("{}", fmt::join(names, ",")), where, workload + ".models"};
+}
+
 void read_table(const std::string& path, const std::string& name, const toml::table& table,
-                const std::vector<Param>& params, ExperimentFile& file) {
+                const std::vector<Param>& params, bool workload, ExperimentFile& file) {
   file.table_where[name] = position(path, table.source());
   auto& own = file.own[name];
   for (const auto& [k, node] : table) {
     const std::string key(k.str());
     const std::string where = position(path, k.source());
+    if (workload && key == "models") {
+      read_models(path, name, node, file);
+      continue;
+    }
     const auto p = std::find_if(params.begin(), params.end(),
                                 [&](const Param& q) { return file_key(q.name) == key; });
     if (p == params.end()) {
       std::string takes;
       for (const auto& q : params) takes += (takes.empty() ? "" : ", ") + file_key(q.name);
+      if (workload) takes += (takes.empty() ? "" : ", ") + std::string("models");
       throw Error(fmt::format("{}: {}.{}: unknown key; {} {}", where, name, shown(key), name,
                               takes.empty() ? "takes no parameters" : "takes " + takes));
     }
@@ -286,7 +318,8 @@ ExperimentFile parse_experiment(const std::string& text, const std::string& path
                         "plug-in's own parameters (see scalelab list)",
                         where, shown(key), shown(key)));
       }
-      read_table(path, key, *table, workload ? workload->params : model->params, file);
+      read_table(path, key, *table, workload ? workload->params : model->params,
+                 workload.has_value(), file);
       continue;
     }
     if (const auto rule = run_keys().find(key); rule != run_keys().end()) {
@@ -377,6 +410,7 @@ std::vector<std::string> drop_deselected(const ExperimentFile& file,
     const bool selected =
         std::find(workloads->begin(), workloads->end(), plugin) != workloads->end() ||
         std::find(models->begin(), models->end(), plugin) != models->end();
+    if (!selected) o.workload_models.erase(plugin);
     if (selected || !o.own_params.contains(plugin)) continue;
     o.own_params.erase(plugin);
     notes.push_back(fmt::format("{}: [{}] left out: the command line does not select {}", where,
@@ -407,6 +441,11 @@ std::vector<std::string> apply_experiment(const ExperimentFile& file,
     }
     if (own.json().empty()) o.own_params.erase(plugin);
   }
+  // A typed --model has the last word on which models run, each workload's too.
+  for (const auto& [workload, value] : file.models) {
+    if (o.typed_flags.contains("model")) continue;
+    o.workload_models[workload] = parse_name_list(value.text, value.key);
+  }
   return drop_deselected(file, declared, o);
 }
 
@@ -421,6 +460,10 @@ Error at_file_position(const ExperimentFile& file, const RunOptions& o, const Er
     if (it != file.flags.end() && !o.typed_flags.contains(flag)) {
       return relocated(message, it->second.where, it->second.key);
     }
+  } else if (named.ends_with(".models") &&
+             file.models.contains(named.substr(0, named.size() - 7))) {
+    const FileValue& value = file.models.at(named.substr(0, named.size() - 7));
+    return relocated(message, value.where, value.key);
   } else if (named.starts_with("[") && named.ends_with("]")) {
     const std::string plugin = named.substr(1, named.size() - 2);
     if (const auto it = file.table_where.find(plugin); it != file.table_where.end()) {
@@ -499,12 +542,19 @@ std::string spec_toml(const Spec& spec) {
     text += fmt::format("{} = {}\n", file_key(d.param.name),
                         toml_value(d.param, json.at(d.param.key())));
   }
-  for (const auto& [plugin, values] : spec.own_params) {
+  std::set<std::string> tables;  // a plug-in with values of its own, or a workload's models
+  for (const auto& [plugin, values] : spec.own_params) tables.insert(plugin);
+  for (const auto& [workload, models] : spec.workload_models) tables.insert(workload);
+  for (const auto& plugin : tables) {
     text += fmt::format("\n[{}]\n", plugin);
+    if (const auto it = spec.workload_models.find(plugin); it != spec.workload_models.end()) {
+      text += fmt::format("models = {}\n", toml_list(it->second));
+    }
+    const auto own = spec.own_params.find(plugin);
     for (const auto& d : declared) {
-      if (!values.has(d.param.key())) continue;
+      if (own == spec.own_params.end() || !own->second.has(d.param.key())) continue;
       text += fmt::format("{} = {}\n", file_key(d.param.name),
-                          toml_scalar(d.param, values.json().at(d.param.key())));
+                          toml_scalar(d.param, own->second.json().at(d.param.key())));
     }
   }
   return text;

@@ -37,6 +37,8 @@ struct ExperimentFile {
   // The plug-in tables: plug-in name → parameter name ("cpu-work") → its value.
   std::map<std::string, std::map<std::string, OwnValue>> own;
   std::map<std::string, std::string> table_where;  // plug-in name → where its table starts
+  // A workload table's `models`: workload name → the list as --model would take it.
+  std::map<std::string, FileValue> models;
 };
 
 // Reads and checks `path` against run's flags and the plug-ins' declarations. Throws Error

@@ -69,6 +69,12 @@ Spec make_spec(const RunOptions& o) {
   // Only a pair the user named on both sides is an error; a default side just leaves it out.
   spec.skip_unsupported = o.skip_unsupported || !(o.workloads_given && o.models_given);
   spec.own_params = o.own_params;
+  spec.workload_models = o.workload_models;
+  // The default experiment pairs its workloads with their models; a workload or a model given
+  // anywhere runs the whole cross product of what is given.
+  if (!o.workloads_given && !o.models_given && spec.workload_models.empty()) {
+    spec.workload_models = default_workload_models();
+  }
   validate(spec);
   return spec;
 }
@@ -115,7 +121,7 @@ int dry_run(const Spec& spec, const RunOptions& options, std::ostream& out, std:
                      "trials", "time", scan ? "  point" : "");
   // Groups in the order of the spec: each workload entry, then each model and its points.
   for (std::size_t w = 0; w < plan.workloads.size(); ++w) {
-    for (const auto& model : spec.models) {
+    for (const auto& model : models_of(spec, plan.workloads[w].spec.name)) {
       std::vector<std::string> model_points;
       for (const auto& t : plan.trials) {
         if (t.workload != w || t.model != model) continue;

@@ -413,9 +413,47 @@ void warnings_section(Document& doc, const std::vector<std::string>& warnings) {
   doc.blocks.emplace_back(std::move(list));
 }
 
+// "1.96× at 2 (245ms)": a cell of the seed's table; serial's is its time.
+std::string seed_cell(const SeedCell& cell) {
+  if (!cell.ran) return "–";
+  const std::string time = format_duration(cell.median_s);
+  if (!cell.speedup)
+    return cell.model == "serial" ? time : fmt::format("{} at {}", time, cell.workers);
+  return fmt::format("{} at {} ({})", times(*cell.speedup), cell.workers, time);
+}
+
+// The seed's table: its models on its two tasks, C++ and Python side by side.
+void seed_section(Document& doc, const Analysis& analysis) {
+  if (!analysis.seed) return;
+  doc.blocks.emplace_back(Heading{2, "The seed's experiment: C++ and Python side by side"});
+  doc.blocks.emplace_back(Paragraph{
+      "Each cell is the model's best speedup over serial on that workload, the workers it took "
+      "and the median wall time there; serial's is its time. C++ runs the cpu and io tasks "
+      "under scalelab's own pools; Python runs the same tasks, written in Python, under "
+      "Python's own executors (ThreadPoolExecutor, ProcessPoolExecutor, asyncio) in the "
+      "embedded CPython.",
+      "", ""});
+  Table table;
+  table.header.push_back("model");
+  const auto column = [](const std::string& workload) {
+    const bool python = workload.starts_with("python");
+    const bool io = workload.ends_with("io");
+    return fmt::format("{}, {} ({})", io ? "I/O-bound" : "CPU-bound", python ? "Python" : "C++",
+                       workload);
+  };
+  for (const auto& workload : analysis.seed->workloads) table.header.push_back(column(workload));
+  for (const auto& row : analysis.seed->rows) {
+    TableRow cells{{row.label}, ""};
+    for (const auto& cell : row.cells) cells.cells.push_back(seed_cell(cell));
+    table.rows.push_back(std::move(cells));
+  }
+  doc.blocks.emplace_back(std::move(table));
+}
+
 Document run_document(const AnalysedRun& input) {
   Document doc{"scalelab report", {}};
   run_section(doc, input);
+  seed_section(doc, input.analysis);
   environment_section(doc, input.environment);
   warnings_section(doc, input.warnings);
   const std::vector<Case> cases = case_order(input.analysis);

@@ -95,6 +95,26 @@ void validate_own_params(const Spec& spec) {
   }
 }
 
+// Spec::workload_models: each for a listed workload, each a non-empty list drawn from `models`.
+void validate_workload_models(const Spec& spec) {
+  for (const auto& [workload, models] : spec.workload_models) {
+    if (std::find(spec.workloads.begin(), spec.workloads.end(), workload) == spec.workloads.end()) {
+      throw Error(fmt::format("{}.models: {} is not among --workload ({})", workload, workload,
+                              fmt::join(spec.workloads, ",")));
+    }
+    if (models.empty()) throw Error(fmt::format("{}.models: give at least one model", workload));
+    for (const auto& model : models) {
+      if (std::find(spec.models.begin(), spec.models.end(), model) == spec.models.end()) {
+        throw Error(fmt::format("{}.models: {} is not among --model ({})", workload, model,
+                                fmt::join(spec.models, ",")));
+      }
+    }
+    if (repeated(models) != nullptr) {
+      throw Error(fmt::format("{}.models: a model is listed twice", workload));
+    }
+  }
+}
+
 }  // namespace
 
 ParamValues with_own(ParamValues shared, const std::map<std::string, ParamValues>& own_params,
@@ -130,6 +150,7 @@ void validate(const Spec& spec) {
   check_taken(spec.params, spec.workloads, spec.models);
   (void)selected_params(spec);
   validate_own_params(spec);
+  validate_workload_models(spec);
   if (spec.trial_timeout.count() < 0) {
     throw Error("--trial-timeout: give a duration above 0, like 30s (or leave it out: derived)");
   }
@@ -146,6 +167,11 @@ ParamValues selected_params(const Spec& spec) {
 
 ModelOptions model_options(const Spec& spec) {
   return {selected_params(spec), spec.worker_executable};
+}
+
+const std::vector<std::string>& models_of(const Spec& spec, const std::string& workload) {
+  const auto it = spec.workload_models.find(workload);
+  return it != spec.workload_models.end() ? it->second : spec.models;
 }
 
 nlohmann::json to_json(const Spec& spec) {
@@ -172,6 +198,7 @@ nlohmann::json to_json(const Spec& spec) {
     nlohmann::json& own = json["own_params"] = nlohmann::json::object();
     for (const auto& [name, values] : spec.own_params) own[name] = values.json();
   }
+  if (!spec.workload_models.empty()) json["workload_models"] = spec.workload_models;
   return json;
 }
 
@@ -272,7 +299,7 @@ ResolvedWorkloads resolve_workloads(const Spec& spec) {
     // Rejects what the workload cannot run, before any file is written; and a model that
     // cannot run it is refused now, not failed trial by trial.
     const auto workload = make_workload(planned.spec);
-    for (const auto& model : spec.models) {
+    for (const auto& model : models_of(spec, name)) {
       if (const std::string why = unsupported(*workload, model);
           !why.empty() && !spec.skip_unsupported) {
         throw Error(fmt::format("--model: {} cannot run the {} workload: {}", model, name, why));
@@ -348,7 +375,7 @@ Plan make_plan(const Spec& spec, std::vector<PlannedWorkload> workloads, int cor
   for (std::size_t wi = 0; wi < plan.workloads.size(); ++wi) {
     const PlannedWorkload& entry = plan.workloads[wi];
     const auto workload = make_workload(entry.spec);
-    for (const auto& model_name : spec.models) {
+    for (const auto& model_name : models_of(spec, entry.spec.name)) {
       if (const std::string why = unsupported(*workload, model_name); !why.empty()) {
         const std::string skipped =
             fmt::format("{} under {}: {}", entry.spec.name, model_name, why);

@@ -40,6 +40,29 @@ std::vector<std::string> names(const nlohmann::json& json, const char* key) {
   return list;
 }
 
+// A plug-in's own values and a workload's own models (an experiment file's tables), checked by
+// validate() after.
+void read_tables(const nlohmann::json& json, Spec& spec) {
+  if (json.contains("own_params")) {
+    const auto& own = json["own_params"];
+    if (!own.is_object()) throw Error("the recorded spec's 'own_params' is not an object");
+    for (const auto& item : own.items()) {
+      if (!item.value().is_object()) {
+        throw Error(
+            fmt::format("the recorded spec's 'own_params.{}' is not an object", item.key()));
+      }
+      spec.own_params[item.key()] = ParamValues(item.value());
+    }
+  }
+  if (json.contains("workload_models")) {
+    const auto& lists = json["workload_models"];
+    if (!lists.is_object()) throw Error("the recorded spec's 'workload_models' is not an object");
+    for (const auto& item : lists.items()) {
+      spec.workload_models[item.key()] = names(lists, item.key().c_str());
+    }
+  }
+}
+
 // A planned trial as the records name it: workload, point, model, workers, repeat.
 using TrialKey = std::tuple<std::string, std::string, std::string, int, int>;
 
@@ -78,18 +101,7 @@ Spec spec_from_json(const nlohmann::json& json) {
       }
       spec.params.set(key, check_value(declared.param, json[key], "the recorded spec"));
     }
-    // A plug-in's own values (an experiment file's table), checked by validate() below.
-    if (json.contains("own_params")) {
-      const auto& own = json["own_params"];
-      if (!own.is_object()) throw Error("the recorded spec's 'own_params' is not an object");
-      for (const auto& item : own.items()) {
-        if (!item.value().is_object()) {
-          throw Error(
-              fmt::format("the recorded spec's 'own_params.{}' is not an object", item.key()));
-        }
-        spec.own_params[item.key()] = ParamValues(item.value());
-      }
-    }
+    read_tables(json, spec);
     // Records from before --rerun-disturbed existed keep the default.
     if (json.contains("rerun_disturbed")) {
       spec.rerun_disturbed = json["rerun_disturbed"].get<int>();

@@ -33,7 +33,7 @@ WorkloadEntry workload_python_io() {
       "under py-asyncio",
       make_python_io,
       {io_wait_param()}};
-  entry.runtime = python_runtime;
+  // Its runtime is the python workload's, recorded under that name (the same interpreter).
   return entry;
 }
 

@@ -491,6 +491,37 @@ TEST_F(CliTest, PythonMissingModuleIsOneLineNamingPythonFunc) {
   EXPECT_FALSE(fs::exists(out_dir())) << "a results folder was created for bad input";
 }
 
+// With CPython, the default experiment runs the seed's two tasks in C++ under C++'s models and in
+// Python under Python's own executors, and its report opens with the seed's table, side by side.
+TEST_F(CliTest, TheDefaultExperimentOpensWithTheSeedsTableSideBySide) {
+  const auto r =
+      run_exe({"run", "--workers", "1,2", "--tasks", "4", "--repeat", "1", "--no-warmup",
+               "--cpu-work", "2000", "--io-wait", "1ms", "--out", out_dir().string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string report = read_file(out_dir() / "report.md");
+  const auto table = report.find("## The seed's experiment: C++ and Python side by side");
+  ASSERT_NE(table, std::string::npos) << report;
+  EXPECT_LT(table, report.find("## Environment")) << "the report opens with it";
+  for (const char* text :
+       {"| model | CPU-bound, C++ (cpu) | CPU-bound, Python (python) | I/O-bound, C++ (io) | "
+        "I/O-bound, Python (python-io) |",
+        "\n| serial | ", "\n| threads / py-threads | ", "\n| processes / py-processes | ",
+        "\n| async / py-asyncio | ", "CPU-bound, the seed's two worlds: py-threads ",
+        "I/O-bound, the seed's two worlds: py-asyncio "}) {
+    EXPECT_NE(report.find(text), std::string::npos) << text << "\n" << report;
+  }
+  // Each world's tasks under its own models only.
+  const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
+  std::set<std::string> pairs;
+  for (const auto& t : all.at("trials")) {
+    pairs.insert(t.at("workload").get<std::string>() + " " + t.at("model").get<std::string>());
+  }
+  EXPECT_EQ(pairs.size(), 2u * 4 + 2u * 4) << nlohmann::json(pairs).dump();
+  EXPECT_FALSE(pairs.contains("python threads"));
+  EXPECT_FALSE(pairs.contains("cpu py-threads"));
+  EXPECT_TRUE(pairs.contains("python-io py-asyncio"));
+}
+
 TEST_F(CliTest, PythonUnderGilIsRefusedNamingModel) {
   const auto r = run_exe({"run", "--workload", "python", "--model", "gil,threads", "--cpu-work",
                           "1000", "--out", out_dir().string(), "--quiet"});
@@ -499,16 +530,27 @@ TEST_F(CliTest, PythonUnderGilIsRefusedNamingModel) {
   EXPECT_FALSE(fs::exists(out_dir()));
 }
 
-TEST_F(CliTest, PythonWithTheDefaultModelsLeavesGilOutAndSaysSo) {
+TEST_F(CliTest, PythonWithTheDefaultModelsRunsUnderBothWorldsModels) {
   const auto r =
       run_exe({"run", "--workload", "python", "--workers", "1", "--tasks", "2", "--repeat", "1",
                "--cpu-work", "1000", "--no-warmup", "--out", out_dir().string()});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("left out: python under gil"), std::string::npos) << r.err;
   const auto all = nlohmann::json::parse(read_file(out_dir() / "results.json"));
   std::set<std::string> models;
   for (const auto& t : all.at("trials")) models.insert(t.at("model").get<std::string>());
-  EXPECT_EQ(models, (std::set<std::string>{"serial", "threads", "processes", "async"}));
+  // --workload given: the default models' whole cross product that can run it, Python's
+  // executors with C++'s pools.
+  EXPECT_EQ(models, (std::set<std::string>{"serial", "threads", "processes", "async", "py-threads",
+                                           "py-processes", "py-asyncio"}));
+}
+
+TEST_F(CliTest, GilWithTheDefaultWorkloadsLeavesThePythonOnesOutAndSaysSo) {
+  const auto r = run_exe({"run", "--model", "threads,gil", "--workers", "1", "--tasks", "2",
+                          "--repeat", "1", "--cpu-work", "1000", "--io-wait", "1ms", "--no-warmup",
+                          "--out", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("left out: python under gil"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("left out: python-io under gil"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, PythonTinySweepUnderSerialThreadsAndProcesses) {

@@ -140,6 +140,44 @@ task_time = "2ms"
   EXPECT_NE(spec.out.find("\n[mixed]\ntask_time = \"2ms\"\n"), std::string::npos) << spec.out;
 }
 
+// A workload's table may name the models that run it (the default experiment pairs the
+// Python tasks with Python's executors this way): the run makes only those pairs, records them,
+// and --print-spec gives them back.
+TEST_F(ExperimentTest, AWorkloadTableNamesTheModelsThatRunIt) {
+  const std::string file = write("pairs.toml", R"(version = 1
+workload = ["cpu", "io"]
+model = ["serial", "threads", "async"]
+workers = [1, 2]
+tasks = 2
+repeat = 1
+no_warmup = true
+cpu_work = 1000
+io_wait = "1ms"
+seed = 9
+
+[io]
+models = ["serial", "async"]
+)");
+  const Outcome printed = run_in_process({"run", file, "--print-spec"});
+  ASSERT_EQ(printed.code, 0) << printed.err;
+  EXPECT_NE(printed.out.find("\n[io]\nmodels = [\"serial\", \"async\"]\n"), std::string::npos)
+      << printed.out;
+  EXPECT_EQ(dry_run({write("back.toml", printed.out)}), dry_run({file}));
+  const Outcome r = run_in_process({"run", file, "--out", out().string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::set<std::string> pairs;
+  for (const auto& t : trials_of(out() / "results.jsonl")) {
+    pairs.insert(t["workload"].get<std::string>() + " " + t["model"].get<std::string>());
+  }
+  EXPECT_EQ(pairs, (std::set<std::string>{"cpu serial", "cpu threads", "cpu async", "io serial",
+                                          "io async"}));
+  const auto header = nlohmann::json::parse(lines_of(read_file(out() / "results.jsonl")).at(0));
+  EXPECT_EQ(header["spec"]["workload_models"]["io"], (nlohmann::json{"serial", "async"}));
+  // A typed --model is the last word: the table's pairing goes with the file's model list.
+  const std::string plan = dry_run({file, "--model", "serial,threads"});
+  EXPECT_NE(plan.find("  io         threads"), std::string::npos) << plan;
+}
+
 TEST_F(ExperimentTest, FlagsGivenBesideTheFileOverrideIt) {
   const std::string file = write("exp.toml", R"(version = 1
 workload = ["cpu", "mixed"]
@@ -370,6 +408,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"TableOfAnUnselectedPlugin",
                 "version = 1\nworkload = \"io\"\n[mixed]\ntask_time = \"1ms\"\n", "3:1",
                 "[mixed]: mixed is not among the selected workloads"},
+        BadFile{"ModelsNotAList", "version = 1\nworkload = \"io\"\n[io]\nmodels = \"threads\"\n",
+                "4:10", "io.models: a list of model names"},
+        BadFile{"ModelsUnknown", "version = 1\nworkload = \"io\"\n[io]\nmodels = [\"nope\"]\n",
+                "4:10", "io.models: --model: unknown model 'nope'"},
+        BadFile{
+            "ModelsNotAmongModel",
+            "version = 1\nworkload = \"io\"\nmodel = \"serial\"\n[io]\nmodels = [\"threads\"]\n",
+            "5:10", "io.models: threads is not among --model"},
         BadFile{"TableHoldingAScannedValueStill",
                 "version = 1\nworkload = \"mixed\"\ntask_time = [\"1ms\", \"2ms\"]\n[mixed]\n"
                 "task_time = \"3ms\"\n",
