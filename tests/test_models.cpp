@@ -75,9 +75,10 @@ INSTANTIATE_TEST_SUITE_P(Models, EveryModel,
                                   std::to_string(std::get<2>(info.param));
                          });
 
-// tbb and openmp are optional at build time: each is either a model or refused by name, with why.
+// tbb, openmp and Python's executors are optional at build time: each is either a model or
+// refused by name, with why.
 TEST(RuntimeModels, AreInTheBuildOrRefusedSayingWhy) {
-  for (const char* name : {"tbb", "openmp"}) {
+  for (const char* name : {"tbb", "openmp", "py-threads", "py-processes", "py-asyncio"}) {
     if (model_registry().find(name)) {
       EXPECT_EQ(left_out_of_build(name), "") << name;
       continue;

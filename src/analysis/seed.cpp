@@ -37,14 +37,20 @@ bool is_python(const std::string& workload) {
   return workload == kPython.cpu || workload == kPython.io;
 }
 
-// The model's best point on the workload: its best speedup, else its fastest median.
+// The model's best point on the workload: its best speedup, else its fastest median. Among
+// more than one worker when it ran with more: the seed's question is how a model scales, and a
+// 1-worker point above serial is the baseline's noise, not scaling.
 SeedCell best_cell(const std::vector<SummaryRow>& rows, const std::string& workload,
                    const std::string& model) {
   SeedCell cell;
   cell.workload = workload;
   cell.model = model;
+  const bool several = std::any_of(rows.begin(), rows.end(), [&](const SummaryRow& r) {
+    return r.workload == workload && r.model == model && r.trials > 0 && r.workers > 1;
+  });
   for (const auto& row : rows) {
     if (row.workload != workload || row.model != model || row.trials == 0) continue;
+    if (several && row.workers == 1) continue;
     const bool better = !cell.ran ||
                         (row.speedup && (!cell.speedup || *row.speedup > *cell.speedup)) ||
                         (!row.speedup && !cell.speedup && row.wall.median < cell.median_s);

@@ -427,7 +427,8 @@ void seed_section(Document& doc, const Analysis& analysis) {
   if (!analysis.seed) return;
   doc.blocks.emplace_back(Heading{2, "The seed's experiment: C++ and Python side by side"});
   doc.blocks.emplace_back(Paragraph{
-      "Each cell is the model's best speedup over serial on that workload, the workers it took "
+      "Each cell is the model's best speedup over serial on that workload (with more than one "
+      "worker), the workers it took "
       "and the median wall time there; serial's is its time. C++ runs the cpu and io tasks "
       "under scalelab's own pools; Python runs the same tasks, written in Python, under "
       "Python's own executors (ThreadPoolExecutor, ProcessPoolExecutor, asyncio) in the "
