@@ -33,13 +33,6 @@ namespace {
 using py::GilHold;
 using py::Ref;
 
-// A Python object from a JSON number or text (a task's extra arguments). GIL held.
-Ref to_python(const nlohmann::json& value) {
-  if (value.is_number_integer()) return Ref{PyLong_FromLongLong(value.get<long long>())};
-  if (value.is_number()) return Ref{PyFloat_FromDouble(value.get<double>())};
-  return Ref{PyUnicode_FromString(value.get<std::string>().c_str())};
-}
-
 // For --start-method spawn: the two modules a fresh python3 must import by name, written to a
 // directory of their own at the head of sys.path while the pool lives (a spawned worker is
 // given the parent's sys.path). Make and destroy with the GIL held.
@@ -166,7 +159,7 @@ PythonPool::PythonPool(const Workload& workload, int workers, PythonExecutor exe
   module_.reset(PyImport_ImportModule("scalelab_executors"));
   Ref args{PyList_New(0)};
   for (const auto& arg : task->args) {
-    Ref value = to_python(arg);
+    Ref value = py::to_python(arg);
     if (!value || !args || PyList_Append(args.get(), value.get()) != 0) {
       fail(py::take_exception_line());
     }

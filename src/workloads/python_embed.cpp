@@ -225,6 +225,14 @@ Ref load_function(const std::string& module, const std::string& function, const 
   return object;
 }
 
+Ref to_python(const nlohmann::json& value) {
+  if (value.is_number_unsigned())
+    return Ref{PyLong_FromUnsignedLongLong(value.get<std::uint64_t>())};
+  if (value.is_number_integer()) return Ref{PyLong_FromLongLong(value.get<long long>())};
+  if (value.is_number()) return Ref{PyFloat_FromDouble(value.get<double>())};
+  return Ref{PyUnicode_FromString(value.get<std::string>().c_str())};
+}
+
 std::uint64_t checksum_of(PyObject* value, const std::string& who) {
   if (PyLong_Check(value) == 0) {
     throw std::runtime_error(
@@ -269,8 +277,7 @@ void PythonTaskWorkload::load() const {
                             setup_.user_flag.empty() ? "python" : setup_.user_flag);
   args_.clear();
   for (const auto& arg : setup_.task.args) {
-    Ref value{arg.is_number_integer() ? PyLong_FromUnsignedLongLong(arg.get<std::uint64_t>())
-                                      : PyFloat_FromDouble(arg.get<double>())};
+    Ref value = to_python(arg);
     if (!value) throw Error(fmt::format("python: {}", take_exception_line()));
     args_.push_back(std::move(value));
   }

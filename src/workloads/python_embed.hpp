@@ -64,6 +64,11 @@ const char* tasks_source();
 /// its code). Throws Error starting with `flag` (e.g. "--python-func"). Call with the GIL held.
 Ref load_function(const std::string& module, const std::string& function, const std::string& flag);
 
+/// A Python int, float or str from a JSON number or text (a task's extra arguments, as
+/// PythonTask::args holds them); null with the Python error set when it cannot be made. Call
+/// with the GIL held.
+Ref to_python(const nlohmann::json& value);
+
 /// A task's return value as a checksum, or std::runtime_error naming `who` when it is no int
 /// from 0 to 2**64-1. Call with the GIL held.
 std::uint64_t checksum_of(PyObject* value, const std::string& who);
