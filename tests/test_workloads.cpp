@@ -1,9 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 #include <chrono>
+#include "scalelab/async.hpp"
 
 #include "scalelab/scalelab.hpp"
 #include "support/helpers.hpp"
@@ -67,12 +65,11 @@ TEST(IoWorkload, WaitsAndChecksumDependsOnTheTask) {
 
 TEST(IoWorkload, AwaitableFormWaitsOnTheLoop) {
   const auto w = make_workload(io_spec(std::chrono::milliseconds(20)));
-  asio::io_context io;
-  auto future = asio::co_spawn(io, w->run_async(9), asio::use_future);
+  Loop loop;
   const auto t0 = std::chrono::steady_clock::now();
-  io.run();
+  const auto value = loop.run(w->run_async(9, loop));
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(20));
-  EXPECT_EQ(future.get(), w->expected_checksum(9));
+  EXPECT_EQ(value, w->expected_checksum(9));
 }
 
 TEST(IoWorkload, ZeroWaitIsRejected) {
@@ -130,12 +127,11 @@ TEST(MixedWorkload, ComputesThenWaitsWithTheCpuChecksum) {
 
 TEST(MixedWorkload, AwaitableFormWaitsOnTheLoop) {
   const auto w = make_workload(mixed_spec(1000, std::chrono::milliseconds(10)));
-  asio::io_context io;
-  auto future = asio::co_spawn(io, w->run_async(3), asio::use_future);
+  Loop loop;
   const auto t0 = std::chrono::steady_clock::now();
-  io.run();
+  const auto value = loop.run(w->run_async(3, loop));
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(10));
-  EXPECT_EQ(future.get(), cpu_loop(1000, 3));
+  EXPECT_EQ(value, cpu_loop(1000, 3));
 }
 
 TEST(ResolveWorkloads, GivesEachWorkloadTheParametersItUses) {

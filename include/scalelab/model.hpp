@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scalelab/params.hpp"
@@ -41,13 +42,50 @@ struct ResourceUsage {
   ResourceUsage& operator+=(const ResourceUsage& other);
 };
 
+/// What a task threw, as text; empty when it returned. One pointer wide, since a batch of a
+/// million tasks holds a million of them and almost all are empty.
+class TaskError {
+ public:
+  TaskError() = default;
+  TaskError(const TaskError& other)
+      : text_(other.text_ ? std::make_unique<std::string>(*other.text_) : nullptr) {}
+  TaskError(TaskError&&) noexcept = default;
+  TaskError& operator=(const TaskError& other) {
+    if (this != &other) text_ = other.text_ ? std::make_unique<std::string>(*other.text_) : nullptr;
+    return *this;
+  }
+  TaskError& operator=(TaskError&&) noexcept = default;
+  ~TaskError() = default;
+  /// Sets the text; an empty text clears it.
+  TaskError& operator=(std::string text) {
+    text_ = text.empty() ? nullptr : std::make_unique<std::string>(std::move(text));
+    return *this;
+  }
+  bool empty() const noexcept { return !text_; }
+  /// The text; empty when the task returned.
+  const std::string& str() const noexcept { return text_ ? *text_ : none(); }
+  friend bool operator==(const TaskError& e, std::string_view text) { return e.str() == text; }
+  template <class Stream>
+  friend Stream& operator<<(Stream& out, const TaskError& e) {
+    out << e.str();
+    return out;
+  }
+
+ private:
+  static const std::string& none() noexcept {
+    static const std::string empty;
+    return empty;
+  }
+  std::unique_ptr<std::string> text_;
+};
+
 /// What happened to one task.
 struct TaskResult {
   std::uint64_t checksum = 0;  ///< the value the task returned
   double start_s = 0;          ///< start, seconds after the batch's clock started
   double end_s = 0;            ///< end, seconds after the batch's clock started
   std::uint32_t runs = 0;      ///< how many times the task ran (must be exactly 1)
-  std::string error;           ///< what the task threw, empty if it returned
+  TaskError error{};           ///< what the task threw, empty if it returned
 };
 
 /// What a pool reports for one batch.

@@ -171,7 +171,7 @@ ModelOptions trial_options(const Plan& plan, const PlannedTrial& trial);
 inline constexpr int kMaxDefaultWorkers = 1024;
 
 /// Most workers --workers tasks may start: one per task, so at most this many tasks.
-inline constexpr int kMaxWorkersAtTasks = 65536;
+inline constexpr int kMaxWorkersAtTasks = 10'000'000;
 
 /// Default worker counts for a workload on a machine with `cores` usable cores.
 std::vector<int> default_workers(Bound bound, std::size_t tasks, int cores);

@@ -3,6 +3,7 @@
 /// Everything a user of the library needs: include this one header.
 
 #include "scalelab/analysis.hpp"
+#include "scalelab/async.hpp"
 #include "scalelab/error.hpp"
 #include "scalelab/gil.hpp"
 #include "scalelab/granularity.hpp"

@@ -11,9 +11,9 @@
 #include <optional>
 #include <string>
 
-#include <asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "scalelab/async.hpp"
 #include "scalelab/params.hpp"
 #include "scalelab/registry.hpp"
 
@@ -64,9 +64,11 @@ class Workload {
   /// Returns the task's checksum.
   virtual std::uint64_t run(std::size_t task) const = 0;
 
-  /// The awaitable form (async): CPU work is the same and blocks the event loop; waiting is an
-  /// awaited timer instead of a sleep. The default runs the blocking form inline.
-  virtual asio::awaitable<std::uint64_t> run_async(std::size_t task) const;
+  /// The awaitable form (async), on `loop`'s thread: CPU work is the same and blocks the event
+  /// loop; waiting is `co_await loop.sleep(d)` instead of a sleep. A task that computes calls
+  /// loop.update_time() before it sleeps (the loop's clock is read once a turn). The default
+  /// runs the blocking form inline.
+  virtual Async<std::uint64_t> run_async(std::size_t task, Loop& loop) const;
 
   /// The checksum serial execution of `task` returns. The default runs the task; workloads
   /// whose value does not depend on the waiting override it to skip the wait.

@@ -14,7 +14,7 @@
 
 namespace scalelab::cli {
 
-constexpr std::int64_t kMaxWorkers = 65536;
+constexpr std::int64_t kMaxWorkers = 10'000'000;
 constexpr std::int64_t kMaxTasks = 10'000'000;
 
 // The default experiment: the seed's workloads under the seed's models in C++, and, when

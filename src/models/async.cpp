@@ -1,12 +1,12 @@
-// `async`: one thread, one Asio io_context, C++20 coroutines. W is the concurrency limit, as
-// an asyncio.Semaphore(W) would set it: W coroutines ("lanes") each take the next task when
-// their last one ends, so at most W tasks are ever in flight. CPU work runs on the loop and
-// blocks it, exactly as it does in asyncio.
+// `async`: one thread, one event loop (scalelab::Loop: its own timer queue and frame pool over
+// an Asio io_context), C++20 coroutines. W is the concurrency limit, as an asyncio.Semaphore(W)
+// would set it: W lanes each take the next task when their last one ends, so at most W tasks
+// are ever in flight. CPU work runs on the loop and blocks it, exactly as it does in asyncio.
 //
 // The loop runs on a thread of the pool's own, so that the caller can enforce a timeout or a
-// stop request: it cancels every lane (terminal asio cancellation: an awaited timer or socket
-// operation ends with operation_aborted), stops the loop if a lane ignores that, and abandons a
-// loop that CPU work keeps blocked (hung), as the threads pool abandons a thread.
+// stop request: it cancels the batch (every sleeping task wakes with Cancelled), stops the loop
+// if a task ignores that, and abandons a loop that CPU work keeps blocked (hung), as the
+// threads pool abandons a thread.
 
 #include <algorithm>
 #include <atomic>
@@ -18,16 +18,10 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/cancellation_signal.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/io_context.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include "models/builtin.hpp"
+#include "scalelab/async.hpp"
 #include "scalelab/parse.hpp"
 
 namespace scalelab::detail {
@@ -35,13 +29,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+struct AsyncState;
+
+// One of the W coroutine slots: runs a task, and when it ends takes the next, so that at most W
+// tasks are in flight. Not a coroutine itself: its task's frame tells it when it ends
+// (TaskOwner), and it hands the loop the next task's frame by symmetric transfer.
+struct Lane final : TaskOwner {
+  std::coroutine_handle<> task_ended() noexcept override;
+  // The next task's coroutine, created and ready to resume; null when there is none to take.
+  std::coroutine_handle<> take_next() noexcept;
+
+  AsyncState* state = nullptr;
+  std::atomic<std::size_t> task{kNoTask};  // read by the caller when a batch is cut short
+  Async<std::uint64_t> running;
+};
+
 // Everything the loop thread uses, owned jointly by the pool and that thread, so that a loop
 // abandoned in a hung task never touches freed memory.
 struct AsyncState {
-  AsyncState(const Workload& w, std::size_t lanes) : workload(w), workers(lanes), running(lanes) {}
+  AsyncState(const Workload& w, std::size_t lanes)
+      : workload(w), workers(lanes), coarse_ends(w.bound() == Bound::wait) {}
 
   const Workload& workload;
   const std::size_t workers;
+  // Tasks that only wait: the ends of many tasks in one turn may share a clock reading.
+  const bool coarse_ends;
 
   // Guarded by mutex: the hand-over between the caller and the loop thread.
   std::mutex mutex;
@@ -54,80 +66,117 @@ struct AsyncState {
   std::vector<TaskResult> results;
   double wall_s = 0;
   int max_in_flight = 0;
+  double longest_turn_s = 0;
+  double frame_peak_bytes = 0;
 
-  // Each lane's task in flight, read by the caller when a batch is cut short.
-  std::vector<std::atomic<std::size_t>> running;
   // Set by the caller when it cuts a batch short: no lane starts another task, even before the
   // cancellation reaches the loop (a blocked loop that wakes up must not run more of a
   // workload its caller may be about to destroy).
   std::atomic<bool> stop_taking{false};
 
-  // Loop thread only.
+  // Loop thread only. The loop comes first: the lanes' frames live in its pool, so they are
+  // destroyed before it is.
+  Loop loop;
   std::uint64_t current = 0;  // the batch being run
   std::size_t batch_tasks = 0;
   std::size_t next = 0;
-  std::size_t lanes = 0;
   int in_flight = 0;
   int most_in_flight = 0;
-  bool cancelled = false;
-  std::unique_ptr<asio::cancellation_signal[]> signals;  // one per lane
-
-  // Last, so it is destroyed first: destroying it destroys coroutines a stopped loop left
-  // suspended, whose cancellation slots live in `signals`.
-  asio::io_context io{1};
+  std::vector<TaskResult>* batch_results = nullptr;
+  Clock::time_point t0;
+  // The frame of the task that ended last: a frame cannot free itself while it is suspending.
+  Async<std::uint64_t> retired;
+  std::unique_ptr<Lane[]> lanes;
+  std::size_t lane_count = 0;
 };
 
-asio::awaitable<void> lane(AsyncState& s, std::size_t index, std::vector<TaskResult>& results,
-                           Clock::time_point t0) {
-  while (!s.cancelled && !s.stop_taking.load(std::memory_order_relaxed) && s.next < s.batch_tasks) {
-    const std::size_t task = s.next++;
-    s.running[index].store(task, std::memory_order_relaxed);
-    s.most_in_flight = std::max(s.most_in_flight, ++s.in_flight);
-    TaskResult& result = results[task];
-    const auto start = Clock::now();
+std::coroutine_handle<> Lane::take_next() noexcept {
+  AsyncState& s = *state;
+  while (!s.loop.cancelled() && !s.stop_taking.load(std::memory_order_relaxed) &&
+         s.next < s.batch_tasks) {
+    const std::size_t index = s.next++;
+    TaskResult& result = (*s.batch_results)[index];
+    result.start_s = seconds_since(s.t0, s.loop.now());
     try {
-      result.checksum = co_await s.workload.run_async(task);
-    } catch (...) {
-      result.error = s.cancelled ? "cancelled" : current_exception_text();
+      running = s.workload.run_async(index, s.loop);
+    } catch (...) {  // its frame could not be allocated
+      result.error = current_exception_text();
+      result.end_s = result.start_s;
+      ++result.runs;
+      continue;
     }
-    const auto end = Clock::now();
-    result.start_s = seconds_since(t0, start);
-    result.end_s = seconds_since(t0, end);
-    ++result.runs;
-    --s.in_flight;
-    s.running[index].store(kNoTask, std::memory_order_relaxed);
+    running.handle().promise().set_owner(this);
+    task.store(index, std::memory_order_relaxed);
+    s.most_in_flight = std::max(s.most_in_flight, ++s.in_flight);
+    return running.handle();
   }
+  task.store(kNoTask, std::memory_order_relaxed);
+  return nullptr;
+}
+
+std::coroutine_handle<> Lane::task_ended() noexcept {
+  AsyncState& s = *state;
+  TaskResult& result = (*s.batch_results)[task.load(std::memory_order_relaxed)];
+  auto& promise = running.handle().promise();
+  if (promise.threw()) {
+    try {
+      std::rethrow_exception(promise.error());
+    } catch (...) {
+      result.error = s.loop.cancelled() ? "cancelled" : current_exception_text();
+    }
+  } else {
+    result.checksum = promise.value();
+  }
+  const Clock::time_point end = s.coarse_ends ? s.loop.end_time() : Clock::now();
+  if (!s.coarse_ends) s.loop.update_time();
+  result.end_s = seconds_since(s.t0, end);
+  ++result.runs;
+  --s.in_flight;
+  s.retired = std::move(running);  // frees the frame before it (which has finished suspending)
+  const auto next = take_next();
+  return next ? next : std::noop_coroutine();
 }
 
 // On the loop thread: ends batch `batch` early, if it is still the one running.
 void cancel(AsyncState& s, std::uint64_t batch) {
-  if (s.current != batch || s.cancelled) return;
-  s.cancelled = true;
-  for (std::size_t i = 0; i < s.lanes; ++i) s.signals[i].emit(asio::cancellation_type::terminal);
+  if (s.current != batch || s.loop.cancelled()) return;
+  s.loop.cancel();
 }
 
 void run_batch(AsyncState& s, std::uint64_t batch, std::size_t tasks,
                std::vector<TaskResult>& results) {
   s.current = batch;
   s.batch_tasks = tasks;
+  s.batch_results = &results;
   s.next = 0;
   s.in_flight = 0;
   s.most_in_flight = 0;
-  s.cancelled = false;
-  s.lanes = std::min(s.workers, tasks);
-  s.signals = std::make_unique<asio::cancellation_signal[]>(s.lanes);
-  for (auto& r : s.running) r.store(kNoTask, std::memory_order_relaxed);
-  s.io.restart();
-  const auto t0 = Clock::now();
-  for (std::size_t i = 0; i < s.lanes; ++i) {
-    asio::co_spawn(s.io, lane(s, i, results, t0),
-                   asio::bind_cancellation_slot(s.signals[i].slot(), asio::detached));
+  s.loop.clear();
+  {
+    // The caller reads the lanes when it cuts a batch short.
+    auto lanes = std::make_unique<Lane[]>(std::min(s.workers, tasks));
+    std::lock_guard lock(s.mutex);
+    s.lanes = std::move(lanes);
+    s.lane_count = std::min(s.workers, tasks);
   }
-  s.io.run();
-  const double wall_s = seconds_since(t0, Clock::now());
+  s.t0 = Clock::now();
+  s.loop.run_turns([&] {
+    for (std::size_t i = 0; i < s.lane_count; ++i) {
+      s.lanes[i].state = &s;
+      if (const auto task = s.lanes[i].take_next()) task.resume();
+    }
+  });
+  const double wall_s = seconds_since(s.t0, Clock::now());
+  // A stopped loop leaves tasks suspended: their frames go now, on this thread.
+  s.retired.reset();
   std::lock_guard lock(s.mutex);
+  s.lanes.reset();
+  s.lane_count = 0;
+  s.loop.clear();
   s.wall_s = wall_s;
   s.max_in_flight = s.most_in_flight;
+  s.longest_turn_s = s.loop.longest_turn_s();
+  s.frame_peak_bytes = static_cast<double>(s.loop.frame_peak_bytes());
 }
 
 // The loop thread: warm up, then run each batch the caller asks for.
@@ -135,9 +184,10 @@ void serve(AsyncState& s) {
   // Warm: run the loop and its timer service once, so that their first-use costs (the
   // reactor, the timer descriptor) fall outside the clock.
   {
-    asio::steady_timer timer(s.io, std::chrono::nanoseconds(0));
-    timer.async_wait([](const asio::error_code&) {});
-    s.io.run();
+    s.loop.run([](Loop& loop) -> Async<std::uint64_t> {
+      co_await loop.sleep(std::chrono::nanoseconds(0));
+      co_return 0;
+    }(s.loop));
   }
   std::unique_lock lock(s.mutex);
   s.started = true;
@@ -198,6 +248,8 @@ class AsyncPool final : public Pool {
     result.tasks = std::move(s.results);
     result.wall_s = s.wall_s;
     result.max_in_flight = s.max_in_flight;
+    result.counters["loop_longest_turn_s"] = s.longest_turn_s;
+    result.counters["loop_frame_peak_bytes"] = s.frame_peak_bytes;
     return result;
   }
 
@@ -210,8 +262,8 @@ class AsyncPool final : public Pool {
     s.stop_taking.store(true, std::memory_order_relaxed);
     const bool stopped = control.stop.stop_requested() && Clock::now() < deadline;
     std::vector<std::size_t> running;
-    for (const auto& r : s.running) {
-      const std::size_t task = r.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < s.lane_count; ++i) {  // lanes are set and reset under the lock
+      const std::size_t task = s.lanes[i].task.load(std::memory_order_relaxed);
       if (task != kNoTask) running.push_back(task);
     }
     std::sort(running.begin(), running.end());
@@ -223,14 +275,14 @@ class AsyncPool final : public Pool {
     // A raw pointer: the handler runs on the loop thread, which co-owns the state; a copy of
     // the shared_ptr left in a stopped loop's queue would keep the state alive forever.
     AsyncState* const state = &s;
-    asio::post(s.io, [state, batch] { cancel(*state, batch); });
+    asio::post(s.loop.io(), [state, batch] { cancel(*state, batch); });
     if (wait_until_done(s.changed, lock, {}, later(Clock::now(), control.grace), finished)) {
       throw BatchAborted(stopped ? AbortReason::interrupted : AbortReason::timed_out,
                          fmt::format("{}{}; cancelled", what, tasks));
     }
     // A lane ignored its cancellation: stop the loop; its suspended coroutines are destroyed
     // with the pool.
-    s.io.stop();
+    s.loop.io().stop();
     if (wait_until_done(s.changed, lock, {}, later(Clock::now(), control.grace), finished)) {
       throw BatchAborted(stopped ? AbortReason::interrupted : AbortReason::timed_out,
                          fmt::format("{}{}; cancelled, and the event loop stopped", what, tasks));

@@ -144,9 +144,9 @@ std::uint64_t TrackedWorkload::run(std::size_t task) const {
   return inner_.run(task);
 }
 
-asio::awaitable<std::uint64_t> TrackedWorkload::run_async(std::size_t task) const {
+Async<std::uint64_t> TrackedWorkload::run_async(std::size_t task, Loop& loop) const {
   const TaskMark mark(board_, task);
-  co_return co_await inner_.run_async(task);
+  co_return co_await inner_.run_async(task, loop);
 }
 
 namespace {

@@ -46,7 +46,7 @@ class TrackedWorkload final : public Workload {
   const WorkloadSpec& spec() const override { return inner_.spec(); }
   Bound bound() const override { return inner_.bound(); }
   std::uint64_t run(std::size_t task) const override;
-  asio::awaitable<std::uint64_t> run_async(std::size_t task) const override;
+  Async<std::uint64_t> run_async(std::size_t task, Loop& loop) const override;
   std::uint64_t expected_checksum(std::size_t task) const override {
     return inner_.expected_checksum(task);
   }

@@ -69,7 +69,7 @@ std::string check_tasks(const std::vector<TaskResult>& tasks,
       problem = fmt::format("task {} ran {} times", i, t.runs);
       checksums_ok = false;
     } else if (!t.error.empty()) {
-      problem = fmt::format("task {} threw: {}", i, t.error);
+      problem = fmt::format("task {} threw: {}", i, t.error.str());
       checksums_ok = false;  // it returned no checksum to match
     } else if (t.checksum != expected.at(i)) {
       problem = fmt::format("checksum mismatch at task {}: got {}, serial gives {}", i, t.checksum,

@@ -1,11 +1,7 @@
 // `io`: waiting without computing. Blocking form sleeps the thread; the awaitable form awaits a
-// timer on the event loop, so one thread can overlap every wait.
+// sleep on the event loop, so one thread can overlap every wait.
 
 #include <thread>
-
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include "scalelab/error.hpp"
 #include "scalelab/gil.hpp"
@@ -27,9 +23,8 @@ class IoWorkload final : public Workload {
     }
     return io_checksum(task);
   }
-  asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
-    asio::steady_timer timer(co_await asio::this_coro::executor, wait_);
-    co_await timer.async_wait(asio::use_awaitable);
+  Async<std::uint64_t> run_async(std::size_t task, Loop& loop) const override {
+    co_await loop.sleep(wait_);
     co_return io_checksum(task);
   }
   std::uint64_t expected_checksum(std::size_t task) const override { return io_checksum(task); }

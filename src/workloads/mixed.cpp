@@ -4,10 +4,6 @@
 
 #include <thread>
 
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-
 #include "scalelab/gil.hpp"
 #include "workloads/builtin.hpp"
 
@@ -35,12 +31,10 @@ class MixedWorkload final : public Workload {
     }
     return checksum;
   }
-  asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
+  Async<std::uint64_t> run_async(std::size_t task, Loop& loop) const override {
     const std::uint64_t checksum = cpu_loop(iters_, task);  // blocks the loop
-    if (wait_.count() > 0) {
-      asio::steady_timer timer(co_await asio::this_coro::executor, wait_);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
+    loop.update_time();                                     // the wait begins after the computing
+    if (wait_.count() > 0) co_await loop.sleep(wait_);
     co_return checksum;
   }
   std::uint64_t expected_checksum(std::size_t task) const override { return expected_(task); }

@@ -285,6 +285,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"WorkersAbc", {"--workers", "abc"}, "--workers"},
         BadInput{"WorkersNegative", {"--workers", "-1"}, "--workers"},
         BadInput{"WorkersBackwardRange", {"--workers", "4..2"}, "--workers"},
+        BadInput{"WorkersPastTenMillion", {"--workers", "10000001"}, "10000000"},
         BadInput{"WorkersEmptyItem", {"--workers", "1,,2"}, "--workers"},
         BadInput{"TasksZero", {"--tasks", "0"}, "--tasks"},
         BadInput{"TasksX", {"--tasks", "x"}, "--tasks"},

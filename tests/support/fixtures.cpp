@@ -7,10 +7,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-
 namespace scalelab::testing {
 namespace {
 
@@ -54,9 +50,8 @@ class SleepWorkload final : public Workload {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return task;
   }
-  asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
-    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
-    co_await timer.async_wait(asio::use_awaitable);
+  Async<std::uint64_t> run_async(std::size_t task, Loop& loop) const override {
+    co_await loop.sleep(std::chrono::milliseconds(100));
     co_return task;
   }
   std::uint64_t expected_checksum(std::size_t task) const override { return task; }
@@ -97,22 +92,17 @@ class FaultWorkload final : public Workload {
     }
     return task;
   }
-  asio::awaitable<std::uint64_t> run_async(std::size_t task) const override {
+  Async<std::uint64_t> run_async(std::size_t task, Loop& loop) const override {
     if (task == at_ && kind_ == "hang") {
       // Awaits forever, as a lost reply would: cancellation is the only way out.
-      asio::steady_timer timer(co_await asio::this_coro::executor,
-                               std::chrono::steady_clock::time_point::max());
-      co_await timer.async_wait(asio::use_awaitable);
+      co_await loop.sleep_until(std::chrono::steady_clock::time_point::max());
       co_return task;
     }
     if (task == at_) {
       fault(task);
       co_return task;
     }
-    if (wait_.count() > 0) {
-      asio::steady_timer timer(co_await asio::this_coro::executor, wait_);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
+    if (wait_.count() > 0) co_await loop.sleep(wait_);
     co_return task;
   }
   std::uint64_t expected_checksum(std::size_t task) const override { return task; }
