@@ -104,44 +104,48 @@ TEST(Loop, ExceptionsReachTheAwaitingTask) {
   EXPECT_THROW(loop.run(thrower(loop)), std::runtime_error);
 }
 
-TEST(Loop, CancelWakesEverySleeperWithCancelled) {
+// Counts destructions: what a task's frame holds is destroyed with it when it is cancelled.
+struct Alive {
+  explicit Alive(int& count) : count_(count) { ++count_; }
+  Alive(const Alive&) = delete;
+  Alive& operator=(const Alive&) = delete;
+  ~Alive() { --count_; }
+  int& count_;
+};
+
+TEST(Loop, CancelDestroysEverySleeperAndRefusesNewSleeps) {
   Loop loop;
   std::vector<Async<int>> tasks;
   Sleeper owner;
-  int cancelled = 0;
-  const auto forever = [](Loop& l, int& n) -> Async<int> {
-    bool woken = false;
-    try {
-      co_await l.sleep_until(Clock::time_point::max());
-    } catch (const Cancelled&) {
-      woken = true;
-    }
-    if (!woken) co_return 0;
-    ++n;
-    // A task that tries to sleep again after the cancellation is refused at once.
-    try {
-      co_await l.sleep(1h);
-    } catch (const Cancelled&) {
-      ++n;
-    }
+  int alive = 0;
+  const auto forever = [](Loop& l, int& count) -> Async<int> {
+    const Alive guard(count);
+    co_await l.sleep_until(Clock::time_point::max());
     co_return 0;
   };
   std::jthread canceller([&] {
     std::this_thread::sleep_for(50ms);
-    asio::post(loop.io(), [&] { loop.cancel(); });
+    asio::post(loop.io(), [&] { loop.cancel([&] { tasks.clear(); }); });
   });
   const auto t0 = Clock::now();
   loop.run_turns([&] {
     for (int i = 0; i < 1000; ++i) {
-      tasks.push_back(forever(loop, cancelled));
+      tasks.push_back(forever(loop, alive));
       tasks.back().handle().promise().set_owner(&owner);
       tasks.back().handle().resume();
     }
   });
   EXPECT_LT(Clock::now() - t0, 10s);
-  EXPECT_EQ(owner.ended_, 1000);
-  EXPECT_EQ(cancelled, 2000);
+  EXPECT_EQ(owner.ended_, 0);  // destroyed, not ended
+  EXPECT_EQ(alive, 0);
+  EXPECT_EQ(loop.sleepers(), 0u);
   EXPECT_TRUE(loop.cancelled());
+  // A sleep begun after the cancellation throws at once.
+  EXPECT_THROW(loop.run([](Loop& l) -> Async<int> {
+    co_await l.sleep(1h);
+    co_return 0;
+  }(loop)),
+               Cancelled);
   loop.clear();
   EXPECT_FALSE(loop.cancelled());
 }

@@ -13,7 +13,11 @@
 /// off the clock afresh (every 16 ends, at most, within one turn of many), so per-task spans
 /// show how long the loop took to get round to each task.
 ///
-/// Everything here is for the loop's own thread, except Loop::post_cancel().
+/// Cancellation destroys the sleeping tasks rather than throwing into each: a frame's destroy is
+/// tens of nanoseconds, an exception's unwinding microseconds, and a timeout must end 1M tasks in
+/// flight well within its grace period. A sleep begun after the cancellation throws Cancelled.
+///
+/// Everything here is for the loop's own thread, except what is posted to io().
 
 #include <chrono>
 #include <coroutine>
@@ -34,7 +38,7 @@ namespace scalelab {
 
 class Loop;
 
-/// What an awaited sleep throws when its batch is cancelled (the trial's timeout, a stop).
+/// What a sleep begun after its batch was cancelled throws (the trial's timeout, a stop).
 class Cancelled : public std::runtime_error {
  public:
   Cancelled() : std::runtime_error("cancelled") {}
@@ -214,7 +218,7 @@ class [[nodiscard]] Async {
 };
 
 /// One thread's event loop: a timer queue and an Asio io_context (for sockets), its frame pool,
-/// and the batch's cancellation. Not thread-safe, except post_cancel().
+/// and the batch's cancellation. Not thread-safe: other threads post to io().
 class Loop {
  public:
   using Clock = std::chrono::steady_clock;
@@ -250,15 +254,15 @@ class Loop {
   Clock::time_point now() const noexcept { return now_; }
   /// Reads the clock afresh; a task that has computed calls it before it sleeps.
   void update_time() noexcept { now_ = Clock::now(); }
-  /// Awaitable: resumes the task `duration` after now(); throws Cancelled when the batch is
-  /// cancelled, at once if it already is. A duration of 0 or less waits for the next turn.
+  /// Awaitable: resumes the task `duration` after now(); throws Cancelled at once if the batch
+  /// is already cancelled. A duration of 0 or less waits for the next turn.
   SleepAwaiter sleep(std::chrono::nanoseconds duration) noexcept {
     return {*this, now_ + std::max(duration, std::chrono::nanoseconds(0))};
   }
   /// Awaitable: resumes the task at `deadline` (time_point::max(): only a cancellation does).
   SleepAwaiter sleep_until(Clock::time_point deadline) noexcept { return {*this, deadline}; }
   /// Whether the batch has been cancelled: a task that waits on something else (a socket)
-  /// checks it when it wakes, and is woken by the cancellation hooks it registers.
+  /// checks it when it wakes.
   bool cancelled() const noexcept { return cancelled_; }
   /// The io_context the loop turns, for Asio sockets and timers of a task's own.
   asio::io_context& io() noexcept { return io_; }
@@ -278,8 +282,15 @@ class Loop {
     end_turn();
     run_io();
   }
-  /// Cancels the batch: every sleeping task wakes with Cancelled. On the loop's thread.
-  void cancel();
+  /// Cancels the batch, on the loop's thread: forgets every sleeper, then calls `on_cancel`,
+  /// which destroys the owners' top-level tasks (and with them the sleepers' frames).
+  template <class OnCancel>
+  void cancel(OnCancel&& on_cancel) {
+    if (cancelled_) return;
+    forget_sleepers();
+    cancelled_ = true;
+    on_cancel();
+  }
   /// Clears what run_turns left when it was stopped (a cut-short batch): forgets the sleepers
   /// (their owners destroy them) and resets the cancellation.
   void clear();
@@ -315,6 +326,7 @@ class Loop {
   void on_timer(const std::error_code& error);
   void arm();
   void resume_due();
+  void forget_sleepers();
   void resume_front(std::size_t run, std::size_t count);
   Clock::time_point next_deadline() const noexcept;
 

@@ -138,9 +138,25 @@ std::coroutine_handle<> Lane::task_ended() noexcept {
 }
 
 // On the loop thread: ends batch `batch` early, if it is still the one running.
+// Each task in flight is recorded as cancelled and its frame destroyed (and with it whatever
+// it awaited); the lanes take no more.
 void cancel(AsyncState& s, std::uint64_t batch) {
   if (s.current != batch || s.loop.cancelled()) return;
-  s.loop.cancel();
+  s.loop.cancel([&s] {
+    const double end_s = seconds_since(s.t0, Clock::now());
+    for (std::size_t i = 0; i < s.lane_count; ++i) {
+      Lane& lane = s.lanes[i];
+      const std::size_t task = lane.task.load(std::memory_order_relaxed);
+      if (task == kNoTask) continue;
+      TaskResult& result = (*s.batch_results)[task];
+      result.error = "cancelled";
+      result.end_s = end_s;
+      ++result.runs;
+      --s.in_flight;
+      lane.running.reset();
+      lane.task.store(kNoTask, std::memory_order_relaxed);
+    }
+  });
 }
 
 void run_batch(AsyncState& s, std::uint64_t batch, std::size_t tasks,

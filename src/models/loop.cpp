@@ -230,31 +230,16 @@ void Loop::resume_front(std::size_t run, std::size_t count) {
   }
 }
 
-void Loop::cancel() {
-  if (cancelled_) return;
-  cancelled_ = true;
-  begin_turn();
-  // Every sleeper wakes, in no particular order; each throws Cancelled from its sleep.
-  due_.clear();
-  std::vector<std::coroutine_handle<>> woken;
-  woken.reserve(sleepers());
-  for (auto& run : runs_) {
-    for (const auto timer : run.timers) woken.push_back(timer->task_);
-    run.timers.clear();
-  }
-  for (const auto timer : heap_) woken.push_back(timer->task_);
-  heap_.clear();
-  for (const auto task : woken) task.resume();
-  end_turn();
-}
-
-void Loop::clear() {
+void Loop::forget_sleepers() {
   for (auto& run : runs_) run.timers.clear();
   heap_.clear();
   due_.clear();
+  arm();  // nothing sleeps: the Asio timer is cancelled
+}
+
+void Loop::clear() {
+  forget_sleepers();
   cancelled_ = false;
-  armed_ = false;
-  timer_.cancel();
 }
 
 void Loop::run_io() {
