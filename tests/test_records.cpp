@@ -55,8 +55,8 @@ scalelab::Trial sample_trial(const std::string& model, int workers, int repeat,
   t.max_in_flight = workers;
   t.checksum_ok = error.empty();
   t.error = error;
-  t.task_start_s = {0, 0, 0.1, 0.1};
-  t.task_end_s = {0.1, 0.1, 0.2, 0.25};
+  for (const double d : {0.1, 0.1, 0.1, 0.15}) t.task_duration.add(d);
+  for (const double d : {0.0, 0.0, 0.0, 0.0}) t.start_delay.add(d);
   return t;
 }
 
@@ -119,7 +119,8 @@ TEST_F(RecordsTest, RecordWriterWritesAHeaderThenOneLinePerTrialFlushedAtOnce) {
   EXPECT_EQ(first.at("max_rss_kib"), 4096);
   EXPECT_EQ(first.at("checksum_ok"), true);
   EXPECT_TRUE(first.at("error").is_null());
-  EXPECT_EQ(first.at("task_end_s").size(), 4u);
+  EXPECT_EQ(first.at("task_duration").at("count"), 4);
+  EXPECT_FALSE(first.contains("task_end_s"));  // spans stay out of the trial line
 
   const auto second = nlohmann::json::parse(lines[2]);
   EXPECT_EQ(second.at("model"), "threads");
@@ -339,6 +340,31 @@ std::string trial_line(const scalelab::Trial& t) {
   return json.dump() + "\n";
 }
 
+TEST(TrialJson, ARecordFromBeforeIssue14GetsHistogramsFromItsSpans) {
+  auto json = scalelab::to_json(sample_trial("threads", 2, 0));
+  json.erase("task_duration");
+  json.erase("start_delay");
+  json["task_start_s"] = {0.0, 0.0, 0.1, 0.12};
+  json["task_end_s"] = {0.1, 0.1, 0.2, 0.25};
+  const auto back = scalelab::trial_from_json(json);
+  EXPECT_EQ(back.task_duration.count(), 4u);
+  EXPECT_NEAR(back.task_duration.max_s(), 0.13, 1e-9);
+  EXPECT_EQ(back.start_delay.count(), 4u);
+  EXPECT_NEAR(back.start_delay.max_s(), 0.02, 1e-9);  // the 4th started 0.02 s after a worker freed
+  EXPECT_EQ(back.task_start_s.size(), 4u);
+}
+
+TEST(TrialJson, AMalformedHistogramIsRefusedNamingIt) {
+  auto json = scalelab::to_json(sample_trial("threads", 2, 0));
+  json["start_delay"] = {{"buckets", "none"}};
+  try {
+    (void)scalelab::trial_from_json(json);
+    ADD_FAILURE() << "accepted";
+  } catch (const scalelab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("start_delay"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ReadRecords, TrialsRoundTripThroughTheirJsonLine) {
   auto t = sample_trial("threads", 2, 1, "task 3 threw: boom");
   t.counters = {{"gil_switches", 12}, {"gil_wait_s", 0.25}};
@@ -355,7 +381,8 @@ TEST(ReadRecords, TrialsRoundTripThroughTheirJsonLine) {
   EXPECT_EQ(back.counters, t.counters);
   EXPECT_EQ(back.error, t.error);
   EXPECT_EQ(back.checksum_ok, t.checksum_ok);
-  EXPECT_EQ(back.task_end_s, t.task_end_s);
+  EXPECT_EQ(back.task_duration, t.task_duration);
+  EXPECT_EQ(back.start_delay, t.start_delay);
 }
 
 TEST(ReadRecords, ATrialWithAMissingOrWrongFieldIsRejectedNamingTheField) {

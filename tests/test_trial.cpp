@@ -22,6 +22,17 @@ std::vector<std::uint64_t> expected_for(const Workload& w, std::size_t tasks) {
   return values;
 }
 
+TEST(RunTrial, KeepsEverySpanWhenAskedTo) {
+  const auto w = make_workload(cpu_spec(20'000));
+  const auto model = make_model("threads");
+  RunControl control;
+  control.keep_spans = true;
+  const Trial t = run_trial(*w, *model, "threads", 2, 0, 6, expected_for(*w, 6), {}, control);
+  ASSERT_EQ(t.task_start_s.size(), 6u);
+  ASSERT_EQ(t.task_end_s.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_LE(t.task_start_s[i], t.task_end_s[i]);
+}
+
 TEST(RunTrial, MeasuresAGoodTrial) {
   const auto w = make_workload(cpu_spec(2'000'000));
   const auto model = make_model("threads");
@@ -32,8 +43,12 @@ TEST(RunTrial, MeasuresAGoodTrial) {
   EXPECT_GT(t.wall_s, 0);
   EXPECT_GT(t.user_s + t.sys_s, 0);
   EXPECT_GT(t.max_rss_kib, 0);
-  EXPECT_EQ(t.task_start_s.size(), 6u);
-  EXPECT_EQ(t.task_end_s.size(), 6u);
+  // Histograms, not spans, unless the run keeps spans.
+  EXPECT_EQ(t.task_duration.count(), 6u);
+  EXPECT_EQ(t.start_delay.count(), 6u);
+  EXPECT_GT(t.task_duration.min_s(), 0);
+  EXPECT_LE(t.task_duration.max_s(), t.wall_s + 1e-6);
+  EXPECT_TRUE(t.task_start_s.empty());
   EXPECT_GE(t.max_in_flight, 1);
   EXPECT_LE(t.max_in_flight, 2);
 }

@@ -121,6 +121,8 @@ struct RunControl {
   /// After the timeout (or a stop), how long tasks in flight get to finish or honour their
   /// cancellation before they count as hung.
   std::chrono::nanoseconds grace = std::chrono::milliseconds(500);
+  /// Keep every task's span in the trial (`--spans full`), not only its histograms.
+  bool keep_spans = false;
 };
 
 /// Why a batch ended before every task did.

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scalelab/histogram.hpp"
 #include "scalelab/model.hpp"
 #include "scalelab/plan.hpp"
 
@@ -43,8 +44,15 @@ struct Trial {
   /// blocks its loop): they still run, abandoned, so the runner must stop the sweep and the
   /// process should exit soon. Such a trial has failed, too.
   bool hung = false;
-  std::vector<double> task_start_s;  ///< per task, seconds after the clock started
-  std::vector<double> task_end_s;    ///< per task, seconds after the clock started
+  /// Each task's duration and start delay (histogram.hpp), whatever the task count: a few
+  /// hundred bytes of the trial's record.
+  LatencyHistogram task_duration{};
+  LatencyHistogram start_delay{};
+  /// Every task's start and end, seconds after the clock started: only when the run keeps
+  /// spans (`--spans full`), and then recorded in the run's spans file, not in its trial lines.
+  /// Records from before issue 14 carry them in the trial line.
+  std::vector<double> task_start_s;
+  std::vector<double> task_end_s;
   /// Seconds the trial's own threads and worker processes were runnable but waited for a CPU
   /// over the batch (Linux schedstat, summed over every thread); 0 where unknown.
   double run_delay_s = 0;

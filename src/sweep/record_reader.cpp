@@ -112,6 +112,19 @@ Trial trial_from_json(const nlohmann::json& json) {
   }
   t.task_start_s = number_list(json, "task_start_s");
   t.task_end_s = number_list(json, "task_end_s");
+  if (const auto it = json.find("task_duration"); it != json.end()) {
+    t.task_duration = LatencyHistogram::from_json(*it, "task_duration");
+  } else {
+    t.task_duration = durations(t.task_start_s, t.task_end_s);  // a record from before issue 14
+  }
+  if (const auto it = json.find("start_delay"); it != json.end()) {
+    t.start_delay = LatencyHistogram::from_json(*it, "start_delay");
+  } else {
+    auto starts = t.task_start_s, ends = t.task_end_s;
+    std::sort(starts.begin(), starts.end());
+    std::sort(ends.begin(), ends.end());
+    t.start_delay = start_delays(starts, ends, t.workers);
+  }
   t.cpu_window_s = field<double>(json, "cpu_window_s", 0, false);
   if (t.cpu_window_s < 0) throw Error("field 'cpu_window_s' is negative");
   t.run_delay_s = field<double>(json, "run_delay_s", 0, false);
