@@ -99,10 +99,13 @@ TEST(LatencyHistogram, JsonRoundTripsAndAMillionTasksStaySmall) {
 }
 
 TEST(LatencyHistogram, MalformedJsonNamesTheField) {
-  for (const char* bad : {R"([1, 2])", R"({"count": 1})", R"({"buckets": [[1]]})",
-                          R"({"buckets": [[1, 2]]})", R"({"buckets": [[-1, 2]], "min_s": 0,
+  for (const char* bad :
+       {R"([1, 2])", R"({"count": 1})", R"({"buckets": [[1]]})", R"({"buckets": [[1, 2]]})",
+        R"({"buckets": [[1, 9007199254740992], [2, 9007199254740992]],
+                          "min_s": 0, "max_s": 1})",
+        R"({"buckets": [[-1, 2]], "min_s": 0,
                           "max_s": 1})",
-                          R"({"buckets": [[3, 1]], "min_s": 2, "max_s": 1})"}) {
+        R"({"buckets": [[3, 1]], "min_s": 2, "max_s": 1})"}) {
     try {
       (void)LatencyHistogram::from_json(nlohmann::json::parse(bad), "start_delay");
       ADD_FAILURE() << "accepted " << bad;

@@ -90,7 +90,10 @@ LatencyHistogram LatencyHistogram::from_json(const nlohmann::json& json, const c
         !pair[1].is_number_unsigned() || pair[0].get<std::uint64_t>() > 1100) {
       throw bad("a bucket is not [index, count]");
     }
+    // Counted in doubles by quantile_s: no more than 2^53 values, exactly.
+    constexpr std::uint64_t kMost = std::uint64_t{1} << 53;
     const auto n = pair[1].get<std::uint64_t>();
+    if (n > kMost || h.count_ + n > kMost) throw bad("more than 2^53 values");
     h.buckets_[pair[0].get<std::uint32_t>()] += n;
     h.count_ += n;
   }
