@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,11 +66,9 @@ class TaskError {
   /// The text; empty when the task returned.
   const std::string& str() const noexcept { return text_ ? *text_ : none(); }
   friend bool operator==(const TaskError& e, std::string_view text) { return e.str() == text; }
-  template <class Stream>
-  friend Stream& operator<<(Stream& out, const TaskError& e) {
-    out << e.str();
-    return out;
-  }
+  /// Writes the text (a plain function, not a template: a template would be as good a match as
+  /// every other stream-like type's own template, and ambiguous with it).
+  friend std::ostream& operator<<(std::ostream& out, const TaskError& e);
 
  private:
   static const std::string& none() noexcept {

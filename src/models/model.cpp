@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <ostream>
 
 #include <fmt/format.h>
 
@@ -98,6 +99,10 @@ ResourceUsage& ResourceUsage::operator+=(const ResourceUsage& other) {
   involuntary_ctx += other.involuntary_ctx;
   max_rss_kib += other.max_rss_kib;
   return *this;
+}
+
+std::ostream& operator<<(std::ostream& out, const TaskError& e) {
+  return out << e.str();
 }
 
 namespace detail {
