@@ -94,7 +94,8 @@ TEST_P(PyExecutorsUserFunction, AResultThatIsNotAnIntFailsItsTask) {
   const auto workload = make_workload(python_spec(1, "scalelab_sample:not_int"));
   const BatchResult batch = start_pool(GetParam().model, *workload, 2, GetParam().method)->run(3);
   for (const auto& t : batch.tasks) {
-    EXPECT_NE(t.error.str().find("returned a str, not an int checksum"), std::string::npos) << t.error;
+    EXPECT_NE(t.error.str().find("returned a str, not an int checksum"), std::string::npos)
+        << t.error;
   }
 }
 

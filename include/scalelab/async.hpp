@@ -55,8 +55,6 @@ class FramePool {
   FramePool& operator=(const FramePool&) = delete;
   void* allocate(std::size_t size);
   void deallocate(void* frame, std::size_t size) noexcept;
-  /// Bytes taken from the system for frames so far (slabs and large frames).
-  std::size_t reserved_bytes() const noexcept { return reserved_; }
   /// Most bytes of frames alive at once (with their headers, rounded to the size class).
   std::size_t peak_bytes() const noexcept { return peak_; }
 
@@ -71,7 +69,6 @@ class FramePool {
   std::vector<std::unique_ptr<std::byte[]>> slabs_;
   std::byte* cursor_ = nullptr;
   std::size_t left_ = 0;
-  std::size_t reserved_ = 0;
   std::size_t in_use_ = 0;
   std::size_t peak_ = 0;
 };
@@ -347,7 +344,6 @@ class Loop {
 };
 
 namespace detail {
-template <class T>
 class RunOwner final : public TaskOwner {
  public:
   std::coroutine_handle<> task_ended() noexcept override {
@@ -360,7 +356,7 @@ class RunOwner final : public TaskOwner {
 
 template <class T>
 T Loop::run(Async<T> task) {
-  detail::RunOwner<T> owner;
+  detail::RunOwner owner;
   task.handle().promise().set_owner(&owner);
   run_turns([&] { task.handle().resume(); });
   if (!owner.ended_) {

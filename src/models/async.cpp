@@ -4,9 +4,9 @@
 // are ever in flight. CPU work runs on the loop and blocks it, exactly as it does in asyncio.
 //
 // The loop runs on a thread of the pool's own, so that the caller can enforce a timeout or a
-// stop request: it cancels the batch (every sleeping task wakes with Cancelled), stops the loop
-// if a task ignores that, and abandons a loop that CPU work keeps blocked (hung), as the
-// threads pool abandons a thread.
+// stop request: it cancels the batch (every task in flight is destroyed and recorded as
+// cancelled), stops the loop if that does not end it, and abandons a loop that CPU work keeps
+// blocked (hung), as the threads pool abandons a thread.
 
 #include <algorithm>
 #include <atomic>
@@ -127,9 +127,8 @@ std::coroutine_handle<> Lane::task_ended() noexcept {
   } else {
     result.checksum = promise.value();
   }
-  const Clock::time_point end = s.coarse_ends ? s.loop.end_time() : Clock::now();
-  if (!s.coarse_ends) s.loop.update_time();
-  result.end_s = seconds_since(s.t0, end);
+  if (!s.coarse_ends) s.loop.update_time();  // what runs next starts after this task
+  result.end_s = seconds_since(s.t0, s.coarse_ends ? s.loop.end_time() : s.loop.now());
   ++result.runs;
   --s.in_flight;
   s.retired = std::move(running);  // frees the frame before it (which has finished suspending)
@@ -170,10 +169,11 @@ void run_batch(AsyncState& s, std::uint64_t batch, std::size_t tasks,
   s.loop.clear();
   {
     // The caller reads the lanes when it cuts a batch short.
-    auto lanes = std::make_unique<Lane[]>(std::min(s.workers, tasks));
+    const std::size_t count = std::min(s.workers, tasks);
+    auto lanes = std::make_unique<Lane[]>(count);
     std::lock_guard lock(s.mutex);
     s.lanes = std::move(lanes);
-    s.lane_count = std::min(s.workers, tasks);
+    s.lane_count = count;
   }
   s.t0 = Clock::now();
   s.loop.run_turns([&] {

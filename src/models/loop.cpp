@@ -19,7 +19,6 @@ void* FramePool::allocate(std::size_t size) {
   in_use_ += cls * kGrain;
   peak_ = std::max(peak_, in_use_);
   if (cls >= kClasses) {
-    reserved_ += size;
     return ::operator new(size);
   }
   if (FreeFrame* frame = free_[cls]) {
@@ -31,7 +30,6 @@ void* FramePool::allocate(std::size_t size) {
     slabs_.push_back(std::make_unique_for_overwrite<std::byte[]>(kSlab));
     cursor_ = slabs_.back().get();
     left_ = kSlab;
-    reserved_ += kSlab;
   }
   void* frame = cursor_;
   cursor_ += bytes;
