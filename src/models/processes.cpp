@@ -227,7 +227,10 @@ class ProcessesPool final : public Pool {
     plan.spawn = options.params.text("start_method", "fork") == "spawn";
     plan.exe = options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
     plan.spec = to_json(workload.spec()).dump();
-    plan.marker = std::string(kWorkerEnv) + "=1";
+    // Appended, not `std::string(kWorkerEnv) + "=1"`: g++ 12 warns of a memcpy out of bounds in
+    // that operator+ once inlined here (-Warray-bounds, a known false positive).
+    plan.marker = kWorkerEnv;
+    plan.marker += "=1";
     plan.board_fd_text = std::to_string(board_.fd());
     for (char** e = environ; *e != nullptr; ++e) plan.env.push_back(*e);
     plan.env.push_back(plan.marker.c_str());
