@@ -279,6 +279,40 @@ TEST(Threads, ManyBatchesOnOnePool) {
   }
 }
 
+// The threads model at scale (issue 14): 2000 threads released at once, over batches of the same
+// pool (a batch starts on a futex wake of every thread, not through a mutex), with fewer and
+// more tasks than threads; every task runs once with its own checksum, and all 2000 wait at
+// once (in a release build: a sanitizer's thread start-up can take longer than the wait).
+TEST(ThreadsAtScale, EachTaskRunsOnceOn2000ThreadsBatchAfterBatch) {
+  const auto workload = make_workload(io_spec(std::chrono::milliseconds(100)));
+  const auto pool = start_pool("threads", *workload, 2000);
+  for (const std::size_t tasks : {2000u, 500u, 4000u}) {
+    const BatchResult batch = pool->run(tasks);
+    ASSERT_EQ(batch.tasks.size(), tasks);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < tasks; ++i) {
+      const auto& t = batch.tasks[i];
+      wrong += t.runs != 1 || !t.error.empty() || t.checksum != workload->expected_checksum(i);
+    }
+    EXPECT_EQ(wrong, 0u) << tasks << " tasks";
+    if (tasks <= 2000 && !testing::kAddressSanitizer && !testing::kThreadSanitizer) {
+      double last_start = 0, first_end = batch.wall_s;
+      for (const auto& t : batch.tasks) {
+        last_start = std::max(last_start, t.start_s);
+        first_end = std::min(first_end, t.end_s);
+      }
+      EXPECT_LT(last_start, first_end) << tasks << " tasks did not all wait at once";
+    }
+  }
+}
+
+// The pool's threads leave when it goes, whether it ran a batch or not (they park on the batch
+// counter, and closing wakes them all): the test ends instead of waiting on a join.
+TEST(ThreadsAtScale, APoolThatNeverRanEndsItsThreads) {
+  const auto workload = make_workload({"noop", {}});
+  for (int i = 0; i < 3; ++i) (void)start_pool("threads", *workload, 500);
+}
+
 TEST(Registry, UnknownModelIsAnErrorThatNamesTheFlagAndTheChoices) {
   EXPECT_TRUE(throws_naming([] { make_model("fibers"); }, "--model"));
   EXPECT_TRUE(throws_naming([] { make_model("fibers"); }, "threads"));

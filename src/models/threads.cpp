@@ -1,4 +1,4 @@
-// `threads`: a fixed pool of W std::jthreads over one task queue. The queue holds the task
+// `threads`: a fixed pool of W std::threads over one task queue. The queue holds the task
 // numbers 0..N-1, so it is an atomic counter: taking a task is one fetch_add, and the pool's
 // dispatch cost is what a lock-free queue costs, not what a mutex costs.
 //
@@ -15,7 +15,6 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
-#include <stop_token>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -45,12 +44,18 @@ struct ThreadsState {
   const std::shared_ptr<InterpreterLock> lock;  // gil model: held around each task
   const bool sequential;                        // serial model: one thread, tasks in order
   std::vector<TaskSlot> slots;                  // each thread's task in flight
+  // Starting and stopping the pool (not timed) goes through the mutex; a batch does not. With
+  // 1000 threads, waking them through one condition variable's mutex, and counting them out
+  // through it, took them one at a time: the last of 1000 started 14.9 ms after the clock, now
+  // 7.6 ms (BENCHMARKS.md, issue 14 item 3).
   std::mutex mutex;
-  std::condition_variable_any wake;  // _any: its wait also returns on a stop request
-  std::condition_variable_any done;
+  std::condition_variable_any done;  // the last thread out of a batch; every thread parked
   std::size_t parked = 0;
-  std::size_t active = 0;
-  std::uint64_t generation = 0;
+  // A batch starts when `generation` changes (a futex wake of every thread at once); what it
+  // runs is published before, with release. 32 bits: std::atomic's wait is a bare futex then.
+  std::atomic<std::uint32_t> generation{0};
+  std::atomic<bool> closing{false};  // the pool is going: a thread woken by `generation` exits
+  std::atomic<std::size_t> active{0};
   std::vector<TaskResult> results;
   std::size_t tasks = 0;
   Clock::time_point t0;
@@ -70,37 +75,47 @@ void run_one(ThreadsState& s, std::size_t task, TaskSlot& slot, std::vector<Task
   slot.task.store(kNoTask, std::memory_order_relaxed);
 }
 
-void work(ThreadsState& s, std::size_t index, std::stop_token stop) {
-  TaskSlot& slot = s.slots[index];
-  std::unique_lock lock(s.mutex);
-  ++s.parked;
-  s.done.notify_all();
-  std::uint64_t seen = s.generation;
-  while (s.wake.wait(lock, stop, [&] { return s.generation != seen; })) {
-    seen = s.generation;
-    // Read under the lock that published them; they stay fixed until every thread is done.
-    auto& results = s.results;
-    const std::size_t tasks = s.tasks;
-    const auto batch_t0 = s.t0;
-    lock.unlock();
-    if (s.sequential) {
-      // The clock starts here, on the thread that runs the tasks, as it would on the calling
-      // thread: the baseline does not pay for waking this thread.
-      const auto t0 = Clock::now();
-      for (std::size_t task = 0; task < tasks; ++task) {
-        if (s.quit_batch.load(std::memory_order_relaxed)) break;
-        run_one(s, task, slot, results, t0);
-      }
-    } else {
-      for (;;) {
-        if (s.quit_batch.load(std::memory_order_relaxed)) break;
-        const std::size_t task = s.next.fetch_add(1, std::memory_order_relaxed);
-        if (task >= tasks) break;
-        run_one(s, task, slot, results, batch_t0);
-      }
+void run_batch(ThreadsState& s, TaskSlot& slot) {
+  auto& results = s.results;
+  const std::size_t tasks = s.tasks;
+  if (s.sequential) {
+    // The clock starts here, on the thread that runs the tasks, as it would on the calling
+    // thread: the baseline does not pay for waking this thread.
+    const auto t0 = Clock::now();
+    for (std::size_t task = 0; task < tasks; ++task) {
+      if (s.quit_batch.load(std::memory_order_relaxed)) break;
+      run_one(s, task, slot, results, t0);
     }
-    lock.lock();
-    if (--s.active == 0) s.done.notify_all();
+    return;
+  }
+  for (;;) {
+    if (s.quit_batch.load(std::memory_order_relaxed)) break;
+    const std::size_t task = s.next.fetch_add(1, std::memory_order_relaxed);
+    if (task >= tasks) break;
+    run_one(s, task, slot, results, s.t0);
+  }
+}
+
+void work(ThreadsState& s, std::size_t index) {
+  TaskSlot& slot = s.slots[index];
+  std::uint32_t seen = s.generation.load(std::memory_order_acquire);
+  {
+    const std::lock_guard lock(s.mutex);
+    ++s.parked;
+  }
+  s.done.notify_all();
+  for (;;) {
+    // A pool that failed to start closes at once: a thread that read `generation` after that
+    // sees `closing` too, and must not wait for a change that has been.
+    if (s.closing.load(std::memory_order_acquire)) return;
+    s.generation.wait(seen, std::memory_order_acquire);
+    if (s.closing.load(std::memory_order_acquire)) return;
+    seen = s.generation.load(std::memory_order_acquire);
+    run_batch(s, slot);  // the batch's fields stay fixed until every thread is out
+    if (s.active.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      const std::lock_guard lock(s.mutex);  // so that run() cannot miss this between test and wait
+      s.done.notify_all();
+    }
   }
 }
 
@@ -112,9 +127,7 @@ class ThreadsPool final : public Pool {
     threads_.reserve(static_cast<std::size_t>(workers));
     try {
       for (int i = 0; i < workers; ++i) {
-        threads_.emplace_back([state = state_, i](std::stop_token stop) {
-          work(*state, static_cast<std::size_t>(i), std::move(stop));
-        });
+        threads_.emplace_back([state = state_, i] { work(*state, static_cast<std::size_t>(i)); });
       }
     } catch (const std::system_error& e) {
       // The limit is read while the threads started still count against it.
@@ -137,10 +150,8 @@ class ThreadsPool final : public Pool {
     if (hung_) {
       // Joining would wait for a task that may never end. The threads own what they use; the
       // process is about to report the hung trial and exit.
-      for (auto& t : threads_) {
-        t.request_stop();
-        t.detach();
-      }
+      close();  // a thread whose task returns after all exits instead of parking
+      for (auto& t : threads_) t.detach();
     } else {
       stop_and_join();
     }
@@ -151,19 +162,16 @@ class ThreadsPool final : public Pool {
     ThreadsState& s = *state_;
     const auto started = Clock::now();
     const auto deadline = deadline_of(control, started);
-    {
-      std::lock_guard lock(s.mutex);
-      s.results.assign(tasks, TaskResult{});
-      s.tasks = tasks;
-      s.next.store(0, std::memory_order_relaxed);
-      s.quit_batch.store(false, std::memory_order_relaxed);
-      s.active = threads_.size();
-      s.t0 = Clock::now();
-      ++s.generation;
-    }
-    s.wake.notify_all();
+    s.results.assign(tasks, TaskResult{});
+    s.tasks = tasks;
+    s.next.store(0, std::memory_order_relaxed);
+    s.quit_batch.store(false, std::memory_order_relaxed);
+    s.active.store(threads_.size(), std::memory_order_relaxed);
+    s.t0 = Clock::now();
+    s.generation.fetch_add(1, std::memory_order_release);  // publishes all of the above
+    s.generation.notify_all();
     std::unique_lock lock(s.mutex);
-    const auto finished = [&] { return s.active == 0; };
+    const auto finished = [&] { return s.active.load(std::memory_order_acquire) == 0; };
     if (!wait_until_done(s.done, lock, control.stop, deadline, finished)) {
       // No new tasks; the ones in flight get the grace period to end (a stop must end the run
       // within seconds, so it gets no more than a timeout does).
@@ -180,15 +188,22 @@ class ThreadsPool final : public Pool {
   }
 
  private:
+  // Wakes every parked thread to exit.
+  void close() {
+    state_->closing.store(true, std::memory_order_release);
+    state_->generation.fetch_add(1, std::memory_order_release);
+    state_->generation.notify_all();
+  }
+
   void stop_and_join() {
-    for (auto& t : threads_) t.request_stop();  // wakes the waits in work()
+    close();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
   }
 
   std::shared_ptr<ThreadsState> state_;
-  std::vector<std::jthread> threads_;
+  std::vector<std::thread> threads_;
   bool aborted_ = false;  // a batch was cut short: the pool may only be destroyed
   bool hung_ = false;     // threads are stuck in tasks: detach, never join
 };
@@ -205,7 +220,7 @@ class ThreadsModel final : public Model {
 }  // namespace
 
 ModelEntry model_threads() {
-  return {"threads", "a fixed pool of W std::jthreads over one task queue",
+  return {"threads", "a fixed pool of W std::threads over one task queue",
           [] { return std::make_unique<ThreadsModel>(); }};
 }
 
