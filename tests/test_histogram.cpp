@@ -51,6 +51,28 @@ TEST(LatencyHistogram, QuantilesAreWithinAThirtySecondOfTheExactOnes) {
   expect_close_quantiles(tail);
 }
 
+// Merging is adding every value of the other: the same buckets, count, min and max as one
+// histogram of both sets; an empty one changes nothing and takes the other's min.
+TEST(LatencyHistogram, MergeIsTheHistogramOfBothSets) {
+  LatencyHistogram a, b, both;
+  for (int i = 0; i < 500; ++i) {
+    const double x = 1e-6 * (i * 37 % 1000 + 1), y = 3e-3 * (i % 7 + 1);
+    a.add(x);
+    b.add(y);
+    both.add(x);
+    both.add(y);
+  }
+  LatencyHistogram merged = a;
+  merged.merge(b);
+  EXPECT_EQ(merged, both);
+  LatencyHistogram empty;
+  merged.merge(empty);
+  EXPECT_EQ(merged, both);
+  empty.merge(b);
+  EXPECT_EQ(empty, b);
+  EXPECT_DOUBLE_EQ(empty.min_s(), b.min_s());
+}
+
 TEST(LatencyHistogram, EdgeCases) {
   const LatencyHistogram empty;
   EXPECT_EQ(empty.count(), 0u);

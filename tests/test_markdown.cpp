@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -157,6 +159,33 @@ TEST(Markdown, FitsShowValuesAndRefusals) {
       report, {"| threads | 4 | 0.0123 | 0.931 | 0.0214 | 0.0613 | 4.0 | 0.998 |  |",
                "| processes | 3 | — | — | — | — | — | — | not fitted: needs at least 4 distinct "
                "worker counts, has 3 |"}));
+}
+
+// A point's tail latencies (its tasks pooled over the trials in its figures) get a table under
+// its workload; points without tasks on record have no line, and a workload with none has no
+// table.
+TEST(Markdown, TailLatenciesPerPoint) {
+  AnalysedRun input = report_fixture();
+  EXPECT_EQ(render_markdown(input).find("### Tail latencies"), std::string::npos);
+  SummaryRow* io_threads = nullptr;
+  for (SummaryRow& row : input.analysis.rows) {
+    if (row.workload == "io" && row.model == "threads" && io_threads == nullptr) io_threads = &row;
+  }
+  ASSERT_NE(io_threads, nullptr);
+  for (int i = 1; i <= 1000; ++i) io_threads->task_duration.add(0.020 + 1e-6 * i);
+  io_threads->start_delay.add(0.0);
+  io_threads->start_delay.add(0.003);
+  const std::string report = render_markdown(input);
+  const auto table = report.find("### Tail latencies");
+  ASSERT_NE(table, std::string::npos);
+  EXPECT_GT(table, report.find("## io"));
+  // Quantiles are their bucket's middle, clamped to [min, max]: 20.447 ms for 20.5, 2.949 for 3.
+  EXPECT_NE(report.find(fmt::format("| threads | {} | 20.447ms | 21ms | 21ms | 21ms | 0ns | "
+                                    "2.949ms | 3ms | 1000 ({} × {}) |",
+                                    io_threads->workers, io_threads->tasks, io_threads->trials),
+                        table),
+            std::string::npos)
+      << report.substr(table, 600);
 }
 
 TEST(Markdown, InterruptedRunSaysHowManyTrials) {

@@ -348,6 +348,33 @@ TEST(StatsSummarize, FailedTrialsAreExcludedAndCounted) {
   EXPECT_EQ(find_row(rows, "cpu", "serial", 1).failed, 0u);
 }
 
+// A point's tail latencies pool every task of the trials in its figures: a failed trial's tasks
+// are not among them.
+TEST(StatsSummarize, TailLatenciesPoolTheTasksOfTheTrialsInTheFigures) {
+  std::vector<Trial> trials;
+  for (int r = 0; r < 2; ++r) {
+    Trial t = make_trial("io", "threads", 2, r, 0.5);
+    for (int i = 1; i <= 100; ++i)
+      t.task_duration.add(0.001 * i + r * 0.1);  // 1..100 ms, then +100
+    t.start_delay.add(0.002 * (r + 1));
+    trials.push_back(t);
+  }
+  Trial failed = make_trial("io", "threads", 2, 2, 100.0, "task 3 threw: boom");
+  failed.task_duration.add(50.0);
+  trials.push_back(failed);
+  const auto rows = summarize(trials, {"io"}, {"threads"});
+  const auto& row = find_row(rows, "io", "threads", 2);
+  EXPECT_EQ(row.task_duration.count(), 200u);
+  EXPECT_DOUBLE_EQ(row.task_duration.min_s(), 0.001);
+  EXPECT_DOUBLE_EQ(row.task_duration.max_s(), 0.2);  // not the failed trial's 50 s
+  EXPECT_NEAR(row.task_duration.quantile_s(0.5), 0.1, 0.1 / 32 + 1e-9);
+  EXPECT_EQ(row.start_delay.count(), 2u);
+  EXPECT_DOUBLE_EQ(row.start_delay.max_s(), 0.004);
+  const auto json = to_json(row);
+  EXPECT_EQ(json.at("task_duration").at("count"), 200);
+  EXPECT_EQ(json.at("start_delay").at("count"), 2);
+}
+
 TEST(StatsSummarize, APointWhereEveryTrialFailedHasNoFigures) {
   std::vector<Trial> trials;
   add_point(trials, "cpu", "serial", 1, {1.0});

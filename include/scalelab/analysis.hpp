@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scalelab/histogram.hpp"
 #include "scalelab/records.hpp"
 #include "scalelab/scan.hpp"
 #include "scalelab/trial.hpp"
@@ -132,6 +133,9 @@ struct SummaryRow {
   double cpu_util = 0;                     ///< median of (user + sys) / wall
   double startup_s = 0;                    ///< median pool start-up time
   std::map<std::string, double> counters;  ///< medians of the model's counters (gil_switches…)
+  /// Every task of the trials in the figures, pooled: their durations and start delays (each
+  /// trial's histograms, merged). What the report's tail latencies are read from.
+  LatencyHistogram task_duration, start_delay;
   bool noisy = false;        ///< CV above AnalysisOptions::noisy_cv, or CI overlaps a neighbour's
   std::string noise_reason;  ///< "CV 7.1 % > 5 %", "CI overlaps 4 workers", …; empty if not noisy
   /// Figures that cannot be true: a speedup above the ideal or an efficiency above 100 % beyond

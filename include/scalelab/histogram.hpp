@@ -21,6 +21,9 @@ class LatencyHistogram {
  public:
   /// Adds a value; negative ones count as 0.
   void add(double seconds);
+  /// Adds every value of `other` (a point's trials, pooled): exact, since the buckets are the
+  /// same.
+  void merge(const LatencyHistogram& other);
   std::size_t count() const noexcept { return count_; }
   double min_s() const noexcept { return count_ == 0 ? 0 : min_ns_ * 1e-9; }
   double max_s() const noexcept { return count_ == 0 ? 0 : max_ns_ * 1e-9; }

@@ -356,6 +356,8 @@ SummaryRow point_row(const detail::PointKey& key, const std::vector<const Trial*
     startup.push_back(t->startup_s);
     if (t->disturbed) ++row.disturbed_used;
     for (const auto& [name, value] : t->counters) counters[name].push_back(value);
+    row.task_duration.merge(t->task_duration);
+    row.start_delay.merge(t->start_delay);
   }
   row.trials = row.wall_samples.size();
   row.wall = describe(row.wall_samples);
@@ -612,6 +614,8 @@ nlohmann::json to_json(const SummaryRow& row) {
       {"cpu_util", if_any(row.cpu_util)},
       {"startup_s", if_any(row.startup_s)},
       {"counters", counters},
+      {"task_duration", row.task_duration.to_json()},
+      {"start_delay", row.start_delay.to_json()},
       {"noisy", row.noisy},
       {"noise_reason", row.noisy ? nlohmann::json(row.noise_reason) : nlohmann::json(nullptr)},
       {"impossible", row.is_impossible()},

@@ -210,6 +210,30 @@ TableRow fit_row(const ScalingFit& fit) {
           ""};
 }
 
+// Each point's tail latencies, from every task of its trials in the figures: how long a task
+// took (p50, p99, p99.9, max) and how long it waited for its start after a worker was free for
+// it. A point without tasks on record (every trial failed) has no line.
+void tail_latency_section(Document& doc, const std::vector<const SummaryRow*>& rows) {
+  Table table{{"model", "workers", "task p50", "task p99", "task p99.9", "task max",
+               "start delay p50", "start delay p99", "start delay max", "tasks"},
+              {}};
+  for (const SummaryRow* row : rows) {
+    const LatencyHistogram& d = row->task_duration;
+    const LatencyHistogram& s = row->start_delay;
+    if (d.count() == 0) continue;
+    table.rows.push_back(
+        {{row->model, fmt::format("{}", row->workers), format_duration(d.quantile_s(0.5)),
+          format_duration(d.quantile_s(0.99)), format_duration(d.quantile_s(0.999)),
+          format_duration(d.max_s()), format_duration(s.quantile_s(0.5)),
+          format_duration(s.quantile_s(0.99)), format_duration(s.max_s()),
+          fmt::format("{} ({} × {})", d.count(), row->tasks, row->trials)},
+         ""});
+  }
+  if (table.rows.empty()) return;
+  doc.blocks.emplace_back(Heading{3, "Tail latencies"});
+  doc.blocks.emplace_back(std::move(table));
+}
+
 void workload_section(Document& doc, const Analysis& analysis, const Case& c) {
   const auto profile = std::find_if(analysis.workloads.begin(), analysis.workloads.end(),
                                     [&](const WorkloadProfile& p) {
@@ -234,6 +258,7 @@ void workload_section(Document& doc, const Analysis& analysis, const Case& c) {
               {}};
   for (const SummaryRow* row : rows) table.rows.push_back(summary_row(*row));
   doc.blocks.emplace_back(std::move(table));
+  tail_latency_section(doc, rows);
 
   Table fits{{"model", "points", "Amdahl serial fraction", "Amdahl R²", "USL σ", "USL κ",
               "USL peak W*", "USL R²", "note"},

@@ -53,6 +53,14 @@ void LatencyHistogram::add(double seconds) {
   ++count_;
 }
 
+void LatencyHistogram::merge(const LatencyHistogram& other) {
+  if (other.count_ == 0) return;
+  for (const auto& [bucket, n] : other.buckets_) buckets_[bucket] += n;
+  min_ns_ = count_ == 0 ? other.min_ns_ : std::min(min_ns_, other.min_ns_);
+  max_ns_ = count_ == 0 ? other.max_ns_ : std::max(max_ns_, other.max_ns_);
+  count_ += other.count_;
+}
+
 double LatencyHistogram::quantile_s(double q) const {
   if (count_ == 0) return 0;
   const double wanted = std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_));
