@@ -182,10 +182,10 @@ TEST(DeclaredParams, BuiltInsDeclareTheirFlagsOnce) {
   };
   ASSERT_NE(find("io-wait"), declared.end());
 #if SCALELAB_HAVE_PYTHON
-  EXPECT_EQ(find("io-wait")->workloads, (std::vector<std::string>{"io", "python-io"}));
+  EXPECT_EQ(find("io-wait")->workloads, (std::vector<std::string>{"io", "socket", "python-io"}));
   EXPECT_EQ(find("start-method")->models, (std::vector<std::string>{"processes", "py-processes"}));
 #else
-  EXPECT_EQ(find("io-wait")->workloads, std::vector<std::string>{"io"});
+  EXPECT_EQ(find("io-wait")->workloads, (std::vector<std::string>{"io", "socket"}));
 #endif
   ASSERT_NE(find("switch-interval"), declared.end());
   EXPECT_EQ(find("switch-interval")->models, std::vector<std::string>{"gil"});

@@ -12,6 +12,7 @@
 
 #include "scalelab/error.hpp"
 #include "scalelab/plan.hpp"
+#include "scalelab/workload.hpp"
 #include "support/helpers.hpp"
 
 namespace {
@@ -130,12 +131,19 @@ TEST(PlanValidate, RejectsNoCpuWork) {
   EXPECT_NO_THROW(validate(spec));
 }
 
-TEST(PlanValidate, RejectsNonPositiveIoWait) {
+TEST(PlanValidate, RejectsNegativeIoWaitAndIoRefusesNone) {
   Spec spec = small_spec();
-  spec.params.set_duration("io_wait_s", 0ns);
-  EXPECT_TRUE(rejects_naming(spec, "--io-wait"));
   spec.params.set_duration("io_wait_s", -1ms);
   EXPECT_TRUE(rejects_naming(spec, "--io-wait"));
+  // 0 is a wait of none, which the socket workload takes (a bare round trip); io refuses it.
+  spec.params.set_duration("io_wait_s", 0ns);
+  EXPECT_NO_THROW(validate(spec));
+  try {
+    (void)scalelab::make_workload(scalelab::testing::io_spec(0ns));
+    ADD_FAILURE() << "io took a wait of 0";
+  } catch (const scalelab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--io-wait"), std::string::npos) << e.what();
+  }
 }
 
 TEST(PlanValidate, RejectsAParameterNoSelectedPluginTakes) {
@@ -144,9 +152,10 @@ TEST(PlanValidate, RejectsAParameterNoSelectedPluginTakes) {
   spec.workloads = {"cpu"};
   EXPECT_TRUE(rejects_naming(spec, "--io-wait"));
 #if SCALELAB_HAVE_PYTHON  // python-io takes it too
-  EXPECT_TRUE(rejects_naming(spec, "only the io, python-io workloads use it; add one of them"));
+  EXPECT_TRUE(
+      rejects_naming(spec, "only the io, socket, python-io workloads use it; add one of them"));
 #else
-  EXPECT_TRUE(rejects_naming(spec, "add io to --workload"));
+  EXPECT_TRUE(rejects_naming(spec, "only the io, socket workloads use it; add one of them"));
 #endif
   spec = small_spec();
   spec.params.set("start_method", "spawn");

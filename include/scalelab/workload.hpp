@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,9 +83,11 @@ class Workload {
   virtual std::string user_code() const { return "the " + spec().name + " workload's code"; }
 
   /// Loads what the tasks need that the constructor left for later (a user's module, whose
-  /// import runs the user's code): called once, before the clock, in the process that runs the
-  /// tasks (a trial's process, each process worker). Throws Error when it cannot load. run()
-  /// loads on first use when nobody called this. Thread-safe; later calls do nothing.
+  /// import runs the user's code; the socket workload's server): called before each trial's
+  /// clock in the process that runs the tasks (a trial's process), and once in each process
+  /// worker. Throws Error when it cannot load. run() loads on first use when nobody called
+  /// this. Thread-safe; later calls load nothing again (the socket workload closes the
+  /// connections its workers kept, so that each trial's workers open their own).
   virtual void prepare() const {}
 
   /// Why the model called `model` cannot run this workload (e.g. an embedded interpreter under
@@ -106,6 +109,21 @@ class Workload {
     (void)task;
     (void)running;
   }
+
+  /// What a worker process started by exec needs to rebuild this workload: the spec, unless the
+  /// workload shares something of this process with its workers (the socket workload's server,
+  /// whose port it adds). Called after prepare().
+  virtual WorkloadSpec worker_spec() const { return spec(); }
+
+  /// CPU time and counts of the workload's own machinery in this process that is not its tasks
+  /// (the socket workload's server thread), cumulative. A trial takes the batch's share of the
+  /// CPU time out of its user_s and sys_s, and records every count's share in Trial::counters.
+  struct OwnUsage {
+    double user_s = 0;
+    double sys_s = 0;
+    std::map<std::string, double> counts{};
+  };
+  virtual OwnUsage own_usage() const { return {}; }
 
   /// Called by the processes model just before fork(), on the forking thread: a workload with
   /// process-wide state (an embedded interpreter) makes it safe to copy.

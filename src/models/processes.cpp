@@ -226,7 +226,7 @@ class ProcessesPool final : public Pool {
     ForkPlan plan;
     plan.spawn = options.params.text("start_method", "fork") == "spawn";
     plan.exe = options.worker_executable.empty() ? "/proc/self/exe" : options.worker_executable;
-    plan.spec = to_json(workload.spec()).dump();
+    plan.spec = to_json(workload.worker_spec()).dump();
     // Appended, not `std::string(kWorkerEnv) + "=1"`: g++ 12 warns of a memcpy out of bounds in
     // that operator+ once inlined here (-Warray-bounds, a known false positive).
     plan.marker = kWorkerEnv;

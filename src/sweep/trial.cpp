@@ -280,6 +280,18 @@ void set_cpu_waits(Trial& trial, const CpuWaits& before, const CpuWaits& after) 
   }
 }
 
+// The workload's own machinery (a server thread) is not the tasks': its CPU time over the batch
+// comes out of the trial's, and its counts go in the trial's counters.
+void take_out_own_usage(ResourceUsage& usage, const Workload::OwnUsage& before,
+                        const Workload::OwnUsage& after, std::map<std::string, double>& counters) {
+  usage.user_s = std::max(0.0, usage.user_s - (after.user_s - before.user_s));
+  usage.sys_s = std::max(0.0, usage.sys_s - (after.sys_s - before.sys_s));
+  for (const auto& [name, value] : after.counts) {
+    const auto was = before.counts.find(name);
+    counters[name] = value - (was == before.counts.end() ? 0.0 : was->second);
+  }
+}
+
 }  // namespace
 
 Trial run_trial(const Workload& workload, const Model& model, const std::string& model_name,
@@ -295,6 +307,7 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
     trial.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
     const CpuWaits waits_before = CpuWaits::sample();
     const ResourceUsage before = ResourceUsage::of_self();
+    const Workload::OwnUsage own_before = workload.own_usage();
     const auto window_start = std::chrono::steady_clock::now();
     const BatchResult batch = pool->run(tasks, control);
     // The CPU time is what was used between these two samples, so cpu_util divides it by the
@@ -303,6 +316,7 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
     trial.cpu_window_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
     ResourceUsage usage = ResourceUsage::of_self().since(before);
+    take_out_own_usage(usage, own_before, workload.own_usage(), trial.counters);
     const CpuWaits waits_after = CpuWaits::sample();
     if (batch.has_worker_usage) usage += batch.worker_usage;
     set_cpu_waits(trial, waits_before, waits_after);
@@ -313,7 +327,7 @@ Trial run_trial(const Workload& workload, const Model& model, const std::string&
     trial.involuntary_ctx = usage.involuntary_ctx;
     trial.max_rss_kib = usage.max_rss_kib;
     trial.disturbed = disturbed(trial, usable_cores());
-    trial.counters = batch.counters;
+    trial.counters.insert(batch.counters.begin(), batch.counters.end());
     record_tasks(trial, batch, control.keep_spans);
     if (batch.tasks.size() != tasks) {
       trial.error =

@@ -41,8 +41,12 @@ std::uint64_t io_checksum(std::size_t task) {
 }
 
 Param io_wait_param() {
-  return {"io-wait", ParamKind::duration, "20ms",
-          "io and python-io workloads: how long each task waits", "I/O wait {} per task"};
+  Param wait{"io-wait", ParamKind::duration, "20ms",
+             "io, python-io and socket workloads: how long each task waits (socket: the server, "
+             "before it replies; 0 for none)",
+             "I/O wait {} per task"};
+  wait.allow_zero = true;  // a socket round trip without a wait; io and python-io refuse 0
+  return wait;
 }
 
 WorkloadEntry workload_io() {

@@ -316,6 +316,11 @@ INSTANTIATE_TEST_SUITE_P(
                  "--switch-interval"},
         BadInput{"IoWaitNoUnit", {"--io-wait", "20"}, "--io-wait"},
         BadInput{"IoWaitZero", {"--io-wait", "0ms"}, "--io-wait"},
+        BadInput{"PayloadZero", {"--workload", "socket", "--payload", "0"}, "--payload"},
+        BadInput{"PayloadTooLarge", {"--workload", "socket", "--payload", "1GiB"}, "--payload"},
+        BadInput{
+            "ConnectionPooled", {"--workload", "socket", "--connection", "pooled"}, "--connection"},
+        BadInput{"PayloadWithoutSocket", {"--workload", "io", "--payload", "128"}, "--payload"},
         BadInput{"SeedNotANumber", {"--seed", "abc"}, "--seed"},
         BadInput{"StartMethodForkserver", {"--start-method", "forkserver"}, "--start-method"},
         BadInput{"UnknownFlag", {"--bogus"}, "--bogus"},
