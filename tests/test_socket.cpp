@@ -332,6 +332,16 @@ TEST(SocketWorkload, AWrongReplyIsANamedErrorAtItsFirstWrongByte) {
   }
 }
 
+TEST(SocketWorkload, AReplyLongerThanAskedIsANamedError) {
+  FakeServer fake([](std::uint64_t task) { return reply_of(task, 65); });
+  for (const std::string model : {"serial", "async"}) {
+    const auto w = make_workload(socket_spec(1ms, 64, "per-task", fake.port()));
+    const Trial t = trial_of(*w, model, 1, 2);
+    EXPECT_NE(t.error.find("reply is longer than its 64 bytes"), std::string::npos)
+        << model << ": " << t.error;
+  }
+}
+
 TEST(SocketWorkload, ADescriptorLimitTooLowNamesRlimitNofile) {
   const std::string said = testing::in_child([] {
     const rlimit low{120, 120};

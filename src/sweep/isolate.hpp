@@ -63,6 +63,8 @@ class TrackedWorkload final : public Workload {
     }
   }
   void prepare() const override { inner_.prepare(); }
+  WorkloadSpec worker_spec() const override { return inner_.worker_spec(); }
+  OwnUsage own_usage() const override { return inner_.own_usage(); }
   void before_fork() const override { inner_.before_fork(); }
   void after_fork(bool in_child) const override { inner_.after_fork(in_child); }
 

@@ -7,13 +7,14 @@
 //
 // A loopback connection costs two descriptors in one process (the client's and the server's),
 // so prepare() raises RLIMIT_NOFILE to its hard limit, and a task that runs out names it. A
-// connection a task opened is closed with a reset (SO_LINGER 0), not a FIN: TIME_WAIT would
-// otherwise hold each closed connection's port for a minute, and a trial of 100k tasks would
-// use up the ~28k ephemeral ports of one address.
+// per-task connection is closed by the server first, once its reply is sent: the server's
+// descriptor goes before the client's, and TIME_WAIT (a minute per closed connection) stays on
+// the server's side, which has no ephemeral port to run out of.
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -88,6 +90,13 @@ int bind_source(int fd, std::size_t task) {
   ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   const sockaddr_in source = source_address(task);
   return ::bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) == 0 ? 0 : errno;
+}
+
+// What a failed read or write says about the server: 0 is the end of the stream.
+std::string peer_text(int error) {
+  if (error == 0 || error == EPIPE) return "the server closed the connection";
+  if (error == ECONNRESET) return "the server reset the connection";
+  return std::generic_category().message(error);
 }
 
 // A connection that could not be made, in words that say what to change.
@@ -209,6 +218,16 @@ class SocketWorkload final : public Workload {
   void prepare() const override {
     start_server();
     connections_.fetch_sub(idle_.close_all(), std::memory_order_relaxed);
+    if (server_) {
+      // Before the clock: the server's ends of connections closed by now (kept ones, a
+      // cancelled trial's) go too; it sees each close in turn, and they count against the
+      // same descriptor limit.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (static_cast<long>(server_->open()) > connections_.load(std::memory_order_relaxed) &&
+             std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
   }
   WorkloadSpec worker_spec() const override {
     start_server();
@@ -267,6 +286,8 @@ class SocketWorkload final : public Workload {
                             Loop& loop) const;
   Async<std::uint64_t> exchange_async(asio::ip::tcp::socket& socket, std::size_t task,
                                       Loop& loop) const;
+  [[noreturn]] void reply_too_long(std::size_t task) const;
+  [[noreturn]] void send_failed(std::size_t task, int error) const;
   [[noreturn]] void reply_failed(std::size_t task, std::uint64_t got, int error) const;
   void check_bytes(std::size_t task, std::uint64_t at, std::span<const std::byte> got) const;
 
@@ -308,6 +329,19 @@ void SocketWorkload::open_one() const {
       server_ ? " (each takes two: the client's and the server's, both in this process)" : ""));
 }
 
+// A blocking connect that a signal interrupted goes on in the background: wait for it, and take
+// its outcome (calling connect again would say only EALREADY).
+int finish_connect(int fd) {
+  pollfd wait{fd, POLLOUT, 0};
+  while (::poll(&wait, 1, -1) < 0) {
+    if (errno != EINTR) return errno;
+  }
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+  return error;
+}
+
 int SocketWorkload::open_connection(std::size_t task) const {
   if (reuse_) {
     if (const int fd = idle_.take(); fd >= 0) return fd;
@@ -315,18 +349,18 @@ int SocketWorkload::open_connection(std::size_t task) const {
   open_one();
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
+    const int error = errno;
     closed_one();
-    throw Error(connect_failure(errno, server_state()));
+    throw Error(connect_failure(error, server_state()));
   }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(port_);
   int error = bind_source(fd, task);
-  while (error == 0 &&
-         ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    if (errno == EISCONN) break;  // connected while a signal interrupted the call
-    error = errno == EINTR ? 0 : errno;
+  if (error == 0 &&
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    error = errno == EINTR ? finish_connect(fd) : errno;
   }
   if (error != 0) {
     ::close(fd);
@@ -338,24 +372,34 @@ int SocketWorkload::open_connection(std::size_t task) const {
   return fd;
 }
 
-// Kept for the worker's next task, or closed with a reset (no TIME_WAIT).
+// Kept for the worker's next task, or closed: after the server's close (per-task), so TIME_WAIT
+// stays on the server's side; a connection that failed is reset.
 void SocketWorkload::close_connection(int fd, bool keep) const {
   if (keep && reuse_) {
     idle_.give(fd);
     return;
   }
-  const linger reset{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  if (!keep) {
+    const linger reset{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
   ::close(fd);
   closed_one();
 }
 
+void SocketWorkload::send_failed(std::size_t task, int error) const {
+  throw Error(fmt::format("socket: sending task {}'s request: {}{}", task, peer_text(error),
+                          server_state()));
+}
+
 void SocketWorkload::reply_failed(std::size_t task, std::uint64_t got, int error) const {
-  const std::string how = error == 0            ? "the server closed the connection"
-                          : error == ECONNRESET ? "the server reset the connection"
-                                                : std::generic_category().message(error);
+  const std::string how = peer_text(error);
   throw Error(fmt::format("socket: reading task {}'s reply: {} after {} of its {} bytes{}", task,
                           how, got, payload_, server_state()));
+}
+
+void SocketWorkload::reply_too_long(std::size_t task) const {
+  throw Error(fmt::format("socket: task {}'s reply is longer than its {} bytes", task, payload_));
 }
 
 void SocketWorkload::check_bytes(std::size_t task, std::uint64_t at,
@@ -379,14 +423,11 @@ void SocketWorkload::check_bytes(std::size_t task, std::uint64_t at,
 
 std::uint64_t SocketWorkload::round_trip(int fd, std::size_t task) const {
   std::array<std::byte, SocketRequest::kBytes> request;
-  encode({payload_, task, static_cast<std::uint64_t>(wait_.count())}, request);
+  encode({payload_, task, static_cast<std::uint64_t>(wait_.count()), !reuse_}, request);
   for (std::size_t sent = 0; sent < request.size();) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      throw Error(fmt::format("socket: sending task {}'s request: {}{}", task,
-                              std::generic_category().message(errno), server_state()));
-    }
+    if (n <= 0) send_failed(task, n < 0 ? errno : EPIPE);
     sent += static_cast<std::size_t>(n);
   }
   ReplyHash hash;
@@ -401,6 +442,14 @@ std::uint64_t SocketWorkload::round_trip(int fd, std::size_t task) const {
     check_bytes(task, got, bytes);
     hash.add(bytes);
     got += static_cast<std::uint64_t>(n);
+  }
+  if (!reuse_) {
+    // The server closes first: its end of the stream, read here, says the reply had no more.
+    ssize_t n;
+    do {
+      n = ::recv(fd, buffer.data(), 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) reply_too_long(task);
   }
   return hash.value();
 }
@@ -434,8 +483,17 @@ Async<bool> SocketWorkload::connect_async(asio::ip::tcp::socket& socket, Held& h
   }
   open_one();
   held.counted = true;
-  socket.open(asio::ip::tcp::v4(), error);
-  if (error) throw Error(connect_failure(error.value(), server_state()));
+  // Opened here rather than by Asio, which would leave it inherited across exec.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    const int e = errno;
+    throw Error(connect_failure(e, server_state()));
+  }
+  socket.assign(asio::ip::tcp::v4(), fd, error);
+  if (error) {
+    ::close(fd);
+    throw Error("socket: " + error.message());
+  }
   if (const int e = bind_source(socket.native_handle(), task); e != 0) {
     throw Error(connect_failure(e, server_state()));
   }
@@ -452,14 +510,11 @@ Async<bool> SocketWorkload::connect_async(asio::ip::tcp::socket& socket, Held& h
 Async<std::uint64_t> SocketWorkload::exchange_async(asio::ip::tcp::socket& socket, std::size_t task,
                                                     Loop& loop) const {
   std::array<std::byte, SocketRequest::kBytes> request;
-  encode({payload_, task, static_cast<std::uint64_t>(wait_.count())}, request);
+  encode({payload_, task, static_cast<std::uint64_t>(wait_.count()), !reuse_}, request);
   auto [error, sent] = co_await AsioStep(loop, [&](AsioStep::Resume resume) {
     asio::async_write(socket, asio::buffer(request), std::move(resume));
   });
-  if (error) {
-    throw Error(fmt::format("socket: sending task {}'s request: {}{}", task, error.message(),
-                            server_state()));
-  }
+  if (error) send_failed(task, error.value());
   ReplyHash hash;
   std::array<std::byte, 512> buffer;  // in the frame: small, as many frames may be alive
   for (std::uint64_t got = 0; got < payload_;) {
@@ -474,6 +529,14 @@ Async<std::uint64_t> SocketWorkload::exchange_async(asio::ip::tcp::socket& socke
     check_bytes(task, got, bytes);
     hash.add(bytes);
     got += n;
+  }
+  if (!reuse_) {
+    // The server closes first: its end of the stream, read here, says the reply had no more.
+    std::size_t more = 0;
+    std::tie(error, more) = co_await AsioStep(loop, [&](AsioStep::Resume resume) {
+      socket.async_read_some(asio::buffer(buffer.data(), 1), std::move(resume));
+    });
+    if (more > 0) reply_too_long(task);
   }
   (void)sent;
   co_return hash.value();
@@ -491,9 +554,7 @@ Async<std::uint64_t> SocketWorkload::run_async(std::size_t task, Loop& loop) con
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // Asio made it non-blocking
     idle_.give(fd);
     held.counted = false;  // still open, counted as idle
-  } else {
-    socket.set_option(asio::socket_base::linger(true, 0), error);  // a reset: no TIME_WAIT
-  }
+  }                        // else the server closed first: the socket closes with its frame
   co_return checksum;
 }
 

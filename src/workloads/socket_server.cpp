@@ -53,15 +53,17 @@ double seconds(const timeval& t) {
 }  // namespace
 
 void encode(const SocketRequest& request, std::span<std::byte, SocketRequest::kBytes> out) {
-  put(out.data(), SocketRequest::kMagic, 4);
+  put(out.data(), request.close ? SocketRequest::kMagicClose : SocketRequest::kMagic, 4);
   put(out.data() + 4, request.payload, 4);
   put(out.data() + 8, request.task, 8);
   put(out.data() + 16, request.wait_ns, 8);
 }
 
 std::optional<SocketRequest> decode(std::span<const std::byte, SocketRequest::kBytes> in) {
-  if (get(in.data(), 4) != SocketRequest::kMagic) return std::nullopt;
+  const std::uint64_t magic = get(in.data(), 4);
+  if (magic != SocketRequest::kMagic && magic != SocketRequest::kMagicClose) return std::nullopt;
   SocketRequest r;
+  r.close = magic == SocketRequest::kMagicClose;
   r.payload = static_cast<std::uint32_t>(get(in.data() + 4, 4));
   r.task = get(in.data() + 8, 8);
   r.wait_ns = get(in.data() + 16, 8);
@@ -127,6 +129,7 @@ class ServerThread {
     std::array<std::byte, SocketRequest::kBytes> in{};
     SocketRequest request{};
     std::uint64_t sent = 0;
+    bool counted = false;          // its reply is in server_.replies_ (its last piece is going)
     std::uint32_t generation = 0;  // tells a closed connection's deadline from its fd's reuse
   };
   using Clock = std::chrono::steady_clock;
@@ -163,7 +166,8 @@ void ServerThread::run() {
   std::array<epoll_event, 256> events;
   for (;;) {
     arm();
-    const int n = ::epoll_wait(server_.epoll_, events.data(), static_cast<int>(events.size()), -1);
+    const int n = ::epoll_wait(server_.epoll_, events.data(), static_cast<int>(events.size()),
+                               stalled_ ? 10 : -1);  // stalled: retry the queue in 10 ms
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error(errno_text("epoll_wait", errno));
@@ -217,8 +221,9 @@ void ServerThread::accept_all() {
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.fd = fd;
     if (::epoll_ctl(server_.epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      const int error = errno;
       ::close(fd);
-      throw Error(errno_text("epoll_ctl", errno));
+      throw Error(errno_text("epoll_ctl", error));
     }
     if (static_cast<std::size_t>(fd) >= conns_.size())
       conns_.resize(static_cast<std::size_t>(fd) + 1);
@@ -227,8 +232,11 @@ void ServerThread::accept_all() {
     c = Conn{};
     c.open = true;
     c.generation = generation;
-    ++usage_.accepted;
-    usage_.most_open = std::max(usage_.most_open, ++usage_.open);
+    server_.accepted_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t open = server_.open_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (open > server_.most_open_.load(std::memory_order_relaxed)) {
+      server_.most_open_.store(open, std::memory_order_relaxed);
+    }
     pump(fd);  // its request may be in already
   }
 }
@@ -305,6 +313,11 @@ bool ServerThread::write_reply(int fd, Conn& c) {
     const std::size_t n =
         static_cast<std::size_t>(std::min<std::uint64_t>(out_.size(), c.request.payload - c.sent));
     reply_bytes(c.request.task, c.sent, std::span(out_.data(), n));
+    if (c.sent + n == c.request.payload && !c.counted) {
+      // Counted before the client can have it all; taken back if the connection fails.
+      c.counted = true;
+      server_.replies_.fetch_add(1, std::memory_order_release);
+    }
     const ssize_t sent = ::send(fd, out_.data(), n, MSG_NOSIGNAL);
     if (sent > 0) {
       c.sent += static_cast<std::uint64_t>(sent);
@@ -317,18 +330,28 @@ bool ServerThread::write_reply(int fd, Conn& c) {
       return false;
     }
   }
-  ++usage_.replies;
+  c.counted = false;  // the next request's reply is counted afresh
+  if (c.request.close) {
+    close_conn(fd);
+    return false;
+  }
   c.state = State::reading;
   return true;
 }
 
 void ServerThread::close_conn(int fd) {
   Conn& c = conns_[static_cast<std::size_t>(fd)];
-  ::shutdown(fd, SHUT_RDWR);  // the client reads an end even if a forked copy holds the socket
+  if (c.counted) server_.replies_.fetch_sub(1, std::memory_order_relaxed);  // never sent whole
+  // A forked worker may hold a copy of the socket: shutdown() ends the connection for it too,
+  // and the epoll entry (which follows the socket, not the descriptor) goes before the number
+  // can be reused.
+  ::epoll_ctl(server_.epoll_, EPOLL_CTL_DEL, fd, nullptr);
+  ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
   c.open = false;
+  c.counted = false;
   ++c.generation;
-  --usage_.open;
+  server_.open_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void ServerThread::reply_due() {
@@ -451,8 +474,16 @@ std::string SocketServer::failure() const {
 }
 
 SocketServerUsage SocketServer::usage() const {
-  const std::lock_guard lock(mutex_);
-  return usage_;
+  SocketServerUsage u;
+  {
+    const std::lock_guard lock(mutex_);
+    u = usage_;
+  }
+  u.accepted = accepted_.load(std::memory_order_acquire);
+  u.replies = replies_.load(std::memory_order_acquire);
+  u.open = open_.load(std::memory_order_acquire);
+  u.most_open = most_open_.load(std::memory_order_relaxed);
+  return u;
 }
 
 }  // namespace scalelab::detail

@@ -16,12 +16,17 @@ namespace scalelab::detail {
 
 /// What a task sends: 24 bytes, little-endian, in this order.
 struct SocketRequest {
-  static constexpr std::uint32_t kMagic = 0x51524c53;  // "SLRQ"
+  static constexpr std::uint32_t kMagic = 0x51524c53;       // "SLRQ": keep the connection
+  static constexpr std::uint32_t kMagicClose = 0x43524c53;  // "SLRC": close it after the reply
   static constexpr std::size_t kBytes = 24;
   static constexpr std::uint32_t kMaxPayload = 64u << 20;
   std::uint32_t payload = 0;  ///< reply bytes asked for, at most kMaxPayload
   std::uint64_t task = 0;     ///< whose reply: its content depends on it
   std::uint64_t wait_ns = 0;  ///< how long the server waits before it replies
+  /// The server closes the connection once the reply is sent: the server's descriptor goes
+  /// before the client's (so the two never hold more than the client's count between them) and
+  /// TIME_WAIT stays with the server's side, which has no ephemeral port to run out of.
+  bool close = false;
 };
 void encode(const SocketRequest& request, std::span<std::byte, SocketRequest::kBytes> out);
 /// Empty when the magic is wrong or the payload too large.
@@ -76,7 +81,11 @@ class SocketServer {
   bool serving() const noexcept { return serving_.load(std::memory_order_acquire); }
   /// Why it stopped serving or what it refused, in one line; empty when neither happened.
   std::string failure() const;
+  /// Its counts are exact at any time (a reply is counted before its last byte goes, so a
+  /// client that has it finds it counted); its CPU time as of its last round of work.
   SocketServerUsage usage() const;
+  /// Connections open on the server's side now.
+  std::uint64_t open() const noexcept { return open_.load(std::memory_order_acquire); }
 
  private:
   friend class ServerThread;
@@ -89,7 +98,8 @@ class SocketServer {
   std::atomic<bool> serving_{false};
   mutable std::mutex mutex_;  // guards failure_ and usage_
   std::string failure_;
-  SocketServerUsage usage_;
+  SocketServerUsage usage_;  // the CPU time; the counts are the atomics
+  std::atomic<std::uint64_t> accepted_{0}, replies_{0}, open_{0}, most_open_{0};
   std::thread thread_;
 };
 
