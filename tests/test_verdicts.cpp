@@ -168,6 +168,32 @@ TEST(Verdicts, GilCurveStaysWithTheLockAsReason) {
   EXPECT_EQ(count_containing(c, "reached"), 0u);
 }
 
+TEST(Verdicts, TheSocketServersBusiestPointSaysWhetherItSetThePace) {
+  Analysis a;
+  a.workloads.push_back(profile("socket", Boundness::wait_bound, 0.0));
+  auto serial = make_row("socket", "serial", 1, 1.0, {0.99, 1.01}, 1, 0.0);
+  auto threads = make_row("socket", "threads", 100, 40.0, {39.0, 41.0}, 100, 0.5);
+  serial.wall.median = 2.0;
+  serial.counters["server_cpu_s"] = 0.2;  // 10 %
+  threads.wall.median = 0.05;
+  threads.counters["server_cpu_s"] = 0.02;  // 40 %
+  a.rows = {serial, threads};
+  EXPECT_TRUE(has_sentence(write_conclusions(a),
+                           "socket's server thread was busy at most 40 % of the wall time "
+                           "(threads at 100 workers), so it set the pace of no point."));
+  a.rows[1].counters["server_cpu_s"] = 0.045;  // 90 %
+  EXPECT_TRUE(has_sentence(write_conclusions(a),
+                           "socket's server thread was busy 90 % of the wall time (threads at "
+                           "100 workers): there the server may have set the pace, not the model."));
+  // A workload without a server says nothing of one.
+  EXPECT_EQ(count_containing(write_conclusions(cpu_analysis({
+                                 make_row("cpu", "threads", 1, 1.00, {0.96, 1.04}, 1),
+                                 make_row("cpu", "threads", 2, 1.94, {1.85, 2.01}, 2),
+                             })),
+                             "server"),
+            0u);
+}
+
 TEST(Verdicts, AsyncOnCpuWorkStaysBecauseOfTheOneLoop) {
   const auto c = write_conclusions(cpu_analysis({
       make_row("cpu", "async", 1, 1.01, {0.99, 1.03}, 1, 1.0),

@@ -420,6 +420,32 @@ void disturbed_sentence(const WorkloadView& view, std::vector<Conclusion>& out) 
   out.push_back({view.name, text});
 }
 
+// Whether a workload's own server (the socket workload's, whose CPU time the trials record
+// apart as server_cpu_s) could have set the pace: its thread's busiest point, as a share of the
+// wall time. Above 80 % the server, not the model, may be what that point measured.
+void server_sentence(const WorkloadView& view, std::vector<Conclusion>& out) {
+  const SummaryRow* busiest = nullptr;
+  double most = -1;
+  for (const auto* row : view.rows) {
+    const auto it = row->counters.find("server_cpu_s");
+    if (it == row->counters.end() || !(row->wall.median > 0)) continue;
+    const double busy = it->second / row->wall.median;
+    if (busy > most) most = busy, busiest = row;
+  }
+  if (!busiest) return;
+  const std::string where = fmt::format("{} at {}", busiest->model, workers_text(busiest->workers));
+  if (most >= 0.8) {
+    out.push_back({view.name, fmt::format("{}'s server thread was busy {:.0f} % of the wall time ("
+                                          "{}): there the server may have set the pace, not the "
+                                          "model.",
+                                          view.name, 100 * most, where)});
+  } else {
+    out.push_back({view.name, fmt::format("{}'s server thread was busy at most {:.0f} % of the "
+                                          "wall time ({}), so it set the pace of no point.",
+                                          view.name, 100 * most, where)});
+  }
+}
+
 // Rule h: every impossible point no earlier sentence named, with what is impossible and its
 // likely cause; past kImpossibleNamed, a count.
 void impossible_sentences(const WorkloadView& view, const Mentioned& mentioned,
@@ -479,6 +505,7 @@ std::vector<Conclusion> write_conclusions(const Analysis& analysis) {
     peak_sentences(view, analysis, mentioned, out);
     failure_sentences(view, out);
     disturbed_sentence(view, out);
+    server_sentence(view, out);
     impossible_sentences(view, mentioned, out);
   }
   noise_sentence(analysis, out);
