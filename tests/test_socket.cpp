@@ -156,6 +156,11 @@ TEST(SocketServerAlone, ClosesAConnectionThatSendsWhatIsNotARequest) {
   ::close(fd);
   EXPECT_NE(server.failure().find("not scalelab's"), std::string::npos) << server.failure();
   EXPECT_TRUE(server.serving());  // the others are still served
+  server.forget_refusals();       // as a new trial begins
+  EXPECT_EQ(server.failure(), "");
+  server.stop();
+  server.forget_refusals();  // a stopped server keeps saying so
+  EXPECT_EQ(server.failure(), "the socket server was stopped");
 }
 
 TEST(SocketServerAlone, StopEndsWaitingClientsWithTheEndOfTheStream) {

@@ -219,6 +219,7 @@ class SocketWorkload final : public Workload {
     start_server();
     connections_.fetch_sub(idle_.close_all(), std::memory_order_relaxed);
     if (server_) {
+      server_->forget_refusals();  // an earlier trial's trouble is not this one's
       // Before the clock: the server's ends of connections closed by now (kept ones, a
       // cancelled trial's) go too; it sees each close in turn, and they count against the
       // same descriptor limit.

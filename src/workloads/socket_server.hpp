@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace scalelab::detail {
 
@@ -81,6 +82,9 @@ class SocketServer {
   bool serving() const noexcept { return serving_.load(std::memory_order_acquire); }
   /// Why it stopped serving or what it refused, in one line; empty when neither happened.
   std::string failure() const;
+  /// Forgets what it refused so far (a trial begins: its messages are about its own trouble);
+  /// a server that stopped serving keeps saying why.
+  void forget_refusals();
   /// Its counts are exact at any time (a reply is counted before its last byte goes, so a
   /// client that has it finds it counted); its CPU time as of its last round of work.
   SocketServerUsage usage() const;
@@ -89,12 +93,12 @@ class SocketServer {
 
  private:
   friend class ServerThread;
-  void serve(int listener);
+  void serve(std::vector<int> listeners);
   void fail(const std::string& why);
   void publish(const SocketServerUsage& usage);
 
   std::uint16_t port_ = 0;
-  int epoll_ = -1, timer_ = -1, wake_ = -1;  // the listener is the thread's
+  int epoll_ = -1, timer_ = -1, wake_ = -1;  // the listeners are the thread's
   std::atomic<bool> serving_{false};
   mutable std::mutex mutex_;  // guards failure_ and usage_
   std::string failure_;
