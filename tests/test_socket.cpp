@@ -30,6 +30,7 @@ namespace {
 
 using detail::SocketRequest;
 using detail::SocketServer;
+using testing::expected_for;
 using namespace std::chrono_literals;
 
 WorkloadSpec socket_spec(std::chrono::nanoseconds wait, std::uint64_t payload = 64,
@@ -40,12 +41,6 @@ WorkloadSpec socket_spec(std::chrono::nanoseconds wait, std::uint64_t payload = 
   spec.params.set("connection", connection);
   if (port != 0) spec.params.set("server_port", port);
   return spec;
-}
-
-std::vector<std::uint64_t> expected_for(const Workload& w, std::size_t tasks) {
-  std::vector<std::uint64_t> values(tasks);
-  for (std::size_t i = 0; i < tasks; ++i) values[i] = w.expected_checksum(i);
-  return values;
 }
 
 Trial trial_of(const Workload& w, const std::string& model, int workers, std::size_t tasks,
@@ -312,14 +307,20 @@ class FakeServer {
   std::thread thread_;
 };
 
+// The error of a trial of `tasks` tasks on `workers` workers of `model` against `fake`.
+std::string error_against(const FakeServer& fake, const std::string& model, int workers,
+                          std::size_t tasks) {
+  const auto w = make_workload(socket_spec(1ms, 64, "per-task", fake.port()));
+  return trial_of(*w, model, workers, tasks).error;
+}
+
 TEST(SocketWorkload, AShortReplyIsANamedError) {
   FakeServer fake([](std::uint64_t task) { return reply_of(task, 10); });
   for (const std::string model : {"serial", "async"}) {
-    const auto w = make_workload(socket_spec(1ms, 64, "per-task", fake.port()));
-    const Trial t = trial_of(*w, model, 1, 3);
-    EXPECT_NE(t.error.find("the server closed the connection after 10 of its 64 bytes"),
+    const std::string error = error_against(fake, model, 1, 3);
+    EXPECT_NE(error.find("the server closed the connection after 10 of its 64 bytes"),
               std::string::npos)
-        << model << ": " << t.error;
+        << model << ": " << error;
   }
 }
 
@@ -330,20 +331,17 @@ TEST(SocketWorkload, AWrongReplyIsANamedErrorAtItsFirstWrongByte) {
     return bytes;
   });
   for (const std::string model : {"threads", "async"}) {
-    const auto w = make_workload(socket_spec(1ms, 64, "per-task", fake.port()));
-    const Trial t = trial_of(*w, model, 2, 4);
-    EXPECT_NE(t.error.find("reply is wrong at byte 17"), std::string::npos)
-        << model << ": " << t.error;
+    const std::string error = error_against(fake, model, 2, 4);
+    EXPECT_NE(error.find("reply is wrong at byte 17"), std::string::npos) << model << ": " << error;
   }
 }
 
 TEST(SocketWorkload, AReplyLongerThanAskedIsANamedError) {
   FakeServer fake([](std::uint64_t task) { return reply_of(task, 65); });
   for (const std::string model : {"serial", "async"}) {
-    const auto w = make_workload(socket_spec(1ms, 64, "per-task", fake.port()));
-    const Trial t = trial_of(*w, model, 1, 2);
-    EXPECT_NE(t.error.find("reply is longer than its 64 bytes"), std::string::npos)
-        << model << ": " << t.error;
+    const std::string error = error_against(fake, model, 1, 2);
+    EXPECT_NE(error.find("reply is longer than its 64 bytes"), std::string::npos)
+        << model << ": " << error;
   }
 }
 

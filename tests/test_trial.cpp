@@ -14,13 +14,8 @@ namespace scalelab {
 namespace {
 
 using testing::cpu_spec;
+using testing::expected_for;
 using testing::io_spec;
-
-std::vector<std::uint64_t> expected_for(const Workload& w, std::size_t tasks) {
-  std::vector<std::uint64_t> values(tasks);
-  for (std::size_t i = 0; i < tasks; ++i) values[i] = w.expected_checksum(i);
-  return values;
-}
 
 TEST(RunTrial, KeepsEverySpanWhenAskedTo) {
   const auto w = make_workload(cpu_spec(20'000));

@@ -22,7 +22,6 @@
 #include <array>
 #include <cerrno>
 #include <coroutine>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -34,8 +33,10 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
+#include "models/builtin.hpp"  // errno_text, resource_error_text
 #include "scalelab/error.hpp"
 #include "scalelab/gil.hpp"
+#include "support/limits.hpp"
 #include "workloads/builtin.hpp"
 #include "workloads/socket_server.hpp"
 
@@ -61,17 +62,6 @@ void raise_nofile() {
 #define IP_BIND_ADDRESS_NO_PORT 24  // Linux 4.2; <netinet/in.h> of older C libraries lacks it
 #endif
 
-// Descriptors this process has open now.
-long open_descriptors() {
-  std::error_code error;
-  long n = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", error), end; !error && it != end;
-       it.increment(error)) {
-    ++n;
-  }
-  return n;
-}
-
 // Connections come from 64 addresses of 127/8 (the port picked at connect, per address):
 // one source address would give the kernel's search for a free ephemeral port more to scan
 // with each connection open (9000 at once took a second of system time in connect alone),
@@ -96,27 +86,23 @@ int bind_source(int fd, std::size_t task) {
 std::string peer_text(int error) {
   if (error == 0 || error == EPIPE) return "the server closed the connection";
   if (error == ECONNRESET) return "the server reset the connection";
-  return std::generic_category().message(error);
+  return errno_text(error);
 }
 
 // A connection that could not be made, in words that say what to change.
 std::string connect_failure(int error, const std::string& server_state) {
   switch (error) {
     case EMFILE:
-    case ENFILE: {
-      const rlimit limit = nofile();
-      return fmt::format(
-          "socket: out of file descriptors for a connection: RLIMIT_NOFILE is {} (hard limit "
-          "{}), and each loopback connection takes two when the server is in the same process",
-          limit.rlim_cur, limit.rlim_max);
-    }
+    case ENFILE:  // the limit that bit, read live, as every model names it
+      return "socket: no descriptor for a connection: " +
+             resource_error_text(Want::descriptor, error) +
+             "; each loopback connection takes two when the server is in the same process";
     case EADDRNOTAVAIL:
       return "socket: no local port left for a connection (net.ipv4.ip_local_port_range)";
     case ECONNREFUSED:
       return "socket: the server refused the connection" + server_state;
     default:
-      return fmt::format("socket: connect: {}{}", std::generic_category().message(error),
-                         server_state);
+      return fmt::format("socket: connect: {}{}", errno_text(error), server_state);
   }
 }
 
@@ -154,29 +140,33 @@ class IdleConnections {
   std::vector<int> fds_;
 };
 
-// An Asio operation awaited from an Async task. Its completion lives apart from the task's
-// frame, which a cancelled batch destroys while the operation is pending: the destroyed
-// awaiter unhooks the task, and the handler (run later with operation_aborted) resumes no one.
+// An Asio operation awaited from an Async task. A cancelled batch destroys the task's frame
+// while the operation is pending: the destroyed awaiter unhooks the task, and the handler (run
+// later with operation_aborted) resumes no one.
+// Its completion lives apart from the task's frame, in a shared_ptr, and the handler resumes
+// the task unless the frame has gone meanwhile.
+struct AsioCompletion {
+  std::coroutine_handle<> task;
+  Loop* loop = nullptr;
+  std::error_code error;
+  std::size_t bytes = 0;
+};
+
+// The handler every operation gets: a connect's (error) and a read's or write's (error, bytes).
+struct AsioResume {
+  std::shared_ptr<AsioCompletion> c;
+  void operator()(const std::error_code& error, std::size_t bytes = 0) const {
+    if (!c->task) return;
+    c->error = error;
+    c->bytes = bytes;
+    c->loop->update_time();  // the loop's clock is read per turn; this is one
+    std::exchange(c->task, {}).resume();
+  }
+};
+
+template <class Start>  // void(AsioResume): starts the operation
 class AsioStep {
  public:
-  struct Completion {
-    std::coroutine_handle<> task;
-    Loop* loop = nullptr;
-    std::error_code error;
-    std::size_t bytes = 0;
-  };
-  struct Resume {
-    std::shared_ptr<Completion> c;
-    void operator()(const std::error_code& error, std::size_t bytes = 0) const {
-      if (!c->task) return;
-      c->error = error;
-      c->bytes = bytes;
-      c->loop->update_time();  // the loop's clock is read per turn; this is one
-      std::exchange(c->task, {}).resume();
-    }
-  };
-  using Start = std::function<void(Resume)>;
-
   AsioStep(Loop& loop, Start start) : loop_(loop), start_(std::move(start)) {}
   AsioStep(const AsioStep&) = delete;
   AsioStep& operator=(const AsioStep&) = delete;
@@ -185,17 +175,17 @@ class AsioStep {
   }
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> task) {
-    c_ = std::make_shared<Completion>();
+    c_ = std::make_shared<AsioCompletion>();
     c_->task = task;
     c_->loop = &loop_;
-    start_(Resume{c_});
+    start_(AsioResume{c_});
   }
   std::pair<std::error_code, std::size_t> await_resume() const { return {c_->error, c_->bytes}; }
 
  private:
   Loop& loop_;
   Start start_;
-  std::shared_ptr<Completion> c_;
+  std::shared_ptr<AsioCompletion> c_;
 };
 
 class SocketWorkload final : public Workload {
@@ -262,9 +252,12 @@ class SocketWorkload final : public Workload {
     });
   }
   void size_budget() const {
-    constexpr long kReserve = 32;  // for files the run writes, pipes to workers, and the like
-    const long spare = static_cast<long>(nofile().rlim_cur) - open_descriptors() - kReserve;
-    fit_ = std::max(0L, server_ ? spare / 2 : spare);
+    constexpr std::uint64_t kReserve = 32;  // files the run writes, pipes to workers, and the like
+    const Gauge nofile = read_limit_figures(Want::descriptor, EMFILE).nofile;
+    const std::uint64_t limit = nofile.limit.value_or(1024), used = nofile.used.value_or(0);
+    const std::uint64_t spare = limit > used + kReserve ? limit - used - kReserve : 0;
+    constexpr std::uint64_t kMost = 1u << 30;  // no limit: as good as none
+    fit_ = static_cast<long>(std::min(kMost, server_ ? spare / 2 : spare));
   }
   void open_one() const;
   struct Held {
@@ -290,7 +283,13 @@ class SocketWorkload final : public Workload {
   [[noreturn]] void reply_too_long(std::size_t task) const;
   [[noreturn]] void send_failed(std::size_t task, int error) const;
   [[noreturn]] void reply_failed(std::size_t task, std::uint64_t got, int error) const;
-  void check_bytes(std::size_t task, std::uint64_t at, std::span<const std::byte> got) const;
+  void take_bytes(std::size_t task, std::uint64_t at, std::span<const std::byte> got,
+                  ReplyHash& hash) const;
+  std::array<std::byte, SocketRequest::kBytes> request_for(std::size_t task) const {
+    std::array<std::byte, SocketRequest::kBytes> request;
+    encode({payload_, task, static_cast<std::uint64_t>(wait_.count()), !reuse_}, request);
+    return request;
+  }
 
   WorkloadSpec spec_;
   std::chrono::nanoseconds wait_;
@@ -403,8 +402,11 @@ void SocketWorkload::reply_too_long(std::size_t task) const {
   throw Error(fmt::format("socket: task {}'s reply is longer than its {} bytes", task, payload_));
 }
 
-void SocketWorkload::check_bytes(std::size_t task, std::uint64_t at,
-                                 std::span<const std::byte> got) const {
+// Checks bytes [at, at + got.size()) of task `task`'s reply against what the server should send,
+// and hashes them.
+void SocketWorkload::take_bytes(std::size_t task, std::uint64_t at, std::span<const std::byte> got,
+                                ReplyHash& hash) const {
+  hash.add(got);
   std::array<std::byte, 4096> want;
   for (std::size_t done = 0; done < got.size();) {
     const std::size_t n = std::min(want.size(), got.size() - done);
@@ -423,8 +425,7 @@ void SocketWorkload::check_bytes(std::size_t task, std::uint64_t at,
 }
 
 std::uint64_t SocketWorkload::round_trip(int fd, std::size_t task) const {
-  std::array<std::byte, SocketRequest::kBytes> request;
-  encode({payload_, task, static_cast<std::uint64_t>(wait_.count()), !reuse_}, request);
+  const auto request = request_for(task);
   for (std::size_t sent = 0; sent < request.size();) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
@@ -439,9 +440,7 @@ std::uint64_t SocketWorkload::round_trip(int fd, std::size_t task) const {
     const ssize_t n = ::recv(fd, buffer.data(), want, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) reply_failed(task, got, n == 0 ? 0 : errno);
-    const std::span<const std::byte> bytes(buffer.data(), static_cast<std::size_t>(n));
-    check_bytes(task, got, bytes);
-    hash.add(bytes);
+    take_bytes(task, got, std::span(buffer.data(), static_cast<std::size_t>(n)), hash);
     got += static_cast<std::uint64_t>(n);
   }
   if (!reuse_) {
@@ -500,7 +499,7 @@ Async<bool> SocketWorkload::connect_async(asio::ip::tcp::socket& socket, Held& h
   }
   const asio::ip::tcp::endpoint server(asio::ip::address_v4::loopback(), port_);
   std::tie(error, std::ignore) = co_await AsioStep(
-      loop, [&](AsioStep::Resume resume) { socket.async_connect(server, std::move(resume)); });
+      loop, [&](AsioResume resume) { socket.async_connect(server, std::move(resume)); });
   if (error) throw Error(connect_failure(error.value(), server_state()));
   socket.set_option(asio::ip::tcp::no_delay(true), error);
   co_return true;
@@ -510,9 +509,9 @@ Async<bool> SocketWorkload::connect_async(asio::ip::tcp::socket& socket, Held& h
 // hash of the bytes.
 Async<std::uint64_t> SocketWorkload::exchange_async(asio::ip::tcp::socket& socket, std::size_t task,
                                                     Loop& loop) const {
-  std::array<std::byte, SocketRequest::kBytes> request;
-  encode({payload_, task, static_cast<std::uint64_t>(wait_.count()), !reuse_}, request);
-  auto [error, sent] = co_await AsioStep(loop, [&](AsioStep::Resume resume) {
+  const auto request = request_for(task);
+  std::error_code error;
+  std::tie(error, std::ignore) = co_await AsioStep(loop, [&](AsioResume resume) {
     asio::async_write(socket, asio::buffer(request), std::move(resume));
   });
   if (error) send_failed(task, error.value());
@@ -522,24 +521,21 @@ Async<std::uint64_t> SocketWorkload::exchange_async(asio::ip::tcp::socket& socke
     const auto want =
         static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), payload_ - got));
     std::size_t n = 0;
-    std::tie(error, n) = co_await AsioStep(loop, [&](AsioStep::Resume resume) {
+    std::tie(error, n) = co_await AsioStep(loop, [&](AsioResume resume) {
       socket.async_read_some(asio::buffer(buffer.data(), want), std::move(resume));
     });
     if (error) reply_failed(task, got, error == asio::error::eof ? 0 : error.value());
-    const std::span<const std::byte> bytes(buffer.data(), n);
-    check_bytes(task, got, bytes);
-    hash.add(bytes);
+    take_bytes(task, got, std::span(buffer.data(), n), hash);
     got += n;
   }
   if (!reuse_) {
     // The server closes first: its end of the stream, read here, says the reply had no more.
     std::size_t more = 0;
-    std::tie(error, more) = co_await AsioStep(loop, [&](AsioStep::Resume resume) {
+    std::tie(error, more) = co_await AsioStep(loop, [&](AsioResume resume) {
       socket.async_read_some(asio::buffer(buffer.data(), 1), std::move(resume));
     });
     if (more > 0) reply_too_long(task);
   }
-  (void)sent;
   co_return hash.value();
 }
 

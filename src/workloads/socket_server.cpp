@@ -22,12 +22,13 @@
 #include <cstring>
 #include <functional>
 #include <queue>
-#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "models/builtin.hpp"  // errno_text, resource_error_text
 #include "scalelab/error.hpp"
+#include "support/limits.hpp"
 #include "support/splitmix.hpp"
 
 namespace scalelab::detail {
@@ -43,8 +44,8 @@ std::uint64_t get(const std::byte* at, int bytes) {
   return value;
 }
 
-std::string errno_text(const char* call, int error) {
-  return fmt::format("{}: {}", call, std::generic_category().message(error));
+std::string call_failed(const char* call, int error) {
+  return fmt::format("{}: {}", call, errno_text(error));
 }
 
 double seconds(const timeval& t) {
@@ -162,7 +163,6 @@ class ServerThread {
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
   Clock::time_point armed_for_ = Clock::time_point::min();
   Clock::time_point now_ = Clock::now();
-  SocketServerUsage usage_;
   std::array<std::byte, 16384> out_{};
 };
 
@@ -174,7 +174,7 @@ void ServerThread::run() {
                                stalled_ ? 10 : -1);  // stalled: retry the queue in 10 ms
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error(errno_text("epoll_wait", errno));
+      throw Error(call_failed("epoll_wait", errno));
     }
     now_ = Clock::now();
     for (int i = 0; i < n; ++i) {
@@ -217,7 +217,7 @@ void ServerThread::accept_all(int listener) {
         if (stalled_) return;
         continue;
       }
-      throw Error(errno_text("accept", errno));
+      throw Error(call_failed("accept", errno));
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -227,7 +227,7 @@ void ServerThread::accept_all(int listener) {
     if (::epoll_ctl(server_.epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       const int error = errno;
       ::close(fd);
-      throw Error(errno_text("epoll_ctl", error));
+      throw Error(call_failed("epoll_ctl", error));
     }
     if (static_cast<std::size_t>(fd) >= conns_.size())
       conns_.resize(static_cast<std::size_t>(fd) + 1);
@@ -237,10 +237,7 @@ void ServerThread::accept_all(int listener) {
     c.open = true;
     c.generation = generation;
     server_.accepted_.fetch_add(1, std::memory_order_relaxed);
-    const std::uint64_t open = server_.open_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    if (open > server_.most_open_.load(std::memory_order_relaxed)) {
-      server_.most_open_.store(open, std::memory_order_relaxed);
-    }
+    server_.open_.fetch_add(1, std::memory_order_acq_rel);
     pump(fd);  // its request may be in already
   }
 }
@@ -248,12 +245,9 @@ void ServerThread::accept_all(int listener) {
 // Out of descriptors: the connection at the head of the queue is taken with the spare
 // descriptor and closed at once, so that its client reads an end rather than wait forever.
 void ServerThread::refuse_one(int listener) {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  server_.fail(fmt::format(
-      "the socket server ran out of file descriptors (RLIMIT_NOFILE {}, hard limit {}) and "
-      "refused connections: a loopback connection takes two descriptors in one process",
-      limit.rlim_cur, limit.rlim_max));
+  server_.fail("the socket server ran out of descriptors and refused connections: " +
+               resource_error_text(Want::descriptor, EMFILE) +
+               "; a loopback connection takes two descriptors in one process");
   if (spare_ < 0) return;
   ::close(spare_);
   const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
@@ -384,16 +378,14 @@ void ServerThread::arm() {
   }
   // steady_clock is CLOCK_MONOTONIC on Linux; all-zero disarms.
   if (::timerfd_settime(server_.timer_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
-    throw Error(errno_text("timerfd_settime", errno));
+    throw Error(call_failed("timerfd_settime", errno));
   }
 }
 
 void ServerThread::publish() {
   rusage self{};
   ::getrusage(RUSAGE_THREAD, &self);
-  usage_.user_s = seconds(self.ru_utime);
-  usage_.sys_s = seconds(self.ru_stime);
-  server_.publish(usage_);
+  server_.publish_cpu(seconds(self.ru_utime), seconds(self.ru_stime));
 }
 
 // Several listening sockets on one port (SO_REUSEPORT): the kernel spreads connections over
@@ -410,7 +402,7 @@ SocketServer::SocketServer() {
     for (const int fd : {epoll_, timer_, wake_}) {
       if (fd >= 0) ::close(fd);
     }
-    throw Error("socket server: " + errno_text(call, error));
+    throw Error("socket server: " + call_failed(call, error));
   };
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -483,9 +475,10 @@ void SocketServer::fail(const std::string& why) {
   if (failure_.empty()) failure_ = why;
 }
 
-void SocketServer::publish(const SocketServerUsage& usage) {
+void SocketServer::publish_cpu(double user_s, double sys_s) {
   const std::lock_guard lock(mutex_);
-  usage_ = usage;
+  user_s_ = user_s;
+  sys_s_ = sys_s;
 }
 
 void SocketServer::forget_refusals() {
@@ -502,12 +495,12 @@ SocketServerUsage SocketServer::usage() const {
   SocketServerUsage u;
   {
     const std::lock_guard lock(mutex_);
-    u = usage_;
+    u.user_s = user_s_;
+    u.sys_s = sys_s_;
   }
   u.accepted = accepted_.load(std::memory_order_acquire);
   u.replies = replies_.load(std::memory_order_acquire);
   u.open = open_.load(std::memory_order_acquire);
-  u.most_open = most_open_.load(std::memory_order_relaxed);
   return u;
 }
 

@@ -59,7 +59,6 @@ struct SocketServerUsage {
   std::uint64_t accepted = 0;  ///< connections accepted
   std::uint64_t replies = 0;   ///< replies sent whole
   std::uint64_t open = 0;      ///< connections open now
-  std::uint64_t most_open = 0;
 };
 
 /// The server: listens on 127.0.0.1 on a port the kernel picks, serves every connection from one
@@ -95,15 +94,15 @@ class SocketServer {
   friend class ServerThread;
   void serve(std::vector<int> listeners);
   void fail(const std::string& why);
-  void publish(const SocketServerUsage& usage);
+  void publish_cpu(double user_s, double sys_s);
 
   std::uint16_t port_ = 0;
   int epoll_ = -1, timer_ = -1, wake_ = -1;  // the listeners are the thread's
   std::atomic<bool> serving_{false};
-  mutable std::mutex mutex_;  // guards failure_ and usage_
+  mutable std::mutex mutex_;  // guards failure_ and the CPU times
   std::string failure_;
-  SocketServerUsage usage_;  // the CPU time; the counts are the atomics
-  std::atomic<std::uint64_t> accepted_{0}, replies_{0}, open_{0}, most_open_{0};
+  double user_s_ = 0, sys_s_ = 0;
+  std::atomic<std::uint64_t> accepted_{0}, replies_{0}, open_{0};
   std::thread thread_;
 };
 

@@ -169,6 +169,12 @@ WorkloadSpec mixed_spec(std::uint64_t iters, std::chrono::nanoseconds wait) {
   return spec;
 }
 
+std::vector<std::uint64_t> expected_for(const Workload& workload, std::size_t tasks) {
+  std::vector<std::uint64_t> values(tasks);
+  for (std::size_t i = 0; i < tasks; ++i) values[i] = workload.expected_checksum(i);
+  return values;
+}
+
 Spec small_sweep(std::vector<std::string> models, std::vector<int> workers, std::size_t tasks,
                  int repeat, std::uint64_t seed) {
   Spec spec;

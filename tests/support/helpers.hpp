@@ -78,6 +78,10 @@ WorkloadSpec python_spec(std::uint64_t iters, const std::string& function = {});
 /// `mixed`: `iters` iterations, then a wait of `wait`, per task.
 WorkloadSpec mixed_spec(std::uint64_t iters, std::chrono::nanoseconds wait);
 
+/// The serial checksums of tasks 0 … tasks − 1 (Workload::expected_checksum), as run_trial takes
+/// them.
+std::vector<std::uint64_t> expected_for(const Workload& workload, std::size_t tasks);
+
 /// Starts `workers` workers of `model` for `workload`, with the given start method (the
 /// processes model's "start_method" parameter: "fork" or "spawn").
 std::unique_ptr<Pool> start_pool(const std::string& model, const Workload& workload, int workers,
